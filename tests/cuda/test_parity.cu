@@ -1,0 +1,149 @@
+// CPU-vs-CUDA parity for every kernel body: the same functor runs through the host emulator
+// (on the CPU) and through Executor<cuda> (on the GPU), and the results are compared.
+// Returns 77 (CTest: skipped) when the machine has no CUDA device.
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "psalm/backend/cpu/emulate.hpp"
+#include "psalm/cuda.cuh"
+#include "psalm/kernels/bilinear.hpp"
+#include "psalm/kernels/layer_norm.hpp"
+#include "psalm/kernels/softmax.hpp"
+
+using namespace psalm;
+
+namespace {
+
+int failures = 0;
+
+void expect_close(const char* what, const std::vector<float>& got, const std::vector<float>& want,
+                  float tol = 1e-5f) {
+  if (got.size() != want.size()) {
+    std::printf("FAIL %s: size %zu vs %zu\n", what, got.size(), want.size());
+    ++failures;
+    return;
+  }
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(got[i] - want[i]) <= tol * (1.0f + std::fabs(want[i])))) {
+      std::printf("FAIL %s: element %zu: cuda %g vs cpu %g\n", what, i, got[i], want[i]);
+      ++failures;
+      return;
+    }
+  }
+  std::printf("ok   %s\n", what);
+}
+
+/// Runs a body for n elements on the host emulator (grid 3, block 7: uneven on purpose).
+template <class Body>
+void run_host(std::int64_t n, const Body& body) {
+  cpu_backend::emulate_launch(3, 7, kernels::GridStride<Body>{n, body});
+}
+
+std::vector<float> host_random(std::int64_t n, std::uint64_t seed) {
+  return Tensor<float, cuda>::randn({n}, seed).to_vector();
+}
+
+}  // namespace
+
+int main() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("no CUDA device: skipping\n");
+    return 77;
+  }
+  try {
+    // Random streams: the same numbers on both devices.
+    {
+      std::vector<float> want(1000);
+      for (std::int64_t i = 0; i < 1000; ++i)
+        want[i] = static_cast<float>(CounterRng{7, 0}.normal(static_cast<std::uint64_t>(i)));
+      expect_close("randn matches the host Philox stream", host_random(1000, 7), want, 1e-6f);
+    }
+    // Elementwise expression, dense and broadcast/strided.
+    {
+      const std::vector<float> a = host_random(6 * 5, 1), b = host_random(5, 2);
+      auto ga = Tensor<float, cuda>::from_data(a, {6, 5});
+      auto gb = Tensor<float, cuda>::from_data(b, {5});
+      Tensor<float, cuda> gy = ga * gb + exp(ga) - 2.0f;
+      Tensor<float, cuda> gt = gelu(ga.transpose(0, 1)) * sigmoid(ga.transpose(0, 1));
+      std::vector<float> y(30), t(30);
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 5; ++j) {
+          y[i * 5 + j] = a[i * 5 + j] * b[j] + std::exp(a[i * 5 + j]) - 2.0f;
+          t[j * 6 + i] = kernels::GeluErf{}(a[i * 5 + j]) * kernels::Sigmoid{}(a[i * 5 + j]);
+        }
+      expect_close("expression with broadcasting", gy.to_vector(), y);
+      expect_close("expression over a transposed view", gt.to_vector(), t);
+    }
+    // Reductions.
+    {
+      const std::vector<float> a = host_random(4 * 300, 3);
+      auto ga = Tensor<float, cuda>::from_data(a, {4, 300});
+      std::vector<float> s(4, 0.f), m(4, -1e30f);
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 300; ++j) {
+          s[i] += a[i * 300 + j];
+          m[i] = std::max(m[i], a[i * 300 + j]);
+        }
+      expect_close("sum along an axis", sum(ga, 1).to_vector(), s, 1e-4f);
+      expect_close("max along an axis", max(ga, 1).to_vector(), m);
+    }
+    // Row kernels: softmax and layer norm, host emulation vs CUDA.
+    {
+      const std::int64_t rows = 9, cols = 37;
+      const std::vector<float> x = host_random(rows * cols, 4), w = host_random(cols, 5),
+                               bias = host_random(cols, 6);
+      std::vector<float> y_host(x.size()), ln_host(x.size()), mean(rows), rstd(rows);
+      run_host(rows, kernels::SoftmaxRows<float>{x.data(), y_host.data(), nullptr, cols, 1, false});
+      run_host(rows, kernels::LayerNormRows<float>{x.data(), w.data(), bias.data(), ln_host.data(),
+                                                   mean.data(), rstd.data(), cols, 1e-5f});
+      auto gx = Tensor<float, cuda>::from_data(x, {rows, cols});
+      auto gw = Tensor<float, cuda>::from_data(w, {cols});
+      auto gb = Tensor<float, cuda>::from_data(bias, {cols});
+      Tensor<float, cuda> gy({rows, cols}), gln({rows, cols}), gm({rows}), gr({rows});
+      Executor<cuda>::launch(rows, kernels::SoftmaxRows<float>{gx.data(), gy.data(), nullptr, cols, 1, false});
+      Executor<cuda>::launch(rows, kernels::LayerNormRows<float>{gx.data(), gw.data(), gb.data(), gln.data(),
+                                                                 gm.data(), gr.data(), cols, 1e-5f});
+      expect_close("softmax rows", gy.to_vector(), y_host);
+      expect_close("layer norm rows", gln.to_vector(), ln_host);
+    }
+    // Bilinear grid sampling.
+    {
+      const std::int64_t n = 2, c = 3, h = 5, w = 7, ho = 4, wo = 6;
+      const std::vector<float> in = host_random(n * c * h * w, 8);
+      std::vector<float> grid = host_random(n * ho * wo * 2, 9);
+      std::vector<float> out_host(n * c * ho * wo);
+      for (bool align : {false, true}) {
+        run_host(n * c * ho * wo, kernels::GridSampleBilinear<float>{in.data(), grid.data(), out_host.data(), c, h, w, ho, wo, align});
+        auto gin = Tensor<float, cuda>::from_data(in, {n, c, h, w});
+        auto gg = Tensor<float, cuda>::from_data(grid, {n, ho, wo, 2});
+        Tensor<float, cuda> gout({n, c, ho, wo});
+        Executor<cuda>::launch(gout.numel(), kernels::GridSampleBilinear<float>{gin.data(), gg.data(), gout.data(), c, h, w, ho, wo, align});
+        expect_close(align ? "grid sample, align_corners" : "grid sample", gout.to_vector(), out_host);
+      }
+    }
+    // GEMM: f32, bf16 (f32 accumulate) and a transposed batched case against a naive product.
+    {
+      const std::int64_t b = 3, m = 17, k = 33, n = 9;
+      const std::vector<float> a = host_random(b * m * k, 10), bb = host_random(b * k * n, 11);
+      std::vector<float> want(b * m * n, 0.f);
+      for (int i = 0; i < b; ++i)
+        for (int r = 0; r < m; ++r)
+          for (int s = 0; s < n; ++s)
+            for (int q = 0; q < k; ++q) want[(i * m + r) * n + s] += a[(i * m + r) * k + q] * bb[(i * k + q) * n + s];
+      auto ga = Tensor<float, cuda>::from_data(a, {b, m, k});
+      auto gb = Tensor<float, cuda>::from_data(bb, {b, k, n});
+      expect_close("batched matmul f32", matmul(ga, gb).to_vector(), want, 1e-4f);
+      const Tensor<float, cuda> gbt = gb.transpose(1, 2).contiguous();
+      expect_close("batched matmul with transposed B", matmul(ga, gbt, {.transpose_b = true}).to_vector(), want, 1e-4f);
+      Tensor<bf16, cuda> ha = cast<bf16>(ga), hb = cast<bf16>(gb);
+      expect_close("batched matmul bf16", matmul(ha, hb).to_vector(), want, 3e-2f);
+    }
+  } catch (const psalm::Error& e) {
+    std::printf("FAIL: %s\n", e.what());
+    return 1;
+  }
+  std::printf("%d failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,1 @@
+// Anchors the test suite's precompiled header (see tests/CMakeLists.txt).
