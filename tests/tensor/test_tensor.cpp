@@ -96,3 +96,20 @@ TEST_CASE("errors name the shape and the axis", "[tensor]") {
   REQUIRE_THROWS_WITH(x.squeeze(0), Catch::Contains("is not 1"));
   REQUIRE_THROWS_WITH(x.item({2, 0}), Catch::Contains("out of range"));
 }
+
+TEST_CASE("from_external wraps foreign memory without a copy and keeps its owner alive", "[tensor]") {
+  auto buffer = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
+  std::weak_ptr<std::vector<float>> watch = buffer;
+  Tensor<float> view;
+  {
+    const auto t = Tensor<float>::from_external(buffer, buffer->data(), {2, 3});
+    buffer.reset();
+    REQUIRE(t.item({1, 2}) == 6.0f);
+    view = t.transpose(0, 1);
+  }
+  REQUIRE_FALSE(watch.expired());  // the view still owns the buffer
+  REQUIRE(view.item({2, 1}) == 6.0f);
+  view = Tensor<float>();
+  REQUIRE(watch.expired());
+  REQUIRE_THROWS_WITH(Tensor<float>::from_external(nullptr, nullptr, {2}), Catch::Contains("null data"));
+}

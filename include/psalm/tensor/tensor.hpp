@@ -83,6 +83,21 @@ class Tensor {
     Memory<Dev>::copy_from_host(out.data_, values.data(), values.size() * sizeof(T));
     return out;
   }
+  /// A contiguous tensor over memory psalm did not allocate (e.g. a memory-mapped file): no
+  /// copy is made, and `owner` is kept alive for as long as any view of the tensor exists.
+  /// requires: `data` points at shape.numel() elements on device Dev, aligned for T.
+  static Tensor from_external(std::shared_ptr<void> owner, T* data, const Shape& shape) {
+    PSALM_CHECK(data != nullptr || shape.numel() == 0, "from_external: null data for shape ", shape);
+    PSALM_CHECK(reinterpret_cast<std::uintptr_t>(data) % alignof(T) == 0,
+                "from_external: data is not aligned for its element type");
+    Tensor out;
+    out.storage_ = std::shared_ptr<T>(std::move(owner), data);
+    out.shape_ = shape;
+    out.strides_ = shape.contiguous_strides();
+    out.data_ = data;
+    out.defined_ = true;
+    return out;
+  }
   static Tensor from_data(std::initializer_list<T> values, const Shape& shape) {
     return from_data(std::span<const T>(values.begin(), values.size()), shape);
   }
