@@ -4,7 +4,6 @@
 // streaming the arguments. Depends on: std. Test: tests/core/test_error.cpp.
 #pragma once
 
-#include <source_location>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -19,6 +18,18 @@ namespace psalm {
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Where an error was raised. Built from compiler builtins rather than std::source_location,
+/// which clang 14 with libstdc++ 12 (the fuzzing toolchain) lacks.
+struct SourceLocation {
+  const char* file;
+  int line;
+  static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                          int line = __builtin_LINE()) {
+    return {file, line};
+  }
+  const char* file_name() const { return file; }
 };
 
 namespace detail {
@@ -36,9 +47,9 @@ inline std::string_view basename(std::string_view path) {
 }
 
 template <class... Args>
-[[noreturn]] void throw_error(const std::source_location& where, const Args&... args) {
+[[noreturn]] void throw_error(const SourceLocation& where, const Args&... args) {
   std::string message = concat(args...);
-  message += concat(" [", basename(where.file_name()), ":", where.line(), "]");
+  message += concat(" [", basename(where.file_name()), ":", where.line, "]");
   throw Error(message);
 }
 
@@ -48,7 +59,7 @@ template <class... Args>
 /// `fail("shape mismatch: ", a, " vs ", b)`.
 template <class... Args>
 [[noreturn]] void fail(const Args&... args) {
-  detail::throw_error(std::source_location::current(), args...);
+  detail::throw_error(SourceLocation::current(), args...);
 }
 
 }  // namespace psalm
@@ -58,7 +69,7 @@ template <class... Args>
 #define PSALM_CHECK(cond, ...)                                                               \
   do {                                                                                       \
     if (!(cond)) [[unlikely]]                                                                \
-      ::psalm::detail::throw_error(std::source_location::current(), __VA_ARGS__);           \
+      ::psalm::detail::throw_error(::psalm::SourceLocation::current(), __VA_ARGS__);           \
   } while (0)
 
 /// PSALM_DEVICE_ASSERT(cond): for kernel bodies. On the host it throws psalm::Error naming the
@@ -72,7 +83,7 @@ template <class... Args>
 #define PSALM_DEVICE_ASSERT(cond)                                                          \
   do {                                                                                     \
     if (!(cond)) [[unlikely]]                                                              \
-      ::psalm::detail::throw_error(std::source_location::current(),                       \
+      ::psalm::detail::throw_error(::psalm::SourceLocation::current(),                       \
                                    "kernel assertion failed: " #cond);                     \
   } while (0)
 #endif

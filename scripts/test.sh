@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything (library checks, tests, benchmarks, tools,
+# examples; CUDA sources too when nvcc exists) and runs the whole test suite with CTest.
+# Usage: scripts/test.sh [build-dir]     (default: build/ci)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/ci}
+
+scripts/install-deps.sh
+jobs=$(nproc)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DPSALM_BUILD_TESTS=ON -DPSALM_BUILD_BENCHMARKS=ON -DPSALM_BUILD_TOOLS=ON -DPSALM_BUILD_EXAMPLES=ON
+cmake --build "$build" -j "$jobs"
+# The GPU test returns 77 (skipped) where no CUDA device exists.
+ctest --test-dir "$build" --output-on-failure -j "$jobs"
