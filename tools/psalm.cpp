@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "commands/common.hpp"
+#include "commands/score.hpp"
 #include "commands/tokenize.hpp"
 
 namespace {
 
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
+      {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
   };
   return table;

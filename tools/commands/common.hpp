@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -46,6 +49,17 @@ template <class T>
 T required(const cxxopts::ParseResult& args, const std::string& name) {
   if (!args.count(name)) throw UsageError("missing required option --" + name + " (see --help)");
   return args[name].as<T>();
+}
+
+/// Parses a JSON file, naming the file (and the parser's position) in any error.
+inline nlohmann::json read_json_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + path.string());
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": invalid JSON: " + e.what());
+  }
 }
 
 }  // namespace psalm::cli
