@@ -40,6 +40,17 @@ void run_host(std::int64_t n, const Body& body) {
   cpu_backend::emulate_launch(3, 7, kernels::GridStride<Body>{n, body});
 }
 
+/// Gradient of one bilinear sample per index (kernel types must live at namespace scope).
+struct BilinearBackwardAt {
+  const float *plane, *xs, *ys;
+  float *d_plane, *dxy;
+  std::int64_t h, w;
+  PSALM_HD void operator()(std::int64_t i) const {
+    kernels::bilinear_sample_backward<float>(plane, d_plane, h, w, w, 1, xs[i], ys[i], 1.0f, dxy + 2 * i,
+                                             dxy + 2 * i + 1);
+  }
+};
+
 std::vector<float> host_random(std::int64_t n, std::uint64_t seed) {
   return Tensor<float, cuda>::randn({n}, seed).to_vector();
 }
@@ -107,6 +118,19 @@ int main() {
                                                                  gm.data(), gr.data(), cols, 1e-5f});
       expect_close("softmax rows", gy.to_vector(), y_host);
       expect_close("layer norm rows", gln.to_vector(), ln_host);
+      // Backward bodies.
+      const std::vector<float> d_y = host_random(rows * cols, 12);
+      std::vector<float> dx_soft(x.size()), dx_ln(x.size());
+      run_host(rows, kernels::SoftmaxRowsBackward<float>{y_host.data(), d_y.data(), dx_soft.data(), cols, false});
+      run_host(rows, kernels::LayerNormRowsBackward<float>{x.data(), w.data(), d_y.data(), mean.data(), rstd.data(),
+                                                           dx_ln.data(), cols});
+      auto gdy = Tensor<float, cuda>::from_data(d_y, {rows, cols});
+      Tensor<float, cuda> gdx({rows, cols}), gdx_ln({rows, cols});
+      Executor<cuda>::launch(rows, kernels::SoftmaxRowsBackward<float>{gy.data(), gdy.data(), gdx.data(), cols, false});
+      Executor<cuda>::launch(rows, kernels::LayerNormRowsBackward<float>{gx.data(), gw.data(), gdy.data(), gm.data(),
+                                                                         gr.data(), gdx_ln.data(), cols});
+      expect_close("softmax rows backward", gdx.to_vector(), dx_soft, 1e-4f);
+      expect_close("layer norm rows backward", gdx_ln.to_vector(), dx_ln, 1e-4f);
     }
     // Bilinear grid sampling.
     {
@@ -122,6 +146,25 @@ int main() {
         Executor<cuda>::launch(gout.numel(), kernels::GridSampleBilinear<float>{gin.data(), gg.data(), gout.data(), c, h, w, ho, wo, align});
         expect_close(align ? "grid sample, align_corners" : "grid sample", gout.to_vector(), out_host);
       }
+    }
+    // Bilinear backward: scatter-adds into the input with atomics, many samples per pixel.
+    {
+      const std::int64_t h = 6, w = 5, samples = 4000;
+      const std::vector<float> plane = host_random(h * w, 13);
+      std::vector<float> xs(samples), ys(samples);
+      for (std::int64_t i = 0; i < samples; ++i) {
+        xs[i] = CounterRng{14, 0}.uniform(i) * (w + 1) - 1;
+        ys[i] = CounterRng{14, 1}.uniform(i) * (h + 1) - 1;
+      }
+      std::vector<float> d_plane_host(h * w, 0.f), dxy_host(2 * samples);
+      run_host(samples, BilinearBackwardAt{plane.data(), xs.data(), ys.data(), d_plane_host.data(), dxy_host.data(), h, w});
+      auto gp = Tensor<float, cuda>::from_data(plane, {h, w});
+      auto gxs = Tensor<float, cuda>::from_data(xs, {samples}), gys = Tensor<float, cuda>::from_data(ys, {samples});
+      auto gd = Tensor<float, cuda>::zeros({h, w});
+      Tensor<float, cuda> gdxy({2 * samples});
+      Executor<cuda>::launch(samples, BilinearBackwardAt{gp.data(), gxs.data(), gys.data(), gd.data(), gdxy.data(), h, w});
+      expect_close("bilinear backward (atomic scatter)", gd.to_vector(), d_plane_host, 1e-4f);
+      expect_close("bilinear backward (coordinates)", gdxy.to_vector(), dxy_host, 1e-4f);
     }
     // GEMM: f32, bf16 (f32 accumulate) and a transposed batched case against a naive product.
     {
