@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands/common.hpp"
+#include "commands/inspect.hpp"
 #include "commands/score.hpp"
 #include "commands/tokenize.hpp"
 
@@ -16,6 +17,7 @@ namespace {
 
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
+      {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats", psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
   };
