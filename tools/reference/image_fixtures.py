@@ -224,7 +224,8 @@ def main():
         ("rgb_500x333.png", [111, 167]), ("rgb_500x333.png", [1, 1]), ("rgb_500x333.png", [333, 499]),
         ("gray_64x48.png", [13, 17]), ("gray_64x48.png", [48, 64]), ("gray_64x48.png", [200, 3]),
         ("gray_300x200.png", [167, 250]), ("gray_300x200.png", [29, 1024]),
-        ("rgb_7x5.png", [11, 3]), ("rgb_7x5.png", [1, 7]), ("rgb_7x5.png", [5, 1]),
+        ("rgb_37x23.png", [8, 30]), ("rgb_37x23.png", [8, 29]), ("gray_300x200.png", [49, 250]),
+        ("gray_300x200.png", [150, 274]), ("gray_300x200.png", [150, 276]), ("rgb_7x5.png", [11, 3]), ("rgb_7x5.png", [1, 7]), ("rgb_7x5.png", [5, 1]),
     ]
     for name, (oh, ow) in plan:
         src = inputs[name]
@@ -241,7 +242,7 @@ def main():
         rs, cs = sums(a)
         cases["resize"].append({"input": "labels16_45x31.png", "mode": out.mode, "filter": "nearest",
                                 "out": [oh, ow], "fnv": fnv(a.tobytes()), "row_sums": rs, "col_sums": cs})
-    for oh, ow in [[97, 61], [7, 11], [23, 90], [50, 37]]:
+    for oh, ow in [[97, 61], [7, 11], [23, 90], [50, 37], [9, 40], [8, 30]]:
         out = np.asarray(Image.fromarray(float_img).resize((ow, oh), Image.BILINEAR))
         fname = f"float_37x23_to_{ow}x{oh}.f32"
         out.astype("<f4").tofile(os.path.join(OUT, fname))
@@ -291,7 +292,7 @@ def main():
     put("truncated.jpg", good_jpg[:400], "image", "cannot decode image")
     put("giant.png", raw_png(100000, 100000, 8, 0, b"\x00" * 16), "image", "exceeds the limit")
     put("giant_indexed.png", raw_png(60000, 60000, 8, 3, b"\x00" * 16, pal[:4]), "indexed", "exceeds the limit")
-    put("zero_width.png", raw_png(0, 5, 8, 0, b""), "image", "0-pixel")
+    put("zero_width.png", raw_png(0, 5, 8, 0, b""), "image", "zero size")
     put("zero_width_label.png", raw_png(0, 5, 8, 0, b""), "label", "zero size")
     bmp = bytearray(open(os.path.join(OUT, "rgb_37x23.bmp"), "rb").read())
     struct.pack_into("<ii", bmp, 18, 1000000, 1000000)
