@@ -3,6 +3,7 @@
 // exit with 2 for bad input (arguments, files, formats) and 1 for internal failures; nothing
 // is allowed to crash.
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -11,6 +12,7 @@
 #include "commands/common.hpp"
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
+#include "commands/synth.hpp"
 #include "commands/tokenize.hpp"
 
 namespace {
@@ -19,6 +21,7 @@ const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats", psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
+      {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats", psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
   };
   return table;
