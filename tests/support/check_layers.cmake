@@ -29,6 +29,12 @@ foreach(h IN LISTS headers)
   foreach(line IN LISTS lines)
     string(REGEX MATCH "psalm/([^/\">]+)" _ ${line})
     set(target ${CMAKE_MATCH_1})
+    # An umbrella header (psalm/tensor.hpp, psalm/autograd.hpp, ...) belongs to its layer;
+    # psalm/cuda.cuh is the CUDA backend's.
+    string(REGEX REPLACE "\\.(hpp|cuh)$" "" target ${target})
+    if(target STREQUAL "cuda")
+      set(target backend)
+    endif()
     list(FIND allowed_${layer} ${target} found)
     if(found EQUAL -1)
       string(APPEND failures "\n  ${h} includes psalm/${target}/ (layer ${layer} may use: ${allowed_${layer}})")
