@@ -1,0 +1,75 @@
+// Tests for psalm/kernels/attention.hpp: the masked softmax row body of attention against a
+// direct evaluation in double (additive and boolean masks read through broadcast strides), its
+// log-sum-exp, and rows blocked everywhere.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "psalm/kernels/attention.hpp"
+#include "psalm/tensor.hpp"
+
+using namespace psalm;
+
+TEST_CASE("attention rows: masked softmax and log-sum-exp equal a direct evaluation",
+          "[kernels][attention]") {
+  const std::int64_t b = 2, h = 3, lq = 2, lk = 5, rows = b * h * lq;
+  const auto s0 = Tensor<double>::randn({b, h, lq, lk}, 1);
+  const auto add = Tensor<double>::randn({b, 1, lq, lk}, 2);  // broadcast over heads
+  auto block = Tensor<std::uint8_t>::zeros({lk});             // broadcast over everything
+  block.select(0, 3).fill(1);
+  const auto add_e = add.expand(Shape{b, h, lq, lk});
+  const auto block_e = block.expand(Shape{b, h, lq, lk});
+  Tensor<double> p = s0.clone(), lse(Shape{rows});
+  kernels::AttentionSoftmaxRows<double> body{
+      p.data(),
+      lse.data(),
+      add.data(),
+      {add_e.strides()[0], add_e.strides()[1], add_e.strides()[2], add_e.strides()[3]},
+      block.data(),
+      {block_e.strides()[0], block_e.strides()[1], block_e.strides()[2], block_e.strides()[3]},
+      h,
+      lq,
+      lk};
+  Executor<cpu>::launch(rows, body);
+  for (std::int64_t bi = 0; bi < b; ++bi)
+    for (std::int64_t hi = 0; hi < h; ++hi)
+      for (std::int64_t i = 0; i < lq; ++i) {
+        std::vector<double> e(lk);
+        double total = 0;
+        for (std::int64_t j = 0; j < lk; ++j) {
+          e[j] = j == 3 ? 0.0 : std::exp(s0.item({bi, hi, i, j}) + add.item({bi, 0, i, j}));
+          total += e[j];
+        }
+        const std::int64_t r = (bi * h + hi) * lq + i;
+        REQUIRE(lse.item({r}) == Approx(std::log(total)).epsilon(1e-14));
+        for (std::int64_t j = 0; j < lk; ++j)
+          REQUIRE(p.item({bi, hi, i, j}) == Approx(e[j] / total).epsilon(1e-14).margin(1e-300));
+      }
+}
+
+TEST_CASE("attention rows: a row blocked everywhere gives zeros and lse -inf",
+          "[kernels][attention]") {
+  const std::int64_t lk = 4;
+  auto s = Tensor<float>::randn({2, lk}, 3);
+  auto add = Tensor<float>::zeros({2, lk});
+  add.select(0, 0).fill(-std::numeric_limits<float>::infinity());  // row 0: -inf everywhere
+  auto block = Tensor<std::uint8_t>::zeros({2, lk});
+  block.select(0, 1).fill(1);  // row 1: blocked everywhere
+  Tensor<float> lse(Shape{2});
+  for (int which = 0; which < 2; ++which) {
+    kernels::AttentionSoftmaxRows<float> body{s.data(),
+                                              lse.data(),
+                                              which == 0 ? add.data() : nullptr,
+                                              {0, 0, lk, 1},
+                                              which == 1 ? block.data() : nullptr,
+                                              {0, 0, lk, 1},
+                                              1,
+                                              2,
+                                              lk};
+    body(which);
+    for (std::int64_t j = 0; j < lk; ++j) REQUIRE(s.item({which, j}) == 0.0f);
+    REQUIRE(lse.item({which}) == -std::numeric_limits<float>::infinity());
+  }
+}
