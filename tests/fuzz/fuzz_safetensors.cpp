@@ -10,28 +10,6 @@
 #include <cstring>
 #include <vector>
 
-// clang 14 with libstdc++ 12 has an empty <source_location> (no __builtin_source_location),
-// which psalm/core/error.hpp needs. For this hand-built fuzz target only, supply the minimal
-// type from the builtins clang 14 does have (as tests/fuzz/fuzz_tokenizer.cpp does).
-#if defined(__clang__) && __clang_major__ < 15 && defined(__GLIBCXX__)
-#include <source_location>
-namespace std {
-struct source_location {
-  static consteval source_location current(const char* file = __builtin_FILE(),
-                                           unsigned line = __builtin_LINE()) noexcept {
-    source_location loc;
-    loc.file_ = file;
-    loc.line_ = line;
-    return loc;
-  }
-  constexpr const char* file_name() const noexcept { return file_; }
-  constexpr unsigned line() const noexcept { return line_; }
-  const char* file_ = "";
-  unsigned line_ = 0;
-};
-}  // namespace std
-#endif
-
 #include "psalm/io/safetensors.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {

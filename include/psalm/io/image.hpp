@@ -297,6 +297,49 @@ inline ImageInfo probe_image(std::span<const std::uint8_t> bytes,
   return info;
 }
 
+namespace detail {
+
+/// Rejects JPEG Huffman tables (DHT segments) whose code counts exceed the 256 symbols a table
+/// can hold. stb_image (the Debian 2.27 build) writes past its 257-entry size table for such
+/// files (found by tests/fuzz/fuzz_image.cpp), so they are refused before stb sees them.
+inline void check_jpeg_huffman_tables(std::span<const std::uint8_t> b, std::string_view name) {
+  const std::size_t n = b.size();
+  std::size_t i = 2;  // after SOI
+  while (i + 4 <= n) {
+    if (b[i] != 0xFF) {  // entropy-coded data between markers
+      ++i;
+      continue;
+    }
+    const std::uint8_t m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed byte, TEM, RSTn
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) return;  // EOI
+    const std::size_t length = (static_cast<std::size_t>(b[i + 2]) << 8) | b[i + 3];
+    PSALM_CHECK(length >= 2, name, ": corrupt JPEG: segment length ", length);
+    const std::size_t end = i + 2 + length;  // may lie past a truncated file's end
+    if (m == 0xC4) {  // DHT: one or more (class/id, 16 counts, symbols) tables
+      std::size_t p = i + 4;
+      while (p < end) {
+        if (p + 17 > n) return;  // truncated: stb reports it; the counts are what overflow
+        std::size_t symbols = 0;
+        for (int k = 1; k <= 16; ++k) symbols += b[p + k];
+        PSALM_CHECK(symbols <= 256, name, ": corrupt JPEG: Huffman table with ", symbols,
+                    " codes (at most 256)");
+        p += 17 + symbols;
+      }
+    }
+    i += 2 + length;
+  }
+}
+
+}  // namespace detail
+
 /// Decodes an encoded image into an (H, W, C) uint8 tensor. C is the stored channel count when
 /// options.channels == 0, else the requested one (stb converts: gray -> RGB replicates, RGBA ->
 /// RGB drops alpha, palettes expand to RGB(A), 16-bit samples keep their high byte).
@@ -306,6 +349,8 @@ inline Tensor<std::uint8_t> decode_image(std::span<const std::uint8_t> bytes,
                                          std::string_view name = "<memory>") {
   PSALM_CHECK(options.channels >= 0 && options.channels <= 4, name, ": cannot load with ",
               options.channels, " channels (use 0 for as stored, or 1..4)");
+  if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8)
+    detail::check_jpeg_huffman_tables(bytes, name);
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), detail::kPngSignature.data(), 8) == 0) {
     // stb reports oversized or empty PNGs only as "unknown image type": check IHDR first.
     const detail::PngChunks header = detail::parse_png_chunks(bytes, name, true);
