@@ -36,7 +36,7 @@ for src in tests/fuzz/fuzz_*.cpp; do
     [ -d "$seed" ] && find "$seed" -maxdepth 1 -type f -size -64k -exec cp -n {} "$corpus/" \;
   done
   echo "fuzz: running $name for ${seconds}s"
-  if ! (cd "$out" && "./$name" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
+  if ! (cd "$out" && "./$name" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
         -print_final_stats=0 "corpus_$name" > "$name.log" 2>&1); then
     echo "fuzz: $name FAILED; last lines of $out/$name.log:" >&2
     tail -30 "$out/$name.log" >&2

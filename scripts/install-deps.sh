@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config ccache
   libeigen3-dev libfmt-dev libcxxopts-dev catch2 libstb-dev nlohmann-json3-dev
   libopenblas-dev libdnnl-dev libbenchmark-dev libutf8proc-dev zlib1g-dev
+  clang libclang-rt-14-dev libomp-14-dev   # the fuzz targets (scripts/fuzz.sh)
 )
 
 missing=()

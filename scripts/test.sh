@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything (library checks, tests, benchmarks, tools,
-# examples; CUDA sources too when nvcc exists) and runs the whole test suite with CTest.
+# examples; CUDA sources too when nvcc exists), runs the whole test suite with CTest, then
+# a short fuzzing pass over every parser.
 # Usage: scripts/test.sh [build-dir]     (default: build/ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,5 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build "$build" -j "$jobs"
 # The GPU test returns 77 (skipped) where no CUDA device exists.
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
+# Every parser under libFuzzer with ASan + UBSan, 20 s each (longer: scripts/fuzz.sh 600).
+scripts/fuzz.sh "${PSALM_FUZZ_SECONDS:-20}" "$build/fuzz"
