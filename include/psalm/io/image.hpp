@@ -302,39 +302,26 @@ namespace detail {
 /// Rejects JPEG Huffman tables (DHT segments) whose code counts exceed the 256 symbols a table
 /// can hold. stb_image (the Debian 2.27 build) writes past its 257-entry size table for such
 /// files (found by tests/fuzz/fuzz_image.cpp), so they are refused before stb sees them.
+/// Every FF C4 byte pair is read as stb would read a DHT marker there (tables walked by the
+/// segment length, bytes past the end reading as 0), wherever the segment structure puts it:
+/// stb's own parser can be led to markers a strict segment walk would skip.
 inline void check_jpeg_huffman_tables(std::span<const std::uint8_t> b, std::string_view name) {
   const std::size_t n = b.size();
-  std::size_t i = 2;  // after SOI
-  while (i + 4 <= n) {
-    if (b[i] != 0xFF) {  // entropy-coded data between markers
-      ++i;
-      continue;
+  auto at = [&](std::size_t k) -> std::uint32_t { return k < n ? b[k] : 0; };
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    if (b[i] != 0xFF || b[i + 1] != 0xC4) continue;
+    long remaining = static_cast<long>((at(i + 2) << 8) | at(i + 3)) - 2;
+    std::size_t p = i + 4;
+    while (remaining > 0 && p < n) {
+      const std::uint32_t q = at(p);
+      if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb stops here with "bad DHT header"
+      std::size_t symbols = 0;
+      for (std::size_t k = 1; k <= 16; ++k) symbols += at(p + k);
+      PSALM_CHECK(symbols <= 256, name, ": corrupt JPEG: Huffman table with ", symbols,
+                  " codes (at most 256)");
+      p += 17 + symbols;
+      remaining -= static_cast<long>(17 + symbols);
     }
-    const std::uint8_t m = b[i + 1];
-    if (m == 0xFF) {  // fill byte
-      ++i;
-      continue;
-    }
-    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed byte, TEM, RSTn
-      i += 2;
-      continue;
-    }
-    if (m == 0xD9) return;  // EOI
-    const std::size_t length = (static_cast<std::size_t>(b[i + 2]) << 8) | b[i + 3];
-    PSALM_CHECK(length >= 2, name, ": corrupt JPEG: segment length ", length);
-    const std::size_t end = i + 2 + length;  // may lie past a truncated file's end
-    if (m == 0xC4) {  // DHT: one or more (class/id, 16 counts, symbols) tables
-      std::size_t p = i + 4;
-      while (p < end) {
-        if (p + 17 > n) return;  // truncated: stb reports it; the counts are what overflow
-        std::size_t symbols = 0;
-        for (int k = 1; k <= 16; ++k) symbols += b[p + k];
-        PSALM_CHECK(symbols <= 256, name, ": corrupt JPEG: Huffman table with ", symbols,
-                    " codes (at most 256)");
-        p += 17 + symbols;
-      }
-    }
-    i += 2 + length;
   }
 }
 
@@ -349,7 +336,7 @@ inline Tensor<std::uint8_t> decode_image(std::span<const std::uint8_t> bytes,
                                          std::string_view name = "<memory>") {
   PSALM_CHECK(options.channels >= 0 && options.channels <= 4, name, ": cannot load with ",
               options.channels, " channels (use 0 for as stored, or 1..4)");
-  if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8)
+  if (!bytes.empty() && bytes[0] == 0xFF)  // stb takes FF fill bytes before SOI as a JPEG too
     detail::check_jpeg_huffman_tables(bytes, name);
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), detail::kPngSignature.data(), 8) == 0) {
     // stb reports oversized or empty PNGs only as "unknown image type": check IHDR first.

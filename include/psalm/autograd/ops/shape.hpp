@@ -16,7 +16,7 @@ namespace psalm::autograd {
 template <Real T, Device Dev>
 struct ViewContext {
   GradRef<T, Dev> x;
-  std::vector<int> order;  // permute: the forward order
+  std::vector<int> order{};  // permute: the forward order
   int axis = 0;            // slice
   std::int64_t start = 0, stop = 0, step = 1;
 };
