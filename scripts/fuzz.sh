@@ -2,7 +2,9 @@
 # Builds every libFuzzer target in tests/fuzz/ with clang (ASan + UBSan) and runs each for a
 # fixed time on a seed corpus from tests/data. A crash, leak or sanitizer report fails the run.
 # Usage: scripts/fuzz.sh [seconds-per-target] [build-dir]     (defaults: 20, build/fuzz)
-# Longer runs: scripts/fuzz.sh 600
+# Longer runs: scripts/fuzz.sh 600. FUZZ_SEED (default 1) fixes libFuzzer's random choices and
+# FUZZ_RUNS (default unlimited) caps the inputs per target: with both fixed, a run explores the
+# same inputs on every machine (CI uses that, so its verdict does not depend on machine speed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -35,8 +37,10 @@ for src in tests/fuzz/fuzz_*.cpp; do
   for seed in $(corpus_for "$name"); do
     [ -d "$seed" ] && find "$seed" -maxdepth 1 -type f -size -64k -exec cp -n {} "$corpus/" \;
   done
-  echo "fuzz: running $name for ${seconds}s"
-  if ! (cd "$out" && "./$name" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
+  runs_var="FUZZ_RUNS_${name}"  # a per-target cap, e.g. FUZZ_RUNS_fuzz_image=15000
+  runs=${!runs_var:-${FUZZ_RUNS:--1}}
+  echo "fuzz: running $name for ${seconds}s (at most $runs inputs; -1: no cap)"
+  if ! (cd "$out" && "./$name" -seed="${FUZZ_SEED:-1}" -runs="$runs" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
         -print_final_stats=0 "corpus_$name" > "$name.log" 2>&1); then
     echo "fuzz: $name FAILED; last lines of $out/$name.log:" >&2
     tail -30 "$out/$name.log" >&2
