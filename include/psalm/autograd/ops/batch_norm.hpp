@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "psalm/autograd/ops/channel_affine.hpp"
 #include "psalm/autograd/tape.hpp"
 #include "psalm/kernels/layer_norm.hpp"
 #include "psalm/tensor/reduce.hpp"
@@ -85,16 +86,8 @@ Var<T, Dev> batch_norm2d(const Var<T, Dev>& x, const Var<T, Dev>& weight, const 
   Tensor<T, Dev> y(x.shape());
   Tensor<T, Dev> y3 = y.view({n, c, s});                                 // (N, C, S)
   const Tensor<T, Dev> xhat3 = xhat.view({c, n, s}).permute({1, 0, 2});  // (N, C, S)
-  if (weight.defined() && bias.defined())
-    y3.assign(xhat3 * weight.value().view({c, 1}) + bias.value().view({c, 1}));
-  else if (weight.defined())
-    y3.assign(xhat3 * weight.value().view({c, 1}));
-  else if (bias.defined())
-    y3.assign(xhat3 + bias.value().view({c, 1}));
-  else
-    y3.assign(xhat3);
-  const bool recording =
-      GradMode::enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
+  detail::assign_channel_affine(y3, xhat3, weight, bias, c);
+  const bool recording = should_record(x, weight, bias);
   BatchNormContext<T, Dev> ctx{
       x.grad_ref(),
       weight.grad_ref(),

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "psalm/autograd/ops/channel_affine.hpp"
 #include "psalm/autograd/tape.hpp"
 #include "psalm/kernels/layer_norm.hpp"
 #include "psalm/tensor/reduce.hpp"
@@ -54,14 +55,8 @@ Var<T, Dev> group_norm(const Var<T, Dev>& x, std::int64_t groups, const Var<T, D
                                          rstd.data(), cols, eps},
         std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
   Tensor<T, Dev> y3 = y.view({n, c, s});  // (N, C, S)
-  if (weight.defined() && bias.defined())
-    y3.assign(y3 * weight.value().view({c, 1}) + bias.value().view({c, 1}));
-  else if (weight.defined())
-    y3.assign(y3 * weight.value().view({c, 1}));
-  else if (bias.defined())
-    y3.assign(y3 + bias.value().view({c, 1}));
-  const bool recording =
-      GradMode::enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
+  detail::assign_channel_affine(y3, y3, weight, bias, c);
+  const bool recording = should_record(x, weight, bias);
   GroupNormContext<T, Dev> ctx{
       x.grad_ref(),
       weight.grad_ref(),

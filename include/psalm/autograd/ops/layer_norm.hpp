@@ -49,8 +49,7 @@ Var<T, Dev> layer_norm(const Var<T, Dev>& x, const Var<T, Dev>& weight = {},
                                          b.defined() ? b.data() : nullptr, y.data(), mean.data(),
                                          rstd.data(), cols, eps},
         std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
-  const bool recording =
-      GradMode::enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
+  const bool recording = should_record(x, weight, bias);
   LayerNormContext<T, Dev> ctx{x.grad_ref(), weight.grad_ref(), bias.grad_ref(), src, w, mean,
                                rstd};
   return record(
