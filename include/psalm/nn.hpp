@@ -1,0 +1,15 @@
+// psalm/nn.hpp — the module layer: Module and its named-parameter registry, state dicts and
+// strict loading, initialisation, and the common layers. Include this to build models.
+#pragma once
+
+#include "psalm/autograd.hpp"
+#include "psalm/nn/batch_norm.hpp"
+#include "psalm/nn/conv2d.hpp"
+#include "psalm/nn/dropout.hpp"
+#include "psalm/nn/embedding.hpp"
+#include "psalm/nn/group_norm.hpp"
+#include "psalm/nn/init.hpp"
+#include "psalm/nn/layer_norm.hpp"
+#include "psalm/nn/linear.hpp"
+#include "psalm/nn/module.hpp"
+#include "psalm/nn/state_dict.hpp"
