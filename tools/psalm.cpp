@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands/common.hpp"
+#include "commands/forward.hpp"
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
 #include "commands/synth.hpp"
@@ -19,6 +20,7 @@ namespace {
 
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
+      {"forward", "run one model component on named tensors (the PyTorch parity harness)", psalm::cli::run_forward},
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats", psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats", psalm::cli::run_synth},
