@@ -1,0 +1,95 @@
+// psalm/psalm/postprocess.hpp — predictions back onto the original image (PSALM_SPEC §5):
+// mask logits at any resolution of the padded input (1/4: 256 x 256 for 1024) are resized
+// bilinearly (align_corners false) to the padded size, cropped to the valid region and resized
+// bilinearly to the original size — eval_seg's F.interpolate followed by detectron2's
+// sem_seg_postprocess (the crop fused into the first resize). Runs on any device through
+// PSALM_HD bodies built on kernels/interpolate.hpp's taps; no tape.
+// Depends on: kernels/interpolate, tensor, psalm/preprocess (ImageGeometry).
+// Test: tests/preprocess/test_postprocess.cpp. Docs: docs/preprocessing.md.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "psalm/kernels/interpolate.hpp"
+#include "psalm/psalm/preprocess.hpp"
+#include "psalm/tensor.hpp"  // the CPU executor, contiguous()
+
+namespace psalm {
+
+// Letters: P planes (masks / classes, any leading axes), m n predicted map, T T padded input,
+// h w valid extent, H0 W0 original image.
+
+namespace detail {
+
+/// The top-left (win_h, win_w) window of a bilinear (align_corners false) resize of each plane
+/// to (out_h, out_w): eval_seg's resize to the padded size fused with sem_seg_postprocess's
+/// crop, so padded rows and columns are never computed. Same taps and arithmetic as
+/// kernels::ResizeBilinear. requires: in (P, height, width), out (P, win_h, win_w) contiguous.
+template <class T>
+struct ResizeBilinearWindow {
+  const T* in;
+  T* out;
+  std::int64_t height, width, out_h, out_w, win_h, win_w;
+
+  PSALM_HD void operator()(std::int64_t i) const {
+    using C = compute_type_t<T>;
+    const std::int64_t x = i % win_w, y = (i / win_w) % win_h, p = i / (win_w * win_h);
+    const kernels::BilinearTaps ty = kernels::bilinear_taps<C>(y, height, out_h, false);
+    const kernels::BilinearTaps tx = kernels::bilinear_taps<C>(x, width, out_w, false);
+    const T* plane = in + p * height * width;
+    const C wy1 = static_cast<C>(ty.w1), wx1 = static_cast<C>(tx.w1);
+    const C wy0 = C(1) - wy1, wx0 = C(1) - wx1;
+    const C top = wx0 * convert<C>(plane[ty.i0 * width + tx.i0]) +
+                  wx1 * convert<C>(plane[ty.i0 * width + tx.i1]);
+    const C bottom = wx0 * convert<C>(plane[ty.i1 * width + tx.i0]) +
+                     wx1 * convert<C>(plane[ty.i1 * width + tx.i1]);
+    out[i] = convert<T>(wy0 * top + wy1 * bottom);
+  }
+};
+
+/// planes (P, H, W) contiguous -> the (win_h, win_w) top-left window of their bilinear resize
+/// to (out_h, out_w); the whole resize when the window is the full size.
+template <Scalar T, Device Dev>
+Tensor<T, Dev> resize_planes_bilinear(const Tensor<T, Dev>& planes, std::int64_t out_h,
+                                      std::int64_t out_w, std::int64_t win_h, std::int64_t win_w) {
+  Tensor<T, Dev> out(Shape{planes.size(0), win_h, win_w});  // (P, win_h, win_w)
+  if (out.numel() > 0)
+    Executor<Dev>::launch(out.numel(),
+                          ResizeBilinearWindow<T>{planes.data(), out.data(), planes.size(1),
+                                                  planes.size(2), out_h, out_w, win_h, win_w});
+  return out;
+}
+
+}  // namespace detail
+
+/// logits (..., m, n) -> (..., H0, W0). Leading axes are kept (e.g. (Q, m, n) masks or
+/// (C, m, n) class scores). Predictions at the padded size (m n = T T) are only cropped.
+template <Scalar T, Device Dev>
+Tensor<T, Dev> postprocess_to_original(const Tensor<T, Dev>& logits, const ImageGeometry& g) {
+  g.validate("postprocess_to_original");
+  PSALM_CHECK(logits.rank() >= 2 && logits.size(-1) >= 1 && logits.size(-2) >= 1,
+              "postprocess_to_original: expected (..., H, W) predictions, got ", logits.shape());
+  const std::int64_t m = logits.size(-2), n = logits.size(-1);
+  const std::int64_t p = logits.numel() / (m * n);
+  const Tensor<T, Dev> planes = logits.contiguous().view({p, m, n});  // (P, m, n)
+  const std::int64_t h = g.valid_height, w = g.valid_width;
+  // ref: PSALM llava_phi.py eval_seg: F.interpolate(pred_masks, size=padded, bilinear, False),
+  // then detectron2 modeling/postprocessing.py sem_seg_postprocess: crop [:h, :w], resize.
+  // The crop is fused into the first resize; at the padded size that resize is the identity.
+  const Tensor<T, Dev> valid =
+      (m == g.padded_height && n == g.padded_width)
+          ? planes.slice(1, 0, h).slice(2, 0, w).contiguous()  // (P, h, w)
+          : detail::resize_planes_bilinear(planes, g.padded_height, g.padded_width, h,
+                                           w);  // (P, h, w)
+  const Tensor<T, Dev> out =
+      detail::resize_planes_bilinear(valid, g.original_height, g.original_width, g.original_height,
+                                     g.original_width);  // (P, H0, W0)
+  std::vector<std::int64_t> extents(logits.shape().dims().v.begin(),
+                                    logits.shape().dims().v.begin() + logits.rank());
+  extents[extents.size() - 2] = g.original_height;
+  extents.back() = g.original_width;
+  return out.view(extents);  // (..., H0, W0)
+}
+
+}  // namespace psalm
