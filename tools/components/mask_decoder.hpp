@@ -1,0 +1,108 @@
+// tools/components/mask_decoder.hpp — `psalm forward --component mask_decoder`: PSALM's
+// masked-attention decoder without gradients. Config keys as the upstream constructor arguments
+// (docs/mask_decoder.md); weights load strictly under --prefix (predictor. in PSALM); region
+// conditions come stacked with per-sample counts. Test: tests/mask2former/test_component.cpp.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "components/component.hpp"
+#include "psalm/autograd/no_grad.hpp"
+#include "psalm/autograd/ops/shape.hpp"
+#include "psalm/models/mask2former.hpp"
+#include "psalm/tensor.hpp"  // the CPU backend
+
+namespace psalm::cli {
+
+namespace mask_decoder_detail {
+
+/// Splits region_conditions (K_total, D) into per-sample (K_b, D) views by region_counts (B).
+inline std::vector<nn::Var<float>> split_region_conditions(const ComponentRequest& req,
+                                                           std::int64_t batch) {
+  const Tensor<float> stacked = req.input<float>("region_conditions");  // (K_total, D)
+  PSALM_CHECK(req.has_input("region_counts"), req.component, ": region_conditions needs ",
+              "region_counts (B), the number of rows of each sample");
+  const Tensor<double> counts = req.input<double>("region_counts");  // (B)
+  PSALM_CHECK(stacked.rank() == 2, req.component, ": region_conditions must be (K_total, D), got ",
+              stacked.shape());
+  PSALM_CHECK(counts.rank() == 1 && counts.size(0) == batch, req.component,
+              ": region_counts must be (B) = (", batch, "), got ", counts.shape());
+  std::vector<nn::Var<float>> out;
+  std::int64_t start = 0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const double k = counts.item({b});
+    PSALM_CHECK(
+        k >= 0 && k == std::floor(k) && start + static_cast<std::int64_t>(k) <= stacked.size(0),
+        req.component, ": region_counts[", b, "] = ", k, " must be a whole number >= 0 ",
+        "and the counts may not exceed the ", stacked.size(0), " rows of region_conditions");
+    out.emplace_back(stacked.narrow(0, start, static_cast<std::int64_t>(k)));  // (K_b, D)
+    start += static_cast<std::int64_t>(k);
+  }
+  PSALM_CHECK(start == stacked.size(0), req.component, ": region_counts sum to ", start,
+              " but region_conditions has ", stacked.size(0), " rows");
+  return out;
+}
+
+/// Writes one prediction set's tensors as "<prefix>pred_...".
+inline void insert_prediction(ComponentOutputs& out, const std::string& prefix,
+                              const models::mask2former::Prediction<float>& p) {
+  out.insert(prefix + "pred_masks", p.masks.value().contiguous());  // (B, Q, Hm, Wm)
+  if (p.class_logits.defined())
+    out.insert(prefix + "pred_class_logits", p.class_logits.value().contiguous());  // (B, Q, C)
+  if (p.seg_logits.defined())
+    out.insert(prefix + "pred_seg_logits", p.seg_logits.value().contiguous());  // (B, Q, 1)
+  if (!p.region_logits.empty())
+    out.insert(prefix + "pred_region_logits",
+               autograd::concat(p.region_logits, 0).value().contiguous());  // (K_total, Q)
+}
+
+}  // namespace mask_decoder_detail
+
+inline Component mask_decoder_component() {
+  return {
+      "mask_decoder",
+      "PSALM's masked-attention transformer decoder (Mask2Former-style, deep supervision)",
+      "queries (B, Q, D), mask_features (B, M, H/4, W/4), multi_scale_0/1/2 (B, D, H_l, W_l) at "
+      "1/32, 1/16, 1/8; optional class_conditions (B, C, D), referring_conditions (B, 1, D), "
+      "region_conditions (K_total, D) with region_counts (B) (sample b's rows follow sample "
+      "b-1's)",
+      "pred_masks (B, Q, H/4, W/4), pred_class_logits (B, Q, C), pred_seg_logits (B, Q, 1), "
+      "pred_region_logits (K_total, Q) of the last layer (those whose conditions were given), "
+      "and aux_<i>_pred_... for the sets i = 0 (initial queries) .. dec_layers - 1",
+      [](const ComponentRequest& req) {
+        using models::mask2former::MaskDecoderConfig;
+        const MaskDecoderConfig config = MaskDecoderConfig::from_json(req.require_config());
+        nn::InitRng rng{0};  // every value is overwritten by the strict load below
+        models::mask2former::MaskedAttentionDecoder<float> decoder(config, rng);
+        nn::load_state_dict(decoder, req.require_weights(), {.prefix = req.weights_prefix});
+        decoder.eval();
+        const autograd::NoGrad no_grad;
+        const nn::Var<float> queries(req.input<float>("queries"));  // (B, Q, D)
+        PSALM_CHECK(queries.rank() == 3, req.component, ": queries must be (B, Q, D), got ",
+                    queries.shape());
+        std::vector<nn::Var<float>> multi_scale;
+        for (int l = 0; l < 3; ++l)
+          multi_scale.emplace_back(req.input<float>("multi_scale_" + std::to_string(l)));
+        const nn::Var<float> mask_features(req.input<float>("mask_features"));  // (B, M, Hm, Wm)
+        models::mask2former::Conditions<float> cond;
+        if (req.has_input("class_conditions"))
+          cond.class_conditions = nn::Var<float>(req.input<float>("class_conditions"));
+        if (req.has_input("referring_conditions"))
+          cond.referring_conditions = nn::Var<float>(req.input<float>("referring_conditions"));
+        if (req.has_input("region_conditions"))
+          cond.region_conditions =
+              mask_decoder_detail::split_region_conditions(req, queries.size(0));
+        const auto result = decoder(queries, multi_scale, mask_features, cond);
+        ComponentOutputs out;
+        mask_decoder_detail::insert_prediction(out, "", result.last());
+        for (std::size_t i = 0; i + 1 < result.predictions.size(); ++i)
+          mask_decoder_detail::insert_prediction(out, "aux_" + std::to_string(i) + "_",
+                                                 result.predictions[i]);
+        return out;
+      }};
+}
+
+}  // namespace psalm::cli
