@@ -1,0 +1,79 @@
+// Tests of nn::sine_position_encoding (include/psalm/nn/position_encoding.hpp) against a float64
+// and a float32 PyTorch transcription of Mask2Former's PositionEmbeddingSine and against
+// transformers' Mask2FormerSinePositionEmbedding (tools/reference/pixel_decoder_fixtures.py).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numbers>
+#include <string>
+
+#include "psalm/io/safetensors.hpp"
+#include "psalm/nn/position_encoding.hpp"
+#include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
+
+using namespace psalm;
+
+namespace {
+io::SafetensorsFile fixture() {
+  return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) +
+                                   "/pixel_decoder/position_encoding.safetensors");
+}
+struct Case {
+  std::int64_t h, w, f;
+  bool normalize;
+  std::string name() const {
+    return std::to_string(h) + "x" + std::to_string(w) + "_f" + std::to_string(f) +
+           (normalize ? "_norm" : "_raw");
+  }
+};
+const Case kCases[] = {
+    {4, 6, 8, true}, {7, 5, 16, true}, {1, 3, 4, true}, {3, 4, 8, false}, {4, 4, 128, true}};
+}  // namespace
+
+TEST_CASE("sine_position_encoding: double matches the float64 PyTorch transcription",
+          "[pixel_decoder]") {
+  const auto file = fixture();
+  for (const Case& c : kCases) {
+    INFO(c.name());
+    const Tensor<double> got =
+        nn::sine_position_encoding<double>(c.h, c.w, c.f, 10000.0, c.normalize);  // (1, 2F, H, W)
+    testing::require_close(got, file.load<double>(c.name() + ".f64"), 1e-12, 1e-12);
+  }
+}
+
+TEST_CASE("sine_position_encoding: float matches upstream's float32 and transformers' module",
+          "[pixel_decoder]") {
+  const auto file = fixture();
+  for (const Case& c : kCases) {
+    INFO(c.name());
+    const Tensor<float> got =
+        nn::sine_position_encoding<float>(c.h, c.w, c.f, 10000.0, c.normalize);  // (1, 2F, H, W)
+    // Upstream rounds the angle to float32 before sin/cos: up to ~1 ulp of 2*pi apart from us.
+    const double atol = c.normalize ? 2e-6 : 2e-6 * static_cast<double>(std::max(c.h, c.w));
+    testing::require_close(got, file.load<float>(c.name() + ".f32"), 0.0, atol);
+    if (c.normalize) testing::require_close(got, file.load<float>(c.name() + ".hf"), 0.0, atol);
+  }
+}
+
+TEST_CASE("sine_position_encoding: layout is pos_y then pos_x, sin/cos interleaved",
+          "[pixel_decoder]") {
+  const Tensor<double> pos = nn::sine_position_encoding<double>(3, 5, 4);  // (1, 8, 3, 5)
+  REQUIRE(pos.shape() == Shape{1, 8, 3, 5});
+  const double s = 2 * std::numbers::pi;
+  const double ey = 2.0 / (3 + 1e-6) * s, ex = 4.0 / (5 + 1e-6) * s;  // row 1, column 3
+  const double d2 = std::pow(10000.0, 2.0 / 4.0);
+  CHECK(pos.item({0, 0, 1, 3}) == Approx(std::sin(ey)).margin(1e-14));
+  CHECK(pos.item({0, 1, 1, 3}) == Approx(std::cos(ey)).margin(1e-14));
+  CHECK(pos.item({0, 2, 1, 3}) == Approx(std::sin(ey / d2)).margin(1e-14));
+  CHECK(pos.item({0, 3, 1, 3}) == Approx(std::cos(ey / d2)).margin(1e-14));
+  CHECK(pos.item({0, 4, 1, 3}) == Approx(std::sin(ex)).margin(1e-14));
+  CHECK(pos.item({0, 7, 1, 3}) == Approx(std::cos(ex / d2)).margin(1e-14));
+}
+
+TEST_CASE("sine_position_encoding: rejects odd feature counts and empty maps", "[pixel_decoder]") {
+  CHECK_THROWS_AS(nn::sine_position_encoding<float>(2, 2, 3), Error);
+  CHECK_THROWS_AS(nn::sine_position_encoding<float>(0, 2, 4), Error);
+  CHECK_THROWS_WITH(nn::sine_position_encoding<float>(2, 2, 3),
+                    Catch::Contains("must be positive and even"));
+}
