@@ -11,5 +11,8 @@
 #include "psalm/nn/init.hpp"
 #include "psalm/nn/layer_norm.hpp"
 #include "psalm/nn/linear.hpp"
+#include "psalm/nn/mlp.hpp"
 #include "psalm/nn/module.hpp"
+#include "psalm/nn/multihead_attention.hpp"
+#include "psalm/nn/position_encoding.hpp"
 #include "psalm/nn/state_dict.hpp"

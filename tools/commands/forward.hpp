@@ -13,13 +13,24 @@
 
 #include "commands/common.hpp"
 #include "components/component.hpp"
+#include "components/mask_decoder.hpp"
+#include "components/ms_deform_attn.hpp"
+#include "components/pixel_decoder.hpp"
+#include "components/projector.hpp"
+#include "components/swin.hpp"
 #include "psalm/io/safetensors_writer.hpp"
 
 namespace psalm::cli {
 
 /// Every component `psalm forward` knows, in the order `--list` prints them.
 inline const std::vector<Component>& forward_components() {
-  static const std::vector<Component> table = {};
+  static const std::vector<Component> table = {
+      swin_component(),
+      projector_component(),
+      ms_deform_attn_component(),
+      pixel_decoder_component(),
+      mask_decoder_component(),
+  };
   return table;
 }
 
