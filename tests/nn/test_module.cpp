@@ -97,12 +97,28 @@ TEST_CASE("module: the same seed builds the same weights", "[nn]") {
   CHECK(n1.blocks[1].fc.weight.value().to_vector() != n3.blocks[1].fc.weight.value().to_vector());
 }
 
+TEST_CASE("module: InitRng::for_loading allocates without drawing", "[nn]") {
+  nn::InitRng skip = nn::InitRng::for_loading();
+  Net net(skip);
+  CHECK(net.blocks[1].fc.weight.shape() == Shape{8, 4});
+  CHECK(skip.stream == 0);  // no stream consumed
+  nn::InitRng r{3};
+  Net src(r);
+  nn::load_state_dict(net, nn::state_dict(src));
+  CHECK(net.blocks[1].fc.weight.value().to_vector() == src.blocks[1].fc.weight.value().to_vector());
+}
+
 TEST_CASE("state dict: round trip and strict loading", "[nn]") {
   nn::InitRng r1{1}, r2{2};
   Net src(r1), dst(r2);
   src.bn.running_mean.assign(Tensor<float>::full({3}, 0.5f));
   nn::StateDict<float> sd = nn::state_dict(src);
   CHECK(sd.size() == 14);
+  // PyTorch's order: each module's entries where its visit() lists them.
+  const std::vector<std::string> names = sd.names();
+  CHECK(std::vector<std::string>(names.begin() + 8, names.end()) ==
+        std::vector<std::string>{"bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+                                 "bn.num_batches_tracked", "head.weight"});
   const auto report = nn::load_state_dict(dst, sd);
   CHECK(report.loaded.size() == 14);
   CHECK(dst.blocks[1].fc.weight.value().to_vector() == src.blocks[1].fc.weight.value().to_vector());

@@ -18,10 +18,16 @@
 namespace psalm::nn {
 
 /// A seed and a running stream counter: next() is a fresh, never repeated stream.
+/// `skip` builds modules without drawing random values (the tensors are allocated but not
+/// filled): for a model whose weights are loaded right after construction, where drawing
+/// a billion random numbers first would only cost time.
 struct InitRng {
   std::uint64_t seed = 0;
   std::uint64_t stream = 0;
+  bool skip = false;
   CounterRng next() { return CounterRng{seed, stream++}; }
+  /// An InitRng that skips random initialisation (use only when every weight is loaded).
+  static InitRng for_loading() { return InitRng{0, 0, true}; }
 };
 
 namespace init {
@@ -29,6 +35,7 @@ namespace init {
 /// Normal(mean, std).
 template <Scalar T, Device Dev = cpu>
 Tensor<T, Dev> normal(const Shape& shape, double std, InitRng& rng, double mean = 0.0) {
+  if (rng.skip) return Tensor<T, Dev>(shape);
   const CounterRng r = rng.next();
   return Tensor<T, Dev>::randn(shape, r.seed, mean, std, r.stream);
 }
@@ -36,6 +43,7 @@ Tensor<T, Dev> normal(const Shape& shape, double std, InitRng& rng, double mean 
 /// Uniform on [lo, hi).
 template <Scalar T, Device Dev = cpu>
 Tensor<T, Dev> uniform(const Shape& shape, double lo, double hi, InitRng& rng) {
+  if (rng.skip) return Tensor<T, Dev>(shape);
   const CounterRng r = rng.next();
   Tensor<T, Dev> u = Tensor<T, Dev>::rand(shape, r.seed, r.stream);  // [0, 1)
   u.assign(u * static_cast<T>(hi - lo) + static_cast<T>(lo));
@@ -47,6 +55,7 @@ Tensor<T, Dev> uniform(const Shape& shape, double lo, double hi, InitRng& rng) {
 template <Scalar T, Device Dev = cpu>
 Tensor<T, Dev> trunc_normal(const Shape& shape, double std, InitRng& rng, double mean = 0.0,
                             double lo = -2.0, double hi = 2.0) {
+  if (rng.skip) return Tensor<T, Dev>(shape);
   const CounterRng r = rng.next();
   auto cdf = [](double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); };
   const double a = cdf((lo - mean) / std), b = cdf((hi - mean) / std);

@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -87,20 +88,42 @@ concept WeightSource = requires(const S& s, std::string_view name) {
   { s.template load<float>(name) } -> std::same_as<Tensor<float>>;
 };
 
-/// The module's parameters and buffers, copied to the CPU, named `prefix + path`.
+/// Every parameter and buffer of the module tree in visit order (a module's own entries in the
+/// order its visit() lists them, children where it lists them: PyTorch's state_dict order),
+/// with dotted names.
+template <Real T, Device Dev>
+void for_each_tensor(Module<T, Dev>& module,
+                     const std::function<void(const std::string&, Tensor<T, Dev>&)>& f,
+                     const std::string& prefix = {}) {
+  struct Walker final : ModuleVisitor<T, Dev> {
+    const std::function<void(const std::string&, Tensor<T, Dev>&)>* f;
+    std::string prefix;
+    void parameter(std::string_view name, Var<T, Dev>& p) override {
+      if (p.defined()) (*f)(prefix + std::string(name), p.value());
+    }
+    void buffer(std::string_view name, Tensor<T, Dev>& b, BufferKind) override {
+      if (b.defined()) (*f)(prefix + std::string(name), b);
+    }
+    void child(std::string_view name, Module<T, Dev>& m) override {
+      for_each_tensor(m, *f, prefix + std::string(name) + ".");
+    }
+  } walker;
+  walker.f = &f;
+  walker.prefix = prefix;
+  module.visit(walker);
+}
+
+/// The module's parameters and buffers, copied to the CPU, named `prefix + path`, in
+/// PyTorch's state_dict order.
 template <Real T, Device Dev>
 StateDict<T> state_dict(Module<T, Dev>& module, const std::string& prefix = {}) {
   StateDict<T> out;
-  module.for_each_parameter([&](const std::string& name, Var<T, Dev>& p) {
-    out.insert(name, p.value().template to<cpu>().contiguous());
-  });
-  module.for_each_buffer([&](const std::string& name, Tensor<T, Dev>& b, BufferKind) {
-    out.insert(name, b.template to<cpu>().contiguous());
-  });
-  if (prefix.empty()) return out;
-  StateDict<T> prefixed;
-  for (const auto& [n, t] : out) prefixed.insert(prefix + n, t);
-  return prefixed;
+  for_each_tensor<T, Dev>(
+      module, [&](const std::string& name, Tensor<T, Dev>& t) {
+        out.insert(name, t.template to<cpu>().contiguous());
+      },
+      prefix);
+  return out;
 }
 
 /// How load_state_dict maps and checks names.
