@@ -15,6 +15,7 @@
 #include "components/component.hpp"
 #include "components/mask_decoder.hpp"
 #include "components/ms_deform_attn.hpp"
+#include "components/phi.hpp"
 #include "components/pixel_decoder.hpp"
 #include "components/projector.hpp"
 #include "components/swin.hpp"
@@ -25,6 +26,7 @@ namespace psalm::cli {
 /// Every component `psalm forward` knows, in the order `--list` prints them.
 inline const std::vector<Component>& forward_components() {
   static const std::vector<Component> table = {
+      phi_component(),
       swin_component(),
       projector_component(),
       ms_deform_attn_component(),
