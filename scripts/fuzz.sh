@@ -5,6 +5,7 @@
 # Longer runs: scripts/fuzz.sh 600. FUZZ_SEED (default 1) fixes libFuzzer's random choices and
 # FUZZ_RUNS (default unlimited) caps the inputs per target: with both fixed, a run explores the
 # same inputs on every machine (CI uses that, so its verdict does not depend on machine speed).
+# FUZZ_ONLY="fuzz_image fuzz_rle" runs only the targets named. docs/testing.md has more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -30,6 +31,7 @@ corpus_for() {  # target name -> seed corpus folders
 status=0
 for src in tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$src" .cpp)
+  if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $name "* ]]; then continue; fi
   echo "fuzz: building $name"
   "$cxx" "${flags[@]}" "$src" -o "$out/$name" -lutf8proc -lz
   corpus="$out/corpus_$name"

@@ -26,7 +26,7 @@
 #include "psalm/core/error.hpp"
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/stb_impl.hpp"
-#include "psalm/tensor/tensor.hpp"
+#include "psalm/tensor.hpp"  // the whole layer: contiguous() and clone() are in assign.hpp
 
 namespace psalm::io {
 

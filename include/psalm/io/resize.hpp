@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "psalm/core/error.hpp"
-#include "psalm/tensor/tensor.hpp"
+#include "psalm/tensor.hpp"  // the whole layer: contiguous() and clone() are in assign.hpp
 
 namespace psalm::io {
 

@@ -23,7 +23,7 @@
 #include "psalm/io/json_config.hpp"
 #include "psalm/io/safetensors_convert.hpp"
 #include "psalm/io/safetensors_header.hpp"
-#include "psalm/tensor/tensor.hpp"
+#include "psalm/tensor.hpp"  // the whole layer: contiguous() and clone() are in assign.hpp
 
 namespace psalm::io {
 
