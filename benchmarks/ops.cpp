@@ -2,8 +2,13 @@
 // against PyTorch eager on the same machine: tools/reference/ops_bench.py times torch (float32,
 // the same thread count) and writes a JSON file; this program reads it with --baseline and
 // prints the ratio (PyTorch time / psalm time: above 1 means psalm is faster).
-// Usage: bench_ops [--baseline torch.json] [--json]
+// --cpu-time measures process CPU time instead of wall time (run both sides with one thread:
+// on a machine shared with other jobs, CPU time is far steadier than wall time).
+// Usage: bench_ops [--baseline torch.json] [--json] [--cpu-time]
+#include <algorithm>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "bench_util.hpp"
@@ -14,16 +19,36 @@ using namespace psalm::autograd;
 
 namespace {
 
+bool g_cpu_time = false;
+
+/// Best process CPU seconds per call of fn over `repeats` runs of at least `min_seconds`
+/// each, after one warm-up call (bench::best_seconds with std::clock instead of a wall clock).
+double best_cpu_seconds(const std::function<void()>& fn, int repeats, double min_seconds) {
+  fn();
+  double best = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    int calls = 0;
+    const std::clock_t start = std::clock();
+    double elapsed = 0;
+    do {
+      fn();
+      ++calls;
+      elapsed = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+    } while (elapsed < min_seconds);
+    best = std::min(best, elapsed / calls);
+  }
+  return best;
+}
+
 /// Seconds for one forward + backward of `forward(inputs)` with a gradient of ones.
 template <class F>
 double time_fwd_bwd(std::vector<Var<float>> inputs, const F& forward) {
-  return bench::best_seconds(
-      [&] {
-        for (auto& v : inputs) v.zero_grad();
-        const Var<float> y = forward(inputs);
-        backward(y, Tensor<float>::ones(y.shape()));
-      },
-      3, 0.3);
+  const auto once = [&] {
+    for (auto& v : inputs) v.zero_grad();
+    const Var<float> y = forward(inputs);
+    backward(y, Tensor<float>::ones(y.shape()));
+  };
+  return g_cpu_time ? best_cpu_seconds(once, 3, 0.3) : bench::best_seconds(once, 3, 0.3);
 }
 
 Var<float> param(const Shape& s, std::uint64_t seed, double std = 1.0) {
@@ -34,6 +59,7 @@ Var<float> param(const Shape& s, std::uint64_t seed, double std = 1.0) {
 
 int main(int argc, char** argv) {
   const bool json = bench::has_flag(argc, argv, "--json");
+  g_cpu_time = bench::has_flag(argc, argv, "--cpu-time");
   nlohmann::json baseline;
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--baseline") baseline = nlohmann::json::parse(std::ifstream(argv[i + 1]));
@@ -57,7 +83,8 @@ int main(int argc, char** argv) {
     report.add(name, {seconds * 1e3, torch_ms, torch_ms > 0 ? torch_ms / (seconds * 1e3) : 0.0});
   }
   if (!json) {
-    std::printf("forward + backward, float32, best of 3; ratio = PyTorch / psalm (above 1: psalm faster)%s\n",
+    std::printf("forward + backward, float32, best of 3 (%s); ratio = PyTorch / psalm (above 1: psalm faster)%s\n",
+                g_cpu_time ? "process CPU time" : "wall time",
                 baseline.is_null() ? "; no --baseline given, PyTorch columns are 0" : "");
     std::printf("threads: %d\n", Executor<cpu>::max_threads());
   }

@@ -1,35 +1,7 @@
-// psalm/autograd.hpp — the tape autograd and every differentiable op: include this to train.
+// psalm/autograd.hpp — the tape autograd and every differentiable op on CPU tensors: include
+// this to train. CUDA translation units include psalm/cuda.cuh and psalm/autograd/ops.hpp.
 // docs/autograd.md explains the tape, memory ownership and how to add an op.
 #pragma once
 
-#include "psalm/autograd/ops/activation.hpp"
-#include "psalm/autograd/ops/arithmetic.hpp"
-#include "psalm/autograd/ops/attention.hpp"
-#include "psalm/autograd/ops/batch_norm.hpp"
-#include "psalm/autograd/ops/bce.hpp"
-#include "psalm/autograd/ops/conv2d.hpp"
-#include "psalm/autograd/ops/cross_entropy.hpp"
-#include "psalm/autograd/ops/dice.hpp"
-#include "psalm/autograd/ops/dropout.hpp"
-#include "psalm/autograd/ops/embedding.hpp"
-#include "psalm/autograd/ops/focal.hpp"
-#include "psalm/autograd/ops/gather.hpp"
-#include "psalm/autograd/ops/grid_sample.hpp"
-#include "psalm/autograd/ops/group_norm.hpp"
-#include "psalm/autograd/ops/index_select.hpp"
-#include "psalm/autograd/ops/interpolate.hpp"
-#include "psalm/autograd/ops/layer_norm.hpp"
-#include "psalm/autograd/ops/linear.hpp"
-#include "psalm/autograd/ops/loss_reduction.hpp"
-#include "psalm/autograd/ops/matmul.hpp"
-#include "psalm/autograd/ops/pad.hpp"
-#include "psalm/autograd/ops/reduce.hpp"
-#include "psalm/autograd/ops/select.hpp"
-#include "psalm/autograd/ops/shape.hpp"
-#include "psalm/autograd/ops/softmax.hpp"
-#include "psalm/autograd/ops/unary.hpp"
-#include "psalm/autograd/no_grad.hpp"
-#include "psalm/autograd/reduce_broadcast.hpp"
-#include "psalm/autograd/tape.hpp"
-#include "psalm/autograd/var.hpp"
+#include "psalm/autograd/ops.hpp"
 #include "psalm/tensor.hpp"

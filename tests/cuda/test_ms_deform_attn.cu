@@ -4,9 +4,8 @@
 // head forward calls, per-(batch, head) backward without atomics): output and the gradients of
 // value, sampling locations and attention weights; plus an atomic stress case (thousands of
 // queries on a 3 x 2 level).
-// test_cuda has one main (test_parity.cu), so this file runs its checks from a static
-// initialiser before main: nothing happens without a CUDA device (main then returns 77), and a
-// failure prints the check and exits with status 1.
+// main() in test_parity.cu runs this suite (parity::run_ms_deform_attn_cases) on a machine
+// with a CUDA device; failures go to the shared count of parity.cuh.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,29 +14,11 @@
 #include "psalm/autograd/ops/ms_deform_attn.hpp"
 #include "psalm/cuda.cuh"
 #include "psalm/kernels/ms_deform_attn.hpp"
+#include "parity.cuh"
 
 using namespace psalm;
 
 namespace {
-
-int msda_failures = 0;
-
-void msda_expect_close(const char* what, const std::vector<float>& got,
-                       const std::vector<float>& want, float tol) {
-  if (got.size() != want.size()) {
-    std::printf("FAIL %s: size %zu vs %zu\n", what, got.size(), want.size());
-    ++msda_failures;
-    return;
-  }
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!(std::fabs(got[i] - want[i]) <= tol * (1.0f + std::fabs(want[i])))) {
-      std::printf("FAIL %s: element %zu: cuda %g vs cpu %g\n", what, i, got[i], want[i]);
-      ++msda_failures;
-      return;
-    }
-  }
-  std::printf("ok   %s\n", what);
-}
 
 std::vector<float> msda_random(std::int64_t n, std::uint64_t seed, float lo, float hi) {
   std::vector<float> out(static_cast<std::size_t>(n));
@@ -94,33 +75,20 @@ void msda_case(const char* name, std::int64_t b, std::int64_t m, std::int64_t d,
   autograd::backward(y, Tensor<float, cuda>::from_data(d_out, {b, q, m * d}));
   char what[160];
   std::snprintf(what, sizeof what, "ms_deform_attn %s: forward", name);
-  msda_expect_close(what, y.value().to_vector(), y_host, 1e-5f);
+  parity::expect_close(what, y.value().to_vector(), y_host, 1e-5f);
   std::snprintf(what, sizeof what, "ms_deform_attn %s: d_value (atomic scatter)", name);
-  msda_expect_close(what, g_value.grad().to_vector(), dv_host, 1e-4f);
+  parity::expect_close(what, g_value.grad().to_vector(), dv_host, 1e-4f);
   std::snprintf(what, sizeof what, "ms_deform_attn %s: d_sampling_locations", name);
-  msda_expect_close(what, g_loc.grad().to_vector(), dl_host, 1e-4f);
+  parity::expect_close(what, g_loc.grad().to_vector(), dl_host, 1e-4f);
   std::snprintf(what, sizeof what, "ms_deform_attn %s: d_attention_weights", name);
-  msda_expect_close(what, g_attn.grad().to_vector(), da_host, 1e-4f);
+  parity::expect_close(what, g_attn.grad().to_vector(), da_host, 1e-4f);
 }
 
-struct MSDeformAttnParity {
-  MSDeformAttnParity() {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) return;
-    try {
-      msda_case("head_dim 32, 3 levels", 2, 4, 32, 50, 4, {{6, 5}, {3, 4}, {1, 1}});
-      msda_case("head_dim 30", 1, 2, 30, 40, 3, {{4, 7}, {2, 2}});
-      msda_case("head_dim 71", 1, 3, 71, 20, 2, {{5, 3}, {2, 6}});
-      msda_case("atomic stress", 1, 1, 8, 4000, 4, {{3, 2}});
-    } catch (const psalm::Error& e) {
-      std::printf("FAIL ms_deform_attn: %s\n", e.what());
-      ++msda_failures;
-    }
-    if (msda_failures > 0) {
-      std::printf("ms_deform_attn parity: %d failed\n", msda_failures);
-      std::exit(1);
-    }
-  }
-} msda_parity_at_startup;
-
 }  // namespace
+
+void psalm::parity::run_ms_deform_attn_cases() {
+  msda_case("head_dim 32, 3 levels", 2, 4, 32, 50, 4, {{6, 5}, {3, 4}, {1, 1}});
+  msda_case("head_dim 30", 1, 2, 30, 40, 3, {{4, 7}, {2, 2}});
+  msda_case("head_dim 71", 1, 3, 71, 20, 2, {{5, 3}, {2, 6}});
+  msda_case("atomic stress", 1, 1, 8, 4000, 4, {{3, 2}});
+}

@@ -1,13 +1,17 @@
 // CPU-vs-CUDA parity for every kernel body: the same functor runs through the host emulator
-// (on the CPU) and through Executor<cuda> (on the GPU), and the results are compared.
+// (on the CPU) and through Executor<cuda> (on the GPU), and the results are compared; main()
+// also runs the autograd op suite (test_autograd_parity.cu).
 // Returns 77 (CTest: skipped) when the machine has no CUDA device.
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
+#include "cuda/parity.cuh"
 #include "psalm/backend/cpu/emulate.hpp"
 #include "psalm/cuda.cuh"
 #include "psalm/kernels/bilinear.hpp"
+#include "psalm/kernels/elementwise.hpp"
+#include "psalm/kernels/fast_math.hpp"
 #include "psalm/kernels/layer_norm.hpp"
 #include "psalm/kernels/softmax.hpp"
 
@@ -15,24 +19,7 @@ using namespace psalm;
 
 namespace {
 
-int failures = 0;
-
-void expect_close(const char* what, const std::vector<float>& got, const std::vector<float>& want,
-                  float tol = 1e-5f) {
-  if (got.size() != want.size()) {
-    std::printf("FAIL %s: size %zu vs %zu\n", what, got.size(), want.size());
-    ++failures;
-    return;
-  }
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!(std::fabs(got[i] - want[i]) <= tol * (1.0f + std::fabs(want[i])))) {
-      std::printf("FAIL %s: element %zu: cuda %g vs cpu %g\n", what, i, got[i], want[i]);
-      ++failures;
-      return;
-    }
-  }
-  std::printf("ok   %s\n", what);
-}
+using parity::expect_close;
 
 /// Runs a body for n elements on the host emulator (grid 3, block 7: uneven on purpose).
 template <class Body>
@@ -48,6 +35,20 @@ struct BilinearBackwardAt {
   PSALM_HD void operator()(std::int64_t i) const {
     kernels::bilinear_sample_backward<float>(plane, d_plane, h, w, w, 1, xs[i], ys[i], 1.0f, dxy + 2 * i,
                                              dxy + 2 * i + 1);
+  }
+};
+
+/// The vectorisable float functions of kernels/fast_math.hpp and the activations built on them,
+/// five values per input.
+struct FastMathAt {
+  const float* x;
+  float* y;
+  PSALM_HD void operator()(std::int64_t i) const {
+    y[5 * i + 0] = kernels::exp_f32(x[i]);
+    y[5 * i + 1] = kernels::normal_cdf_f32(x[i]);
+    y[5 * i + 2] = kernels::GeluErfGrad{}(x[i]);
+    y[5 * i + 3] = kernels::GeluTanh{}(x[i]);
+    y[5 * i + 4] = kernels::GeluTanhGrad{}(x[i]);
   }
 };
 
@@ -132,6 +133,40 @@ int main() {
       expect_close("softmax rows backward", gdx.to_vector(), dx_soft, 1e-4f);
       expect_close("layer norm rows backward", gdx_ln.to_vector(), dx_ln, 1e-4f);
     }
+    // Fast float math: wide range, tails, infinities and NaN.
+    {
+      std::vector<float> x = host_random(3000, 15);
+      for (float& v : x) v *= 30.0f;
+      x.insert(x.end(), {0.0f, -0.0f, 88.7f, 88.8f, -103.0f, -110.0f, INFINITY, -INFINITY, NAN});
+      const auto n = static_cast<std::int64_t>(x.size());
+      std::vector<float> y_host(5 * x.size());
+      run_host(n, FastMathAt{x.data(), y_host.data()});
+      auto gx = Tensor<float, cuda>::from_data(x, {n});
+      Tensor<float, cuda> gy({5 * n});
+      Executor<cuda>::launch(n, FastMathAt{gx.data(), gy.data()});
+      expect_close("fast exp, normal cdf, gelu derivatives", gy.to_vector(), y_host, 1e-5f);
+    }
+    // Layer-norm weight / bias gradients by column blocks (GPU: 1 column per thread).
+    {
+      const std::int64_t rows = 13, cols = 70;
+      const std::vector<float> x = host_random(rows * cols, 16), g = host_random(rows * cols, 17);
+      std::vector<float> mean(rows), rstd(rows), dw_host(cols), db_host(cols);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        mean[r] = 0.1f * static_cast<float>(r);
+        rstd[r] = 1.0f + 0.05f * static_cast<float>(r);
+      }
+      run_host(cols / 16 + 1, kernels::LayerNormParamGrad<float>{x.data(), g.data(), mean.data(), rstd.data(),
+                                                                  dw_host.data(), db_host.data(), rows, cols, 16});
+      auto gx = Tensor<float, cuda>::from_data(x, {rows, cols});
+      auto gg = Tensor<float, cuda>::from_data(g, {rows, cols});
+      auto gm = Tensor<float, cuda>::from_data(mean, {rows});
+      auto gr = Tensor<float, cuda>::from_data(rstd, {rows});
+      Tensor<float, cuda> gdw({cols}), gdb({cols});
+      Executor<cuda>::launch(cols, kernels::LayerNormParamGrad<float>{gx.data(), gg.data(), gm.data(), gr.data(),
+                                                                      gdw.data(), gdb.data(), rows, cols, 1});
+      expect_close("layer norm weight gradient (column blocks)", gdw.to_vector(), dw_host, 1e-4f);
+      expect_close("layer norm bias gradient (column blocks)", gdb.to_vector(), db_host, 1e-4f);
+    }
     // Bilinear grid sampling.
     {
       const std::int64_t n = 2, c = 3, h = 5, w = 7, ho = 4, wo = 6;
@@ -183,10 +218,12 @@ int main() {
       Tensor<bf16, cuda> ha = cast<bf16>(ga), hb = cast<bf16>(gb);
       expect_close("batched matmul bf16", matmul(ha, hb).to_vector(), want, 3e-2f);
     }
+    parity::run_autograd_cases();
+    parity::run_ms_deform_attn_cases();
   } catch (const psalm::Error& e) {
     std::printf("FAIL: %s\n", e.what());
     return 1;
   }
-  std::printf("%d failed\n", failures);
-  return failures == 0 ? 0 : 1;
+  std::printf("%d failed\n", parity::failures());
+  return parity::failures() == 0 ? 0 : 1;
 }

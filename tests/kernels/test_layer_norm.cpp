@@ -51,3 +51,38 @@ TEST_CASE("layer norm backward matches finite differences in double", "[kernels]
     kernels::LayerNormRowsBackward<double>{x0.data(), w.data(), g.data(), mean.data(), rstd.data(), d_x.data(), cols}(r);
   testing::require_gradients_match(d_x, testing::numeric_gradient(loss, x0));
 }
+
+TEST_CASE("layer norm weight and bias gradients: column blocks of any width give the column sums",
+          "[kernels][layer_norm]") {
+  const std::int64_t rows = 9, cols = 70;
+  const auto x = Tensor<double>::randn({rows, cols}, 31);
+  const auto g = Tensor<double>::randn({rows, cols}, 32);
+  const auto mean = Tensor<double>::randn({rows}, 33), rstd = Tensor<double>::rand({rows}, 34);
+  std::vector<double> want_w(cols, 0.0), want_b(cols, 0.0);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const double gv = g.item({r, j});
+      want_w[j] += gv * (x.item({r, j}) - mean.item({r})) * rstd.item({r});
+      want_b[j] += gv;
+    }
+  // 1: one column per GPU thread; 64: the CPU's block; 16 and 70+: uneven and single blocks.
+  for (std::int64_t block : {1, 16, 64, 100}) {
+    INFO("block " << block);
+    Tensor<double> d_w({cols}), d_b({cols}), d_b_only({cols});
+    Executor<cpu>::launch((cols + block - 1) / block,
+                          kernels::LayerNormParamGrad<double>{x.data(), g.data(), mean.data(),
+                                                              rstd.data(), d_w.data(), d_b.data(),
+                                                              rows, cols, block},
+                          1);
+    Executor<cpu>::launch((cols + block - 1) / block,
+                          kernels::LayerNormParamGrad<double>{x.data(), g.data(), mean.data(),
+                                                              rstd.data(), nullptr, d_b_only.data(),
+                                                              rows, cols, block},
+                          1);
+    for (std::int64_t j = 0; j < cols; ++j) {
+      REQUIRE(d_w.item({j}) == Approx(want_w[j]).margin(1e-12));
+      REQUIRE(d_b.item({j}) == Approx(want_b[j]).margin(1e-12));
+      REQUIRE(d_b_only.item({j}) == Approx(want_b[j]).margin(1e-12));
+    }
+  }
+}

@@ -1,7 +1,8 @@
 // psalm/kernels/attention.hpp — the row body of scaled-dot-product attention: one row of scores
 // (already scaled by the GEMM) gets its additive and / or boolean mask, read through broadcast
 // strides, and becomes softmax probabilities in place, with the row's log-sum-exp saved.
-// Depends on: core. Test: tests/kernels/test_attention.cpp.
+// Max and sum are lane-split and exp is the vectorisable float one (kernels/fast_math.hpp).
+// Depends on: core, kernels/fast_math. Test: tests/kernels/test_attention.cpp.
 #pragma once
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "psalm/core/dtype.hpp"
 #include "psalm/core/macros.hpp"
+#include "psalm/kernels/fast_math.hpp"
 
 namespace psalm::kernels {
 
@@ -46,12 +48,16 @@ struct AttentionSoftmaxRows {
         block ? block + b * block_strides.b + h * block_strides.h + i * block_strides.q : nullptr;
     // Pass 1: masked scores (written back) and their maximum.
     C mx = neg_inf;
-    for (std::int64_t j = 0; j < cols; ++j) {
-      C v = convert<C>(row[j]);
-      if (am) v += convert<C>(am[j * add_strides.k]);
-      if (bm && bm[j * block_strides.k]) v = neg_inf;
-      row[j] = convert<T>(v);
-      mx = v > mx ? v : mx;
+    if (am || bm) {
+      for (std::int64_t j = 0; j < cols; ++j) {
+        C v = convert<C>(row[j]);
+        if (am) v += convert<C>(am[j * add_strides.k]);
+        if (bm && bm[j * block_strides.k]) v = neg_inf;
+        row[j] = convert<T>(v);
+        mx = v > mx ? v : mx;
+      }
+    } else {
+      mx = lane_max<C>(cols, [&](std::int64_t j) { return convert<C>(row[j]); });
     }
     if (mx == neg_inf) {
       for (std::int64_t j = 0; j < cols; ++j) row[j] = convert<T>(C(0));
@@ -59,12 +65,11 @@ struct AttentionSoftmaxRows {
       return;
     }
     // Pass 2: exponentials and their sum; pass 3: normalise.
-    C total = 0;
-    for (std::int64_t j = 0; j < cols; ++j) {
-      const C e = std::exp(convert<C>(row[j]) - mx);
+    const C total = lane_sum<C>(cols, [&](std::int64_t j) {
+      const C e = fast_exp(convert<C>(row[j]) - mx);
       row[j] = convert<T>(e);
-      total += e;
-    }
+      return e;
+    });
     const C inv = C(1) / total;
     for (std::int64_t j = 0; j < cols; ++j) row[j] = convert<T>(convert<C>(row[j]) * inv);
     if (lse) lse[r] = convert<T>(mx + std::log(total));

@@ -1,7 +1,9 @@
 // psalm/kernels/softmax.hpp — numerically stable softmax / log-softmax over the last axis of
 // a contiguous (rows, cols) layout, one row per body call, with an optional additive mask
-// broadcast over rows (mask_row_period rows share one mask row). Forward and backward.
-// Depends on: core. Test: tests/kernels/test_softmax.cpp.
+// broadcast over rows (mask_row_period rows share one mask row). Forward and backward. Row
+// sums and maxima run in kernels/fast_math.hpp's lane-split form and exp is its vectorisable
+// float exp, so the CPU loops vectorise. Depends on: core, kernels/fast_math.
+// Test: tests/kernels/test_softmax.cpp.
 #pragma once
 
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "psalm/core/dtype.hpp"
 #include "psalm/core/macros.hpp"
+#include "psalm/kernels/fast_math.hpp"
 
 namespace psalm::kernels {
 
@@ -27,29 +30,42 @@ struct SoftmaxRows {
   PSALM_HD void operator()(std::int64_t r) const {
     using C = compute_type_t<T>;
     const T* xr = x + r * cols;
-    T* yr = y + r * cols;
     const T* mr = mask ? mask + (r % mask_row_period) * cols : nullptr;
-    auto at = [&](std::int64_t j) {
-      return mr ? convert<C>(xr[j]) + convert<C>(mr[j]) : convert<C>(xr[j]);
-    };
-    C mx = -std::numeric_limits<C>::infinity();
-    for (std::int64_t j = 0; j < cols; ++j) {
-      const C v = at(j);
-      mx = v > mx ? v : mx;
-    }
+    // One loop body per case, so no loop tests the mask per element (and each vectorises).
+    if (mr)
+      row(y + r * cols, [&](std::int64_t j) { return convert<C>(xr[j]) + convert<C>(mr[j]); });
+    else
+      row(y + r * cols, [&](std::int64_t j) { return convert<C>(xr[j]); });
+  }
+
+  /// One row; at(j) is the masked input in the compute type.
+  template <class At>
+  PSALM_HD void row(T* yr, const At& at) const {
+    using C = compute_type_t<T>;
+    const C mx = lane_max<C>(cols, at);
     if (mx == -std::numeric_limits<C>::infinity()) {
       for (std::int64_t j = 0; j < cols; ++j)
         yr[j] = convert<T>(log ? -std::numeric_limits<C>::infinity() : C(0));
       return;
     }
-    C total = 0;
-    for (std::int64_t j = 0; j < cols; ++j) total += std::exp(at(j) - mx);
     if (log) {
+      const C total = lane_sum<C>(cols, [&](std::int64_t j) { return fast_exp(at(j) - mx); });
       const C lse = mx + std::log(total);
       for (std::int64_t j = 0; j < cols; ++j) yr[j] = convert<T>(at(j) - lse);
-    } else {
+    } else if constexpr (std::is_same_v<T, C>) {
+      // The exponentials go to y on the way (y may alias x: at(j) is read before y[j] is
+      // written), then one scaling pass.
+      const C total = lane_sum<C>(cols, [&](std::int64_t j) {
+        const C e = fast_exp(at(j) - mx);
+        yr[j] = e;
+        return e;
+      });
       const C inv = C(1) / total;
-      for (std::int64_t j = 0; j < cols; ++j) yr[j] = convert<T>(std::exp(at(j) - mx) * inv);
+      for (std::int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+    } else {  // narrow storage (bf16): exponentials recomputed in C, rounded once
+      const C total = lane_sum<C>(cols, [&](std::int64_t j) { return fast_exp(at(j) - mx); });
+      const C inv = C(1) / total;
+      for (std::int64_t j = 0; j < cols; ++j) yr[j] = convert<T>(fast_exp(at(j) - mx) * inv);
     }
   }
 };
@@ -71,12 +87,17 @@ struct SoftmaxRowsBackward {
     const T* yr = y + r * cols;
     const T* gr = d_y + r * cols;
     T* dr = d_x + r * cols;
-    C dot = 0;
-    for (std::int64_t j = 0; j < cols; ++j)
-      dot += log ? convert<C>(gr[j]) : convert<C>(gr[j]) * convert<C>(yr[j]);
-    for (std::int64_t j = 0; j < cols; ++j) {
-      const C yv = convert<C>(yr[j]), g = convert<C>(gr[j]);
-      dr[j] = convert<T>(log ? g - std::exp(yv) * dot : yv * (g - dot));
+    if (log) {
+      const C total = lane_sum<C>(cols, [&](std::int64_t j) { return convert<C>(gr[j]); });
+      for (std::int64_t j = 0; j < cols; ++j)
+        dr[j] = convert<T>(convert<C>(gr[j]) - fast_exp(convert<C>(yr[j])) * total);
+    } else {
+      const C dot = lane_sum<C>(
+          cols, [&](std::int64_t j) { return convert<C>(gr[j]) * convert<C>(yr[j]); });
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const C yv = convert<C>(yr[j]);
+        dr[j] = convert<T>(yv * (convert<C>(gr[j]) - dot));
+      }
     }
   }
 };

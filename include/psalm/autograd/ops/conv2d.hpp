@@ -128,7 +128,7 @@ Var<T, Dev> conv2d(const Var<T, Dev>& x, const Var<T, Dev>& weight, const Var<T,
   if (bias.defined()) y.assign(y + bias.value().view({o, 1, 1}));
   Conv2dContext<T, Dev> ctx{x.grad_ref(),
                             weight.grad_ref(),
-                            bias.defined() ? bias.grad_ref() : GradRef<T, Dev>{},
+                            bias.grad_ref(),  // empty for an undefined bias
                             {},
                             {},
                             g,

@@ -1,17 +1,18 @@
 // psalm/autograd/ops/layer_norm.hpp — differentiable layer normalisation over the last axis
 // (torch.nn.functional.layer_norm with normalized_shape = (C,)), optional weight and bias.
 // Rows run through kernels/layer_norm.hpp; the forward saves the per-row mean and 1/std as
-// llm.c does, so the backward needs no second statistics pass. Backward accumulates.
-// Depends on: autograd/tape, kernels/layer_norm, tensor/reduce.
+// llm.c does, so the backward needs no second statistics pass; the weight / bias gradients
+// are one fused pass over column blocks. Backward accumulates.
+// Depends on: autograd/tape, kernels/layer_norm.
 // Test: tests/autograd/test_layer_norm.cpp.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "psalm/autograd/tape.hpp"
 #include "psalm/kernels/layer_norm.hpp"
-#include "psalm/tensor/reduce.hpp"
 
 namespace psalm::autograd {
 
@@ -68,11 +69,21 @@ Var<T, Dev> layer_norm(const Var<T, Dev>& x, const Var<T, Dev>& weight = {},
                 std::max<std::int64_t>(1, (1 << 14) / (n + 1)));
           c.x.accumulate(std::move(d_x));
         }
-        if (c.weight.needed()) {  // sum over rows of d_y * xhat
-          const Tensor<T, Dev> prod = g * ((c.x_rows - c.mean) * c.rstd);  // (R, C)
-          c.weight.accumulate(psalm::sum(prod, 0));
+        if (c.weight.needed() || c.bias.needed()) {  // column sums of d_y * xhat and d_y
+          Tensor<T, Dev> d_w = c.weight.needed() ? Tensor<T, Dev>(Shape{n}) : Tensor<T, Dev>();
+          Tensor<T, Dev> d_b = c.bias.needed() ? Tensor<T, Dev>(Shape{n}) : Tensor<T, Dev>();
+          // Column blocks: 64 wide on the CPU (short contiguous runs per row), 1 on a GPU.
+          const std::int64_t block = std::is_same_v<Dev, cpu> ? 64 : 1;
+          if (n > 0)
+            Executor<Dev>::launch((n + block - 1) / block,
+                                  psalm::kernels::LayerNormParamGrad<T>{
+                                      c.x_rows.data(), g.data(), c.mean.data(), c.rstd.data(),
+                                      d_w.defined() ? d_w.data() : nullptr,
+                                      d_b.defined() ? d_b.data() : nullptr, r, n, block},
+                                  1);
+          if (c.weight.needed()) c.weight.accumulate(std::move(d_w));  // (C)
+          if (c.bias.needed()) c.bias.accumulate(std::move(d_b));      // (C)
         }
-        if (c.bias.needed()) c.bias.accumulate(psalm::sum(g, 0));
       });
 }
 

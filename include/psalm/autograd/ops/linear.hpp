@@ -40,7 +40,7 @@ Var<T, Dev> linear(const Var<T, Dev>& x, const Var<T, Dev>& weight, const Var<T,
   y = y.view(extents);  // (..., out)
   LinearContext<T, Dev> ctx{x.grad_ref(),
                             weight.grad_ref(),
-                            bias.defined() ? bias.grad_ref() : GradRef<T, Dev>{},
+                            bias.grad_ref(),  // empty for an undefined bias
                             {},
                             {}};
   if (weight.requires_grad()) ctx.x_rows = x_rows;

@@ -1,0 +1,36 @@
+// psalm/autograd/ops.hpp — the tape, Var and every differentiable op, without a backend: a CUDA
+// translation unit includes this after psalm/cuda.cuh (the CPU umbrella psalm/autograd.hpp adds
+// psalm/tensor.hpp, whose Eigen / OpenBLAS / oneDNN headers nvcc cannot compile).
+// Depends on: autograd. Test: tests/cuda/test_autograd_parity.cu (nvcc), tests/autograd/.
+#pragma once
+
+#include "psalm/autograd/no_grad.hpp"
+#include "psalm/autograd/ops/activation.hpp"
+#include "psalm/autograd/ops/arithmetic.hpp"
+#include "psalm/autograd/ops/attention.hpp"
+#include "psalm/autograd/ops/batch_norm.hpp"
+#include "psalm/autograd/ops/bce.hpp"
+#include "psalm/autograd/ops/conv2d.hpp"
+#include "psalm/autograd/ops/cross_entropy.hpp"
+#include "psalm/autograd/ops/dice.hpp"
+#include "psalm/autograd/ops/dropout.hpp"
+#include "psalm/autograd/ops/embedding.hpp"
+#include "psalm/autograd/ops/focal.hpp"
+#include "psalm/autograd/ops/gather.hpp"
+#include "psalm/autograd/ops/grid_sample.hpp"
+#include "psalm/autograd/ops/group_norm.hpp"
+#include "psalm/autograd/ops/index_select.hpp"
+#include "psalm/autograd/ops/interpolate.hpp"
+#include "psalm/autograd/ops/layer_norm.hpp"
+#include "psalm/autograd/ops/linear.hpp"
+#include "psalm/autograd/ops/loss_reduction.hpp"
+#include "psalm/autograd/ops/matmul.hpp"
+#include "psalm/autograd/ops/pad.hpp"
+#include "psalm/autograd/ops/reduce.hpp"
+#include "psalm/autograd/ops/select.hpp"
+#include "psalm/autograd/ops/shape.hpp"
+#include "psalm/autograd/ops/softmax.hpp"
+#include "psalm/autograd/ops/unary.hpp"
+#include "psalm/autograd/reduce_broadcast.hpp"
+#include "psalm/autograd/tape.hpp"
+#include "psalm/autograd/var.hpp"
