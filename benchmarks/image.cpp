@@ -26,6 +26,7 @@
 #include "bench_util.hpp"
 #include "psalm/io/image.hpp"
 #include "psalm/io/resize.hpp"
+#include "psalm/tensor.hpp"  // the CPU backend
 
 using namespace psalm;
 

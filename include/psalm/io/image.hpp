@@ -26,7 +26,7 @@
 #include "psalm/core/error.hpp"
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/stb_impl.hpp"
-#include "psalm/tensor.hpp"  // the whole layer: contiguous() and clone() are in assign.hpp
+#include "psalm/tensor/assign.hpp"  // contiguous(), clone(); a program picks the backend (psalm/tensor.hpp)
 
 namespace psalm::io {
 

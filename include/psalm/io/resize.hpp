@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "psalm/core/error.hpp"
-#include "psalm/tensor.hpp"  // the whole layer: contiguous() and clone() are in assign.hpp
+#include "psalm/tensor/assign.hpp"  // contiguous(), clone(); a program picks the backend (psalm/tensor.hpp)
 
 namespace psalm::io {
 

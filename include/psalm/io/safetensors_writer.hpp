@@ -23,7 +23,7 @@
 #include "psalm/io/json_config.hpp"
 #include "psalm/io/safetensors_convert.hpp"
 #include "psalm/io/safetensors_header.hpp"
-#include "psalm/tensor.hpp"  // the whole layer: contiguous() and clone() are in assign.hpp
+#include "psalm/tensor/assign.hpp"  // contiguous(), clone(); a program picks the backend (psalm/tensor.hpp)
 
 namespace psalm::io {
 
