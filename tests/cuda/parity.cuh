@@ -43,4 +43,8 @@ void run_autograd_cases();
 /// case (tests/cuda/test_ms_deform_attn.cu).
 void run_ms_deform_attn_cases();
 
+/// Phi, Swin, the projector, the pixel decoder and the mask decoder at small configs, forward
+/// and backward (tests/cuda/test_models.cu).
+void run_model_cases();
+
 }  // namespace psalm::parity

@@ -220,6 +220,7 @@ int main() {
     }
     parity::run_autograd_cases();
     parity::run_ms_deform_attn_cases();
+    parity::run_model_cases();
   } catch (const psalm::Error& e) {
     std::printf("FAIL: %s\n", e.what());
     return 1;

@@ -56,6 +56,9 @@ class ModuleVisitor {
 template <Real T, Device Dev>
 class Module {
  public:
+  using value_type = T;
+  using device_type = Dev;
+
   Module() = default;
   virtual ~Module() = default;
   Module(const Module&) = delete;  // a copy would share parameters by surprise

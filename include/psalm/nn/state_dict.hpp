@@ -92,7 +92,7 @@ concept WeightSource = requires(const S& s, std::string_view name) {
 /// order its visit() lists them, children where it lists them: PyTorch's state_dict order),
 /// with dotted names.
 template <Real T, Device Dev>
-void for_each_tensor(Module<T, Dev>& module,
+void for_each_tensor(Module<T, Dev>& net,
                      const std::function<void(const std::string&, Tensor<T, Dev>&)>& f,
                      const std::string& prefix = {}) {
   struct Walker final : ModuleVisitor<T, Dev> {
@@ -110,16 +110,16 @@ void for_each_tensor(Module<T, Dev>& module,
   } walker;
   walker.f = &f;
   walker.prefix = prefix;
-  module.visit(walker);
+  net.visit(walker);
 }
 
 /// The module's parameters and buffers, copied to the CPU, named `prefix + path`, in
 /// PyTorch's state_dict order.
 template <Real T, Device Dev>
-StateDict<T> state_dict(Module<T, Dev>& module, const std::string& prefix = {}) {
+StateDict<T> state_dict(Module<T, Dev>& net, const std::string& prefix = {}) {
   StateDict<T> out;
   for_each_tensor<T, Dev>(
-      module, [&](const std::string& name, Tensor<T, Dev>& t) {
+      net, [&](const std::string& name, Tensor<T, Dev>& t) {
         out.insert(name, t.template to<cpu>().contiguous());
       },
       prefix);
@@ -172,7 +172,7 @@ std::string joined(const V& names, std::size_t limit = 8) {
 /// Loads the module's parameters and buffers from `source`, copying into the existing tensors
 /// (converting dtype and moving to Dev). Errors name the tensor and the source.
 template <Real T, Device Dev, WeightSource S>
-LoadReport load_state_dict(Module<T, Dev>& module, const S& source, const LoadOptions& opt = {}) {
+LoadReport load_state_dict(Module<T, Dev>& net, const S& source, const LoadOptions& opt = {}) {
   LoadReport report;
   std::set<std::string> consumed;
   auto load_into = [&](const std::string& path, Tensor<T, Dev>& dst, bool may_be_absent) {
@@ -198,10 +198,10 @@ LoadReport load_state_dict(Module<T, Dev>& module, const S& source, const LoadOp
     }
     report.loaded.push_back(key);
   };
-  module.for_each_parameter([&](const std::string& path, Var<T, Dev>& p) {
+  net.for_each_parameter([&](const std::string& path, Var<T, Dev>& p) {
     load_into(path, p.value(), false);
   });
-  module.for_each_buffer([&](const std::string& path, Tensor<T, Dev>& b, BufferKind kind) {
+  net.for_each_buffer([&](const std::string& path, Tensor<T, Dev>& b, BufferKind kind) {
     load_into(path, b, kind == BufferKind::recomputable);
   });
   for (const std::string& name : source.names()) {
@@ -224,11 +224,11 @@ LoadReport load_state_dict(Module<T, Dev>& module, const S& source, const LoadOp
 
 /// Writes the module's parameters and buffers to one safetensors file, atomically.
 template <Real T, Device Dev>
-void save_safetensors(Module<T, Dev>& module, const std::filesystem::path& path,
+void save_safetensors(Module<T, Dev>& net, const std::filesystem::path& path,
                       const std::map<std::string, std::string>& metadata = {},
                       const std::string& prefix = {}) {
   io::SafetensorsWriter writer;
-  for (const auto& [name, tensor] : state_dict(module, prefix)) writer.add(name, tensor);
+  for (const auto& [name, tensor] : state_dict(net, prefix)) writer.add(name, tensor);
   for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
   writer.write(path);
 }
