@@ -24,7 +24,35 @@ corpus_for() {  # target name -> seed corpus folders
     fuzz_safetensors) echo tests/data/safetensors tests/data/malformed/safetensors ;;
     fuzz_image) echo tests/data/image tests/data/malformed/image ;;
     fuzz_config) echo tests/data/malformed/config ;;
+    fuzz_safetensors_index) echo tests/data/malformed/index ;;
     *) echo "" ;;
+  esac
+}
+
+# Seeds that are not single files in tests/data, written into the corpus folder $2.
+tokenizer_files=(vocab.json merges.txt tokenizer.json added_tokens.json special_tokens_map.json
+                 tokenizer_config.json)  # the order of tests/fuzz/fuzz_tokenizer_files.cpp
+extra_seeds() {
+  case "$1" in
+    fuzz_safetensors_index)  # a valid index over the shards the target writes at start-up
+      printf '%s' '{"metadata": {"total_size": 32}, "weight_map": {'\
+'"a": "model-00001-of-00002.safetensors", "b": "model-00001-of-00002.safetensors", '\
+'"c": "model-00002-of-00002.safetensors", "d": "sub/inner.safetensors"}}' > "$2/seed_valid.json"
+      ;;
+    fuzz_tokenizer_files)  # each tokenizer folder as one input: mask byte, NUL-separated files
+      for dir in tests/data/malformed/tokenizer/*/; do
+        local seed mask=0 i
+        seed="$2/seed_$(basename "$dir")"
+        for i in "${!tokenizer_files[@]}"; do
+          if [ -f "$dir/${tokenizer_files[$i]}" ]; then mask=$((mask | (1 << i))); fi
+        done
+        { printf "\\$(printf '%03o' "$mask")"
+          for i in "${!tokenizer_files[@]}"; do
+            if [ "$i" -gt 0 ]; then printf '\0'; fi
+            if [ -f "$dir/${tokenizer_files[$i]}" ]; then cat "$dir/${tokenizer_files[$i]}"; fi
+          done; } > "$seed"
+      done
+      ;;
   esac
 }
 
@@ -39,6 +67,7 @@ for src in tests/fuzz/fuzz_*.cpp; do
   for seed in $(corpus_for "$name"); do
     [ -d "$seed" ] && find "$seed" -maxdepth 1 -type f -size -64k -exec cp -n {} "$corpus/" \;
   done
+  extra_seeds "$name" "$corpus"
   runs_var="FUZZ_RUNS_${name}"  # a per-target cap, e.g. FUZZ_RUNS_fuzz_image=15000
   runs=${!runs_var:-${FUZZ_RUNS:--1}}
   echo "fuzz: running $name for ${seconds}s (at most $runs inputs; -1: no cap)"

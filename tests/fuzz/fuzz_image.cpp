@@ -2,11 +2,7 @@
 // psalm/io/image.hpp (stb-based decode_image in all channel modes, the indexed / label PNG
 // reader, binary masks) with a small pixel limit. Each must return a tensor of the declared
 // size or throw psalm::Error; it must never crash, leak or read out of bounds.
-// Not part of the CMake build; compile and run by hand (docs/images.md):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I include
-//     -I /usr/include/stb tests/fuzz/fuzz_image.cpp -lz -o /tmp/fuzz_image
-//   /tmp/fuzz_image -max_total_time=60 -rss_limit_mb=2048 tests/data/image
-//   tests/data/malformed/image
+// Built and run by scripts/fuzz.sh (part of .ci/run); see docs/testing.md.
 #include <cstddef>
 #include <cstdint>
 #include <span>

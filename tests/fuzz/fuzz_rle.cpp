@@ -1,7 +1,7 @@
 // fuzz_rle — libFuzzer target: arbitrary bytes as a COCO compressed RLE counts string (the
 // first four bytes pick height and width) and as RLE JSON must either throw psalm::Error or
 // give an RLE that validates, decodes, and re-encodes to the same runs.
-// Built and run by scripts/fuzz.sh (part of .ci/run); see docs/io.md.
+// Built and run by scripts/fuzz.sh (part of .ci/run); see docs/testing.md.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

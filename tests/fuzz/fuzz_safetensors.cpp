@@ -1,10 +1,7 @@
 // fuzz_safetensors — libFuzzer target: arbitrary bytes parsed as a safetensors file through the
 // in-memory entry point (SafetensorsFile::from_bytes) must either throw psalm::Error or give a
 // file whose every tensor loads (as its own type and converted to float) without crashing.
-// Not part of the CMake build; compile and run by hand (docs/io.md):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include
-//     tests/fuzz/fuzz_safetensors.cpp -o /tmp/fuzz_safetensors
-//   /tmp/fuzz_safetensors -max_total_time=60 tests/data/malformed/safetensors
+// Built and run by scripts/fuzz.sh (part of .ci/run); see docs/testing.md.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -1,9 +1,6 @@
 // fuzz_tokenizer — libFuzzer target: psalm::io::Tokenizer::encode on arbitrary bytes must not
 // crash, must return ids inside the vocabulary and must decode back to the same bytes.
-// Not part of the CMake build; compile and run by hand (docs/tokenizer.md):
-//   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I include
-//     tests/fuzz/fuzz_tokenizer.cpp -lutf8proc -o /tmp/fuzz_tokenizer
-//   /tmp/fuzz_tokenizer -max_total_time=30
+// Built and run by scripts/fuzz.sh (part of .ci/run); see docs/testing.md.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
