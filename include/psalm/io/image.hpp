@@ -26,7 +26,7 @@
 #include "psalm/core/error.hpp"
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/stb_impl.hpp"
-#include "psalm/tensor/assign.hpp"  // contiguous(), clone(); a program picks the backend (psalm/tensor.hpp)
+#include "psalm/tensor.hpp"  // CPU-only code: needs the CPU executor for contiguous() / clone()
 
 namespace psalm::io {
 

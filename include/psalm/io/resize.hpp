@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "psalm/core/error.hpp"
-#include "psalm/tensor/assign.hpp"  // contiguous(), clone(); a program picks the backend (psalm/tensor.hpp)
+#include "psalm/tensor.hpp"  // CPU-only code: needs the CPU executor for contiguous() / clone()
 
 namespace psalm::io {
 
