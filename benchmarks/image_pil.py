@@ -25,11 +25,15 @@ import argparse
 import io
 import json
 import os
+import pathlib
+import sys
 import time
 
 import numpy as np
 import PIL
 from PIL import Image
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_timing import best_seconds  # noqa: E402
 
 SIZES = [(640, 480), (1920, 1080)]  # (width, height)
 LONG_SIDE = 1024
@@ -70,19 +74,6 @@ def long_side_size(width, height):
     return int(width * scale + 0.5), int(height * scale + 0.5)
 
 
-def best_seconds(fn, repeats, min_seconds=0.2):
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        best = min(best, elapsed / calls)
-    return best
 
 
 def decode(data):

@@ -19,21 +19,10 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools" / "reference"))
 from msda_reference import ms_deform_attn_core_pytorch, reference_points_for  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_timing import best_seconds as best  # noqa: E402
 
 
-def best(fn, repeats=3, min_seconds=0.3):
-    fn()
-    result = float("inf")
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        result = min(result, elapsed / calls)
-    return result
 
 
 def peak_rss_mib():

@@ -13,6 +13,8 @@ input and eval output (--weights) for the C++ program, and {case: {seconds, peak
 import argparse
 import json
 import os
+import pathlib
+import sys
 import time
 
 import numpy as np
@@ -21,6 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_timing import best_seconds as best  # noqa: E402
 
 
 class BasicBlock(nn.Module):
@@ -66,19 +70,6 @@ def peak_extra_mib(fn):
     return max(0.0, rss_mib("VmHWM") - before)
 
 
-def best(fn, repeats=3, min_seconds=0.3):
-    fn()
-    result = float("inf")
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        result = min(result, elapsed / calls)
-    return result
 
 
 def main():
