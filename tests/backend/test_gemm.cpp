@@ -93,3 +93,57 @@ TEST_CASE("bf16 GEMM: exact-in-float products agree on every engine this CPU has
     WARN("this CPU has no bf16 matmul kernels in oneDNN; bf16 runs through f32 conversion");
   }
 }
+
+TEST_CASE("gemm: oneDNN reference kernels are refused, the product still runs",
+          "[backend][gemm]") {
+  // A transposed batched f32 product: oneDNN 2.6 offers only "ref:any" for it (12.8 s for a
+  // (4, 128, 1100) x (4, 1100, 128) product), so the oneDNN engine must hand it to OpenBLAS.
+  const std::int64_t batch = 4, m = 24, n = 16, k = 40;
+  const Tensor<float> a = Tensor<float>::randn({batch, k, m}, 5);  // stored transposed
+  const Tensor<float> b = Tensor<float>::randn({batch, k, n}, 6);
+  Tensor<float> c = Tensor<float>::zeros({batch, m, n});
+  GemmProblem<float> p;
+  p.batch = batch;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a.data();
+  p.lda = m;
+  p.stride_a = k * m;
+  p.trans_a = true;
+  p.b = b.data();
+  p.ldb = n;
+  p.stride_b = k * n;
+  p.c = c.data();
+  p.ldc = n;
+  p.stride_c = m * n;
+  const auto* mm = cpu_backend::onednn_matmul(p);
+  if (mm != nullptr) CHECK_FALSE(mm->impl.starts_with("ref"));
+  cpu_backend::gemm(p, CpuGemmEngine::onednn);
+  const std::vector<double> want = naive(p, std::vector<double>(c.numel(), 0.0));
+  const std::vector<float> got = c.to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    REQUIRE(got[i] == Approx(want[i]).epsilon(testing::tol::f32_sum_rtol).margin(testing::tol::f32_sum_atol));
+}
+
+TEST_CASE("gemm: plain layouts get a fast oneDNN kernel", "[backend][gemm]") {
+  GemmProblem<float> p;
+  const Tensor<float> a = Tensor<float>::randn({2, 32, 64}, 1), b = Tensor<float>::randn({2, 64, 48}, 2);
+  Tensor<float> c = Tensor<float>::zeros({2, 32, 48});
+  p.batch = 2;
+  p.m = 32;
+  p.n = 48;
+  p.k = 64;
+  p.a = a.data();
+  p.lda = 64;
+  p.stride_a = 32 * 64;
+  p.b = b.data();
+  p.ldb = 48;
+  p.stride_b = 64 * 48;
+  p.c = c.data();
+  p.ldc = 48;
+  p.stride_c = 32 * 48;
+  const auto* mm = cpu_backend::onednn_matmul(p);
+  REQUIRE(mm != nullptr);
+  CHECK_FALSE(mm->impl.starts_with("ref"));
+}

@@ -4,7 +4,8 @@
 // measurement (docs/performance.md, benchmarks/gemm.cpp): f32 -> OpenBLAS for single products
 // and oneDNN for batches, f64 -> OpenBLAS, bf16 -> oneDNN where the CPU has bf16 kernels
 // (AVX512-BF16 / AMX), else bf16 -> f32 conversion + OpenBLAS (oneDNN 2.6 has no bf16 matmul
-// on AVX2-only CPUs).
+// on AVX2-only CPUs). oneDNN primitives are created once per geometry and cached; geometries
+// for which oneDNN only has its reference ("ref:any") kernel go to OpenBLAS instead.
 // Depends on: tensor/matmul, OpenBLAS, oneDNN, Eigen. Test: tests/backend/test_gemm.cpp.
 #pragma once
 
@@ -12,7 +13,11 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -49,12 +54,37 @@ inline dnnl::engine& onednn_engine() {
   return engine;
 }
 
+/// What identifies a oneDNN matmul primitive: element type and the problem's geometry.
+struct OnednnKey {
+  int type;
+  std::int64_t batch, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c;
+  bool trans_a, trans_b;
+  double alpha, beta;
+  auto operator<=>(const OnednnKey&) const = default;
+};
+
+/// A created matmul primitive and the name of the implementation oneDNN chose for it.
+struct OnednnMatmul {
+  dnnl::matmul primitive;
+  dnnl::memory::desc a, b, c;
+  std::string impl;
+};
+
+/// The primitive for `p`, created once per geometry and cached. Empty when oneDNN only offers
+/// its reference implementation ("ref:any"): those run scalar loops, up to 1000x slower than
+/// OpenBLAS (a transposed batched f32 product took 12.8 s), so the caller takes another engine.
 template <class T>
-void gemm_onednn(const GemmProblem<T>& p) {
+const OnednnMatmul* onednn_matmul(const GemmProblem<T>& p) {
   using dt = dnnl::memory::data_type;
   static_assert(!std::is_same_v<T, double>, "oneDNN 2.6 has no f64 matmul");
   constexpr dt in_type = std::is_same_v<T, bf16> ? dt::bf16 : dt::f32;
-  constexpr dt out_type = dt::f32;
+  static std::mutex mutex;
+  static std::map<OnednnKey, std::optional<OnednnMatmul>> cache;
+  const OnednnKey key{static_cast<int>(in_type), p.batch, p.m, p.n, p.k, p.lda, p.ldb, p.ldc,
+                      p.stride_a, p.stride_b, p.stride_c, p.trans_a, p.trans_b, p.alpha, p.beta};
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (const auto found = cache.find(key); found != cache.end())
+    return found->second ? &*found->second : nullptr;
   using dims = dnnl::memory::dims;
   // Row-major logical views; a stored transpose is expressed through the strides.
   const dims a_dims{p.stride_a == 0 ? 1 : p.batch, p.m, p.k};
@@ -64,7 +94,7 @@ void gemm_onednn(const GemmProblem<T>& p) {
   const dims c_dims{p.batch, p.m, p.n};
   const dims c_strides{p.stride_c == 0 ? p.m * p.ldc : p.stride_c, p.ldc, 1};
   const dnnl::memory::desc a_md(a_dims, in_type, a_strides), b_md(b_dims, in_type, b_strides),
-      c_md(c_dims, out_type, c_strides);
+      c_md(c_dims, dt::f32, c_strides);
   dnnl::primitive_attr attr;
   if (p.alpha != 1.0) attr.set_output_scales(0, {static_cast<float>(p.alpha)});
   if (p.beta != 0.0) {
@@ -72,14 +102,32 @@ void gemm_onednn(const GemmProblem<T>& p) {
     ops.append_sum(static_cast<float>(p.beta));
     attr.set_post_ops(ops);
   }
+  std::optional<OnednnMatmul> entry;
+  try {
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr,
+                                          onednn_engine());
+    std::string impl = pd.impl_info_str();
+    if (!impl.starts_with("ref")) entry = OnednnMatmul{dnnl::matmul(pd), a_md, b_md, c_md, impl};
+  } catch (const dnnl::error&) {
+    // no implementation at all for this geometry: another engine runs it
+  }
+  const auto& stored = cache.emplace(key, std::move(entry)).first->second;
+  return stored ? &*stored : nullptr;
+}
+
+/// Runs `p` through oneDNN; false (nothing done) when oneDNN has no fast implementation.
+template <class T>
+bool gemm_onednn(const GemmProblem<T>& p) {
+  const OnednnMatmul* mm = onednn_matmul(p);
+  if (mm == nullptr) return false;
   auto& engine = onednn_engine();
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine);
-  const dnnl::matmul prim(pd);
-  dnnl::memory a_mem(a_md, engine, const_cast<T*>(p.a)), b_mem(b_md, engine, const_cast<T*>(p.b)),
-      c_mem(c_md, engine, p.c);
+  dnnl::memory a_mem(mm->a, engine, const_cast<T*>(p.a)), b_mem(mm->b, engine, const_cast<T*>(p.b)),
+      c_mem(mm->c, engine, p.c);
   dnnl::stream stream(engine);
-  prim.execute(stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+  mm->primitive.execute(stream,
+                        {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
   stream.wait();
+  return true;
 }
 
 /// True when oneDNN can run a bf16 x bf16 -> f32 matmul on this CPU (checked once).
@@ -195,9 +243,9 @@ void gemm(const GemmProblem<T>& p, CpuGemmEngine engine = CpuGemmEngine::automat
       } else if constexpr (std::is_same_v<T, bf16>) {
         PSALM_CHECK(onednn_has_bf16(), "gemm: oneDNN has no bf16 matmul on this CPU (needs "
                                        "AVX512-BF16 or AMX); use the OpenBLAS or Eigen engine");
-        gemm_onednn(p);
+        if (!gemm_onednn(p)) gemm_bf16_via_f32(p);  // only a reference kernel for this layout
       } else {
-        gemm_onednn(p);
+        if (!gemm_onednn(p)) gemm_openblas(p);  // only a reference kernel for this layout
       }
       return;
     case CpuGemmEngine::eigen: gemm_eigen(p); return;
