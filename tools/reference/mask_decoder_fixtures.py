@@ -37,15 +37,16 @@ OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "mask2for
 D = torch.float64
 
 
-def sine_position_encoding(h, w, num_pos_feats, temperature=10000.0, scale=2 * math.pi):
-    """PositionEmbeddingSine(normalize=True) without a padding mask, (1, 2F, h, w)."""
-    ones = torch.ones(1, h, w, dtype=D)
+def sine_position_encoding(h, w, num_pos_feats, temperature=10000.0, scale=2 * math.pi, dtype=D):
+    """PositionEmbeddingSine(normalize=True) without a padding mask, (1, 2F, h, w), computed in
+    `dtype` (this fixture: float64; tools/reference/psalm_reference.py: float32 as upstream)."""
+    ones = torch.ones(1, h, w, dtype=dtype)
     y = ones.cumsum(1)
     x = ones.cumsum(2)
     eps = 1e-6
     y = y / (y[:, -1:, :] + eps) * scale
     x = x / (x[:, :, -1:] + eps) * scale
-    k = torch.arange(num_pos_feats, dtype=D)
+    k = torch.arange(num_pos_feats, dtype=dtype)
     dim_t = temperature ** (2 * torch.div(k, 2, rounding_mode="floor") / num_pos_feats)
     px = x[..., None] / dim_t
     py = y[..., None] / dim_t
@@ -133,11 +134,17 @@ class Decoder(nn.Module):
         self.REGION_proj = MLP(d, d, d, 2)
 
     def head(self, output, mask_features, size, cls, refer, regions):
+        """A condition passed as None (upstream: the heads a task does not use) gives None logits."""
         dec = self.decoder_norm(output).transpose(0, 1)  # (B, Q, D)
-        out = {"pred_seg_logits": torch.einsum("bld,bcd->blc", self.SEG_proj(dec), refer),
-               "pred_class_logits": torch.einsum("bld,bcd->blc", self.CLASS_proj(dec), cls)}
-        reg = self.REGION_proj(dec)
-        out["pred_region_logits"] = [torch.einsum("kd,ld->kl", r, s) for s, r in zip(reg, regions)]
+        out = {"pred_seg_logits": None if refer is None else
+               torch.einsum("bld,bcd->blc", self.SEG_proj(dec), refer),
+               "pred_class_logits": None if cls is None else
+               torch.einsum("bld,bcd->blc", self.CLASS_proj(dec), cls),
+               "pred_region_logits": None}
+        if regions is not None:
+            reg = self.REGION_proj(dec)
+            out["pred_region_logits"] = [torch.einsum("kd,ld->kl", r, s)
+                                         for s, r in zip(reg, regions)]
         masks = torch.einsum("bqc,bchw->bqhw", self.mask_embed(dec), mask_features)
         out["pred_masks"] = masks
         small = F.interpolate(masks, size=size, mode="bilinear", align_corners=False)
@@ -150,7 +157,8 @@ class Decoder(nn.Module):
         for lvl, x in enumerate(multi_scale):
             sizes.append(tuple(x.shape[-2:]))
             d = x.shape[1]
-            pos.append(sine_position_encoding(*x.shape[-2:], d // 2).flatten(2).permute(2, 0, 1))
+            pos.append(sine_position_encoding(*x.shape[-2:], d // 2, dtype=x.dtype)
+                       .flatten(2).permute(2, 0, 1))
             src.append((x.flatten(2) + self.level_embed.weight[lvl][None, :, None])
                        .permute(2, 0, 1))
         b = queries.shape[0]
