@@ -12,7 +12,7 @@ set(allowed_optim "core;kernels;tensor;backend;autograd;optim")
 set(allowed_io "core;kernels;tensor;io")
 set(allowed_data "core;kernels;tensor;io;data")
 set(allowed_eval "core;kernels;tensor;io;eval")
-set(allowed_psalm "core;kernels;tensor;backend;autograd;nn;models;optim;io;data;psalm")
+set(allowed_psalm "core;kernels;tensor;backend;autograd;nn;models;optim;io;data;eval;psalm")
 
 file(GLOB_RECURSE headers RELATIVE ${ROOT} ${ROOT}/*.hpp ${ROOT}/*.cuh)
 set(failures "")
