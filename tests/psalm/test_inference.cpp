@@ -18,6 +18,7 @@
 #include "psalm/eval/referring.hpp"
 #include "psalm/eval/semantic.hpp"
 #include "psalm/eval/video.hpp"
+#include "psalm/io/image.hpp"
 #include "psalm/io/rle.hpp"
 #include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/inference/gres.hpp"
@@ -431,6 +432,9 @@ TEST_CASE("inference -> evaluators: perfect panoptic, instance and semantic pred
   CHECK(pqr.all.pq == Approx(1.0));
   CHECK(pqr.things.pq == Approx(1.0));
   CHECK(pqr.stuff.pq == Approx(1.0));
+  // ... and the COCO panoptic PNG (id = R + 256 G + 256^2 B) holds the same map.
+  CHECK(as_vector(io::panoptic_ids_from_rgb(io::panoptic_ids_to_rgb(pan.segment_ids))) ==
+        as_vector(pan.segment_ids));
 
   // COCO instance AP (panoptic mode: things only).
   eval::CocoGroundTruth coco;
@@ -517,6 +521,13 @@ TEST_CASE("inference -> evaluators: perfect referring, gRES, interactive and vid
   eval::VideoEvaluator ve;
   ve.add_sequence("two_boxes", pv, gv);
   CHECK(ve.result().jf_mean == Approx(1.0));
+  // The DAVIS annotation PNG of a frame reads back as the same index map.
+  const VideoFramePrediction last = tracker.step(3, region, masks);
+  const io::IndexedImage png =
+      io::decode_indexed_png(io::encode_indexed_png(last.palette_indices()));
+  CHECK(as_vector(png.indices) == as_vector(last.palette_indices()));
+  for (std::int64_t i = 0; i < kH * kW; ++i)
+    REQUIRE(int(png.indices.data()[i]) == last.index_map.data()[i]);
 }
 
 TEST_CASE("VideoObjectTracker: the reference moves only to consistent frames", "[inference]") {

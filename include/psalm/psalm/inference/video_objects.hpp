@@ -48,6 +48,19 @@ struct VideoFramePrediction {
 
   /// For eval::VideoEvaluator::add_sequence (one view per frame).
   eval::LabelView view() const { return label_view(index_map); }
+
+  /// The index map as palette indices for io::save_indexed_png (the DAVIS annotation format);
+  /// object ids must lie in 0..255.
+  Tensor<std::uint8_t> palette_indices() const {
+    Tensor<std::uint8_t> out(index_map.shape());  // (H0, W0)
+    const Tensor<std::int32_t> ids = index_map.contiguous();
+    for (std::int64_t i = 0; i < ids.numel(); ++i) {
+      PSALM_CHECK(ids.data()[i] >= 0 && ids.data()[i] <= 255, "palette_indices: object id ",
+                  ids.data()[i], " does not fit an 8-bit indexed PNG");
+      out.data()[i] = static_cast<std::uint8_t>(ids.data()[i]);
+    }
+    return out;
+  }
 };
 
 /// scores (K, Q) -> per object, in object order, the first of its `candidates` best queries
