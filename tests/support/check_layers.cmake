@@ -13,6 +13,7 @@ set(allowed_io "core;kernels;tensor;io")
 set(allowed_data "core;kernels;tensor;io;data")
 set(allowed_eval "core;kernels;tensor;io;eval")
 set(allowed_psalm "core;kernels;tensor;backend;autograd;nn;models;optim;io;data;eval;psalm")
+set(allowed_train "core;kernels;tensor;backend;autograd;nn;models;optim;io;data;eval;psalm;train")
 
 file(GLOB_RECURSE headers RELATIVE ${ROOT} ${ROOT}/*.hpp ${ROOT}/*.cuh)
 set(failures "")

@@ -87,6 +87,24 @@ class AdamW {
   const Tensor<T, Dev>& exp_avg_sq(std::size_t group, std::size_t param) const {
     return state_.at(group).at(param).v;
   }
+  /// Restores the state of one parameter (resuming from a checkpoint): its step count and
+  /// moments, which must have the parameter's shape (or both be undefined with step 0).
+  void set_state(std::size_t group, std::size_t param, std::int64_t step, Tensor<T, Dev> exp_avg,
+                 Tensor<T, Dev> exp_avg_sq) {
+    const Var<T, Dev>& p = groups_.at(group).params.at(param);
+    const bool empty = !exp_avg.defined() && !exp_avg_sq.defined();
+    PSALM_CHECK(step >= 0 && (empty ? step == 0 : step > 0), "AdamW: state of group ", group,
+                " parameter ", param, " has step ", step, " with",
+                empty ? "out moments" : " moments");
+    PSALM_CHECK(empty || (exp_avg.shape() == p.shape() && exp_avg_sq.shape() == p.shape()),
+                "AdamW: state of group ", group, " parameter ", param, " has moments of shape ",
+                exp_avg.defined() ? exp_avg.shape() : Shape{}, " for a parameter of shape ",
+                p.shape());
+    State& s = state_.at(group).at(param);
+    s.step = step;
+    s.m = empty ? Tensor<T, Dev>() : exp_avg.clone();  // owned: updated in place
+    s.v = empty ? Tensor<T, Dev>() : exp_avg_sq.clone();
+  }
 
  private:
   struct State {
