@@ -19,7 +19,9 @@ enum class Purpose : std::uint64_t {
   prompts,
   motion,
   noise_lattice,
-  extra
+  extra,
+  task_sample,  ///< which referent / expression / prompt kinds a task example uses
+  caption       ///< which question a conversation example asks
 };
 
 /// Sequential draws from one Philox stream.
