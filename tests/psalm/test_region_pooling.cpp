@@ -67,6 +67,39 @@ TEST_CASE("region_pool: gradient matches finite differences in double", "[psalm]
       {tokens});
 }
 
+TEST_CASE("region_pool: equals grid_sample + mean over the points, the upstream formulation",
+          "[psalm][region_pooling]") {
+  namespace ag = autograd;
+  for (const std::int64_t g : {1, 2, 5, 16}) {
+    INFO("grid " << g);
+    const std::int64_t d = 7, k = 3, p = 33;
+    auto points = Tensor<double>::rand({k, p, 2}, 40 + g);  // (K, P, 2)
+    points.data()[0] = 1.0, points.data()[1] = 1.0;         // the far corner
+    points.data()[2] = 0.0, points.data()[3] = 0.5;         // the left edge
+    auto tokens = ag::Var<double>::parameter(Tensor<double>::randn({g * g, d}, 50 + g));
+    const auto ours = region_pool(tokens, points);  // (K, D)
+    const Tensor<double> d_out = Tensor<double>::randn({k, d}, 60 + g);
+    ag::backward(ours, d_out);
+    const Tensor<double> grad = tokens.grad().clone();
+    tokens.zero_grad();
+    const ag::Var<double> grid(Tensor<double>(points.reshape({1, k, p, 2}) * 2.0 - 1.0));
+    const auto plane = ag::permute(ag::reshape(tokens, {1, g, g, d}), {0, 3, 1, 2});  // (1,D,G,G)
+    const auto ref = ag::transpose(
+        ag::reshape(ag::mean(ag::grid_sample(plane, grid, true), 3), {d, k}), 0, 1);  // (K, D)
+    ag::backward(ref, d_out);
+    testing::require_close(ours.value(), ref.value(), testing::tol::f64_rtol,
+                           testing::tol::f64_atol);
+    testing::require_close(grad, tokens.grad(), testing::tol::f64_rtol, testing::tol::f64_atol);
+    // Each row of the weights is a distribution over the tokens (points inside the grid).
+    const Tensor<double> w = region_pool_weights(points, g);  // (K, G*G)
+    for (std::int64_t r = 0; r < k; ++r) {
+      double sum = 0;
+      for (std::int64_t j = 0; j < g * g; ++j) sum += w.item({r, j});
+      REQUIRE(sum == Approx(1.0).epsilon(1e-12));
+    }
+  }
+}
+
 TEST_CASE("region_points: (col / W, row / H) in float32 as upstream computes them",
           "[psalm][region_pooling]") {
   for (const auto& c : schema_fixture().at("pooling")) {

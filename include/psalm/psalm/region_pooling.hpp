@@ -1,7 +1,7 @@
 // psalm/psalm/region_pooling.hpp — the region vector of a visual prompt (PSALM_SPEC §2.4): P
 // prompt pixels as points in [0, 1] (seeded sampler with upstream's rule, or strided), and the
-// differentiable mean of the sample's G x G image tokens read there by grid_sample -> (K, D).
-// Depends on: autograd/ops/{grid_sample,reduce,shape}, core/rng, tensor.
+// differentiable mean of the sample's G x G image tokens read there bilinearly -> (K, D).
+// Depends on: autograd/ops/matmul, kernels/bilinear, core/rng, tensor.
 // Test: tests/psalm/test_region_pooling.cpp.
 #pragma once
 
@@ -10,11 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "psalm/autograd/ops/grid_sample.hpp"
-#include "psalm/autograd/ops/reduce.hpp"
-#include "psalm/autograd/ops/shape.hpp"
+#include "psalm/autograd/ops/matmul.hpp"
 #include "psalm/core/error.hpp"
 #include "psalm/core/rng.hpp"
+#include "psalm/kernels/bilinear.hpp"
 #include "psalm/tensor.hpp"
 
 namespace psalm {
@@ -120,31 +119,60 @@ inline Tensor<float> strided_region_points(const Tensor<std::uint8_t>& masks,
   return region_points(masks, num_points, RegionSampling::strided);
 }
 
-/// The region vectors of one sample: its image tokens (G*G, D) viewed as a G x G x D grid
-/// (token g*G + h at row g, column h), read at `points` (K, P, 2) = (x, y) in [0, 1] by
-/// bilinear grid_sample with align_corners = true (x -> column x * (G - 1)) and averaged over
-/// the P points -> (K, D). Differentiable in the image tokens; the points are constants.
-/// ref: context_cluster.py region_pooling.extract_region_feature + point_sample(2 p - 1).
-template <autograd::Real T, Device Dev>
-autograd::Var<T, Dev> region_pool(const autograd::Var<T, Dev>& image_tokens,
-                                  const Tensor<T, Dev>& points) {
-  namespace ag = autograd;
-  PSALM_CHECK(image_tokens.rank() == 2, "region_pool: image tokens must be (G*G, D), got ",
-              image_tokens.shape());
-  const std::int64_t n = image_tokens.size(0), d = image_tokens.size(1);
-  const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
-  PSALM_CHECK(n >= 1 && g * g == n, "region_pool: ", n, " image tokens do not form a square grid");
+/// Region pooling as a linear map: weights (K, G*G) with region_pool = weights @ tokens. Row k
+/// holds, for every token of the G x G grid (token g*G + h at row g, column h), the bilinear
+/// weights grid_sample(align_corners = true) gives it at the P points (x, y) in [0, 1] of
+/// region k (grid coordinate 2 p - 1, column x * (G - 1)), summed and divided by P. The
+/// coordinates are computed in T as grid_sample does; the sums in double.
+/// ref: context_cluster.py region_pooling.extract_region_feature: point_sample(2 p - 1,
+/// align_corners=True) on the tokens viewed as (D, G, G), then AdaptiveAvgPool1d over P.
+template <autograd::Real T>
+Tensor<T> region_pool_weights(const Tensor<T>& points, std::int64_t grid) {
   PSALM_CHECK(
       points.rank() == 3 && points.size(2) == 2 && points.size(0) >= 1 && points.size(1) >= 1,
       "region_pool: points must be (K, P, 2) with K, P >= 1, got ", points.shape());
-  const std::int64_t k = points.size(0), p = points.size(1);
-  const ag::Var<T, Dev> grid(
-      Tensor<T, Dev>(points.reshape({1, k, p, 2}) * T(2) - T(1)));  // (1, K, P, 2)
-  const ag::Var<T, Dev> plane =
-      ag::permute(ag::reshape(image_tokens, {1, g, g, d}), {0, 3, 1, 2});  // (1, D, G, G)
-  const ag::Var<T, Dev> sampled = ag::grid_sample(plane, grid, true);      // (1, D, K, P)
-  const ag::Var<T, Dev> pooled = ag::mean(sampled, 3);                     // (1, D, K)
-  return ag::transpose(ag::reshape(pooled, {d, k}), 0, 1);                 // (K, D)
+  PSALM_CHECK(grid >= 1, "region_pool: grid side must be positive, got ", grid);
+  const Tensor<T> pts = points.contiguous();  // (K, P, 2)
+  const std::int64_t k_count = pts.size(0), p_count = pts.size(1), n = grid * grid;
+  std::vector<double> acc(static_cast<std::size_t>(k_count * n), 0.0);
+  for (std::int64_t k = 0; k < k_count; ++k)
+    for (std::int64_t i = 0; i < p_count; ++i) {
+      const T* xy = pts.data() + (k * p_count + i) * 2;
+      const T x = kernels::unnormalize_coordinate(xy[0] * T(2) - T(1), grid, true);
+      const T y = kernels::unnormalize_coordinate(xy[1] * T(2) - T(1), grid, true);
+      const T fx = std::floor(x), fy = std::floor(y);
+      const auto x0 = static_cast<std::int64_t>(fx), y0 = static_cast<std::int64_t>(fy);
+      const T tx = x - fx, ty = y - fy;
+      for (int dy = 0; dy < 2; ++dy)
+        for (int dx = 0; dx < 2; ++dx) {
+          const std::int64_t yy = y0 + dy, xx = x0 + dx;
+          if (yy < 0 || yy >= grid || xx < 0 || xx >= grid) continue;  // zero padding
+          const T w = (dy ? ty : T(1) - ty) * (dx ? tx : T(1) - tx);
+          acc[static_cast<std::size_t>(k * n + yy * grid + xx)] += static_cast<double>(w);
+        }
+    }
+  Tensor<T> out(Shape{k_count, n});  // (K, G*G)
+  for (std::size_t j = 0; j < acc.size(); ++j)
+    out.data()[j] = static_cast<T>(acc[j] / static_cast<double>(p_count));
+  return out;
+}
+
+/// The region vectors of one sample: its image tokens (G*G, D) viewed as a G x G x D grid,
+/// read at `points` (K, P, 2) = (x, y) in [0, 1] by bilinear sampling with align_corners = true
+/// and averaged over the P points -> (K, D); equal to upstream's grid_sample + mean, computed
+/// as region_pool_weights(points) @ tokens (one GEMM instead of K * P * D bilinear reads).
+/// Differentiable in the image tokens; the points are constants (read on the host).
+template <autograd::Real T, Device Dev>
+autograd::Var<T, Dev> region_pool(const autograd::Var<T, Dev>& image_tokens,
+                                  const Tensor<T, Dev>& points) {
+  PSALM_CHECK(image_tokens.rank() == 2, "region_pool: image tokens must be (G*G, D), got ",
+              image_tokens.shape());
+  const std::int64_t n = image_tokens.size(0);
+  const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  PSALM_CHECK(n >= 1 && g * g == n, "region_pool: ", n, " image tokens do not form a square grid");
+  const Tensor<T> host = points.template to<cpu>();                                // (K, P, 2)
+  const Tensor<T, Dev> weights = region_pool_weights(host, g).template to<Dev>();  // (K, G*G)
+  return autograd::matmul(autograd::Var<T, Dev>(weights), image_tokens);           // (K, D)
 }
 
 }  // namespace psalm
