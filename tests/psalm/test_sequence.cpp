@@ -3,7 +3,8 @@
 // concat_image_seg_cls_embeds (tests/data/psalm/prompts.json, written by
 // tools/reference/psalm_prompt_fixtures.py: source, index, token, seg_query_mask, class and
 // refer indices, region mask, labels), the shuffled-class bookkeeping against upstream's
-// random_idx gather, the ref_token mode, right padding of mixed-length batches, and errors.
+// random_idx gather, the ref_token mode, right padding of mixed-length batches, errors, and
+// agreement with the layouts of the model parity fixture (tests/data/psalm/parity).
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -285,4 +286,45 @@ TEST_CASE("batch_sequences: right padding of layouts of different lengths", "[ps
   REQUIRE_THROWS_WITH(batch_sequences(broken), Catch::Contains("different lengths"));
   broken[0] = SequenceLayout{};
   REQUIRE_THROWS_WITH(batch_sequences(broken), Catch::Contains("empty"));
+}
+
+TEST_CASE("expand: agrees with the layouts of the PSALM parity fixture", "[psalm][sequence]") {
+  // tests/data/psalm/parity/cases.json (tools/reference/psalm_fixtures.py, its own transcription
+  // of concat_image_seg_cls_embeds): tiny vocabulary, G = 2, Q = 8, [SEG] = 99.
+  const auto all = testing::load_json("psalm/parity/cases.json");
+  const auto config = testing::load_json("psalm/parity/config.json");
+  ExpandOptions opt;
+  opt.num_image_tokens = 2 * 2;
+  opt.num_mask_tokens = config.at("num_mask_tokens").get<std::int64_t>();
+  opt.seg_token_id = config.at("seg_token_id").get<std::int64_t>();
+  int checked = 0;
+  for (const auto& c : all.at("cases")) {
+    std::vector<SequenceLayout> layouts;
+    for (const auto& s : c.at("samples")) {
+      INFO("case " << c.at("name").get<std::string>() << " sample " << layouts.size());
+      const auto& pj = s.at("prompt");
+      PromptIds p;
+      p.ids = ids_of(pj.at("ids"));
+      p.class_name_ids = pj.at("class_name_ids").get<std::vector<std::vector<std::int64_t>>>();
+      p.refer_ids = ids_of(pj.at("refer_ids"));
+      p.prompt_order = ids_of(pj.at("prompt_order"));
+      p.labels = ids_of(pj.at("labels"));
+      const SequenceLayout l = expand_prompt(p, opt);
+      const auto& want = s.at("layout");
+      REQUIRE(l.length() == s.at("expanded_length").get<std::int64_t>());
+      REQUIRE(l.token_ids == ids_of(want.at("token_ids")));
+      std::vector<std::int64_t> source;
+      for (const TokenSource t : l.source) source.push_back(static_cast<std::int64_t>(t));
+      REQUIRE(source == ids_of(want.at("source")));
+      REQUIRE(l.source_index == ids_of(want.at("source_index")));
+      REQUIRE(l.class_index == ids_of(want.at("class_index")));
+      REQUIRE(std::vector<std::int64_t>(l.refer_mask.begin(), l.refer_mask.end()) ==
+              ids_of(want.at("refer_mask")));
+      REQUIRE(l.num_regions == s.at("num_regions").get<std::int64_t>());
+      layouts.push_back(l);
+      ++checked;
+    }
+    REQUIRE(batch_sequences(layouts).length() == c.at("padded_length").get<std::int64_t>());
+  }
+  REQUIRE(checked == 8);
 }
