@@ -2,7 +2,8 @@
 // against PyTorch (context_cluster.py region_pooling: grid_sample align_corners=True +
 // AdaptiveAvgPool1d, float64; tests/data/psalm/prompts.json) and central finite differences in
 // double; the points' (col / W, row / H) float32 formula; the sampler's rule (subset without
-// replacement / all / all + repeats), its seeding and uniformity; the strided mode; errors.
+// replacement / all / all + repeats), its seeding and uniformity; the strided mode; errors;
+// the region features of the model parity fixture (tests/data/psalm/parity/interactive).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "autograd/op_check.hpp"
 #include "psalm/autograd.hpp"
+#include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/region_pooling.hpp"
 #include "schema_fixture.hpp"
 
@@ -209,4 +211,34 @@ TEST_CASE("region pooling: bad input is a clear error", "[psalm][region_pooling]
   REQUIRE_THROWS_AS(region_pool(square, Tensor<float>::zeros(Shape{2, 4, 3})), Error);
   REQUIRE_THROWS_AS(region_pool(square, Tensor<float>::zeros(Shape{8, 2})), Error);
   REQUIRE_THROWS_AS(region_pool(autograd::Var<float>(Tensor<float>::zeros(Shape{16})), pts), Error);
+}
+
+TEST_CASE("region_pool: the region features of the PSALM parity fixture",
+          "[psalm][region_pooling]") {
+  // tools/reference/psalm_fixtures.py: per sample, prompt masks (K, 64, 64), the drawn points
+  // (K, 16, 2), the projector tokens (G*G = 4, D = 32) and the pooled features (K, 32).
+  const auto f = io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) +
+                                           "/psalm/parity/interactive.safetensors");
+  const Tensor<float> tokens = f.load<float>("image_tokens");  // (B, G*G, D)
+  for (std::int64_t b = 0; b < tokens.size(0); ++b) {
+    INFO("sample " << b);
+    const std::string s = std::to_string(b);
+    const Tensor<float> points = f.load<float>("region_points." + s);              // (K, P, 2)
+    const Tensor<std::uint8_t> masks = f.load<std::uint8_t>("region_masks." + s);  // (K, T, T)
+    const auto pooled =
+        region_pool(autograd::Var<float>(tokens.select(0, b).contiguous()), points);  // (K, D)
+    testing::require_close(pooled.value(), f.load<float>("region_features." + s),
+                           testing::tol::f32_sum_rtol, testing::tol::f32_sum_atol);
+    // Every point is a prompt pixel at (col / T, row / T).
+    const std::int64_t t = masks.size(1);
+    for (std::int64_t k = 0; k < points.size(0); ++k)
+      for (std::int64_t i = 0; i < points.size(1); ++i) {
+        const float x = points.item({k, i, 0}), y = points.item({k, i, 1});
+        const auto col = static_cast<std::int64_t>(std::lround(x * t));
+        const auto row = static_cast<std::int64_t>(std::lround(y * t));
+        REQUIRE(static_cast<float>(col) / static_cast<float>(t) == x);
+        REQUIRE(static_cast<float>(row) / static_cast<float>(t) == y);
+        REQUIRE(masks.item({k, row, col}) == 1);
+      }
+  }
 }
