@@ -15,4 +15,8 @@ inline constexpr double bf16_rtol = 2e-2, bf16_atol = 2e-2;
 // Central finite differences in double: step and acceptance.
 inline constexpr double fd_step = 1e-6, fd_rtol = 1e-6, fd_atol = 1e-7;
 
+// A whole float32 model (PSALM: Swin, projector, Phi, both decoders) against PyTorch in float32:
+// relative to each tensor's largest magnitude, plus an absolute floor for tensors near zero.
+inline constexpr double psalm_forward_rtol = 1e-5, psalm_forward_atol = 1e-5;
+
 }  // namespace psalm::testing::tol

@@ -1,0 +1,27 @@
+// psalm/psalm/weights.hpp — loading a whole PSALM model from a checkpoint in the released
+// layout (PSALM_SPEC §7.1): one strict pass over the model's state-dict names, with Phi's fused
+// `query_key_value` (the released file, transformers 4.36) shown as split q/k/v, and the
+// released file's quirks accepted: buffers the model recomputes (relative_position_index,
+// num_batches_tracked) may be absent, `lm_head.bias` (Phi's, dropped by PSALM) may be present.
+// Depends on: nn/state_dict, models/phi/weights, psalm/model. Test: tests/psalm/test_model.cpp.
+#pragma once
+
+#include "psalm/models/phi/weights.hpp"
+#include "psalm/nn/state_dict.hpp"
+#include "psalm/psalm/model.hpp"
+
+namespace psalm {
+
+/// Loads every parameter and buffer of `model` from `source` strictly: a missing, unexpected
+/// or mis-shaped tensor is an error that names it.
+template <Real T, Device Dev, nn::WeightSource S>
+nn::LoadReport load_psalm_weights(PsalmModel<T, Dev>& model, const S& source) {
+  const nn::LoadOptions options{.ignore = {"lm_head.bias"}};
+  if (models::phi::has_fused_qkv(source))
+    return nn::load_state_dict(
+        model, models::phi::FusedQkvAsSplit<S>(source, model.config().phi.num_attention_heads),
+        options);
+  return nn::load_state_dict(model, source, options);
+}
+
+}  // namespace psalm

@@ -1,0 +1,160 @@
+// Tests of psalm/psalm/model.hpp (with config.hpp, weights.hpp, embedding.hpp, conditions.hpp):
+// the whole PSALM forward pass against the PyTorch composition of tools/reference/
+// psalm_reference.py on the parity fixture (tests/data/psalm/parity, written by
+// psalm_fixtures.py): a tiny random model in the released key layout, one batch per task
+// (panoptic with shuffled classes, referring, gres with a no-target sample, interactive with
+// all four prompt kinds); every intermediate and every prediction set is compared.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "psalm/io/safetensors.hpp"
+#include "psalm/psalm/weights.hpp"
+#include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
+
+using namespace psalm;
+
+namespace {
+
+const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/";
+
+/// max |got - want| <= atol + rtol * max |want| over the tensor, with the worst entry shown.
+void require_close(const Tensor<float>& got, const Tensor<float>& want, const std::string& what,
+                   double rtol, double atol) {
+  INFO(what);
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<float> g = got.contiguous().to_vector(), w = want.contiguous().to_vector();
+  double scale = 0, worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) scale = std::max(scale, std::abs(double(w[i])));
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const double d = std::abs(double(g[i]) - double(w[i]));
+    if (!(d <= worst)) worst = d, at = i;  // NaN counts as worst
+  }
+  INFO("worst |diff| " << worst << " at " << at << " (got " << (g.empty() ? 0 : g[at]) << ", want "
+                       << (w.empty() ? 0 : w[at]) << "), max |want| " << scale);
+  CHECK(worst <= atol + rtol * scale);
+}
+
+/// The SequenceBatch of the case's layouts, right-padded (the fixture's padded length).
+SequenceBatch batch_of(const nlohmann::json& samples, std::int64_t length) {
+  const auto b = static_cast<std::int64_t>(samples.size());
+  SequenceBatch s;
+  s.token_ids = Tensor<std::int64_t>::zeros(Shape{b, length});
+  s.attention_mask = Tensor<std::int64_t>::zeros(Shape{b, length});
+  s.source = Tensor<std::uint8_t>(Shape{b, length});
+  s.source.fill(static_cast<std::uint8_t>(TokenSource::padding));
+  s.source_index = Tensor<std::int64_t>(Shape{b, length});
+  s.source_index.fill(-1);
+  s.class_index = Tensor<std::int64_t>::zeros(Shape{b, length});
+  s.refer_mask = Tensor<std::uint8_t>::zeros(Shape{b, length});
+  s.labels = Tensor<std::int64_t>(Shape{b, length});
+  s.labels.fill(kIgnoreIndex);
+  for (std::int64_t i = 0; i < b; ++i) {
+    const nlohmann::json& lay = samples[static_cast<std::size_t>(i)].at("layout");
+    const auto ids = lay.at("token_ids").get<std::vector<std::int64_t>>();
+    const auto src = lay.at("source").get<std::vector<int>>();
+    const auto idx = lay.at("source_index").get<std::vector<std::int64_t>>();
+    const auto cls = lay.at("class_index").get<std::vector<std::int64_t>>();
+    const auto ref = lay.at("refer_mask").get<std::vector<int>>();
+    for (std::size_t p = 0; p < ids.size(); ++p) {
+      const std::int64_t at = i * length + static_cast<std::int64_t>(p);
+      s.token_ids.data()[at] = ids[p];
+      s.attention_mask.data()[at] = 1;
+      s.source.data()[at] = static_cast<std::uint8_t>(src[p]);
+      s.source_index.data()[at] = idx[p];
+      s.class_index.data()[at] = cls[p];
+      s.refer_mask.data()[at] = static_cast<std::uint8_t>(ref[p]);
+    }
+    const nlohmann::json& sample = samples[static_cast<std::size_t>(i)];
+    s.num_regions.push_back(sample.at("num_regions").get<std::int64_t>());
+    s.num_classes.push_back(
+        static_cast<std::int64_t>(sample.at("prompt").at("class_name_ids").size()));
+  }
+  return s;
+}
+
+PsalmModel<float> load_parity_model() {
+  const PsalmConfig config =
+      PsalmConfig::from_json(io::ConfigReader::from_file(kDir + "config.json"));
+  nn::InitRng rng = nn::InitRng::for_loading();
+  PsalmModel<float> model(config, rng);
+  load_psalm_weights(model, io::SafetensorsFile::open(kDir + "weights.safetensors"));
+  return model;
+}
+
+/// The case's inputs as a PsalmBatch.
+PsalmBatch<float> inputs_of(const nlohmann::json& c, const io::SafetensorsFile& t) {
+  PsalmBatch<float> batch;
+  batch.task = parse_task(c.at("task").get<std::string>());
+  batch.pixels = t.load<float>("pixels");
+  batch.sequence = batch_of(c.at("samples"), c.at("padded_length").get<std::int64_t>());
+  if (batch.task == Task::interactive)
+    for (std::size_t b = 0; b < c.at("samples").size(); ++b)
+      batch.region_points.push_back(t.load<float>("region_points." + std::to_string(b)));
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("psalm model: the parity fixture's config round-trips through JSON", "[psalm][model]") {
+  const PsalmConfig c = PsalmConfig::from_json(io::ConfigReader::from_file(kDir + "config.json"));
+  CHECK(c.image_size == 64);
+  CHECK(c.num_image_tokens() == 4);
+  const PsalmConfig again =
+      PsalmConfig::from_json(io::ConfigReader::from_text(c.to_json().dump(), "round trip"));
+  CHECK(again.to_json() == c.to_json());
+  for (const PsalmConfig& preset : {PsalmConfig::psalm_swin_b_phi_1_5(), PsalmConfig::psalm_tiny()})
+    CHECK_NOTHROW(preset.validate());
+  CHECK(PsalmConfig::psalm_swin_b_phi_1_5().num_image_tokens() == 256);
+}
+
+TEST_CASE("psalm model: forward matches the PyTorch composition for every task",
+          "[psalm][model]") {
+  PsalmModel<float> model = load_parity_model();
+  model.train();  // the fixture runs PyTorch in train mode: the projector's BN uses batch stats
+  const nlohmann::json cases = testing::load_json("psalm/parity/cases.json").at("cases");
+  const double rtol = testing::tol::psalm_forward_rtol, atol = testing::tol::psalm_forward_atol;
+  for (const nlohmann::json& c : cases) {
+    const std::string name = c.at("name").get<std::string>();
+    INFO("case " << name);
+    const io::SafetensorsFile t = io::SafetensorsFile::open(kDir + c.at("file").get<std::string>());
+    const PsalmBatch<float> batch = inputs_of(c, t);
+    const PsalmOutput<float> out = model(batch);
+    require_close(out.image_tokens.value(), t.load<float>("image_tokens"), "image_tokens", rtol, atol);
+    require_close(out.inputs_embeds.value(), t.load<float>("inputs_embeds"), "inputs_embeds", rtol,
+                  atol);
+    require_close(out.hidden.value(), t.load<float>("hidden"), "hidden", rtol, atol);
+    require_close(out.queries.value(), t.load<float>("queries"), "queries", rtol, atol);
+    const Conditions<float>& cond = out.conditions;
+    if (cond.class_conditions.defined())
+      require_close(cond.class_conditions.value(), t.load<float>("class_conditions"),
+                    "class_conditions", rtol, atol);
+    if (cond.referring_conditions.defined())
+      require_close(cond.referring_conditions.value(), t.load<float>("referring_conditions"),
+                    "referring_conditions", rtol, atol);
+    for (std::size_t b = 0; b < cond.region_conditions.size(); ++b)
+      require_close(cond.region_conditions[b].value(),
+                    t.load<float>("region_conditions." + std::to_string(b)), "region_conditions",
+                    rtol, atol);
+    REQUIRE(out.predictions.size() == 4);
+    for (std::size_t s = 0; s < out.predictions.size(); ++s) {
+      const std::string p = "out." + std::to_string(s) + ".";
+      const Prediction<float>& pred = out.predictions[s];
+      require_close(pred.masks.value(), t.load<float>(p + "pred_masks"), p + "pred_masks", rtol, atol);
+      if (pred.class_logits.defined())
+        require_close(pred.class_logits.value(), t.load<float>(p + "pred_class_name_logits"),
+                      p + "pred_class_name_logits", rtol, atol);
+      if (pred.seg_logits.defined())
+        require_close(pred.seg_logits.value(), t.load<float>(p + "pred_SEG_logits"),
+                      p + "pred_SEG_logits", rtol, atol);
+      for (std::size_t b = 0; b < pred.region_logits.size(); ++b)
+        require_close(pred.region_logits[b].value(),
+                      t.load<float>(p + "pred_region_logits." + std::to_string(b)),
+                      p + "pred_region_logits", rtol, atol);
+    }
+  }
+}
