@@ -11,6 +11,7 @@
 #include <string>
 
 #include "psalm/io/safetensors.hpp"
+#include "psalm/psalm/sequence_batch.hpp"
 #include "psalm/psalm/weights.hpp"
 #include "support/fixtures.hpp"
 #include "support/tolerances.hpp"
@@ -39,42 +40,25 @@ void require_close(const Tensor<float>& got, const Tensor<float>& want, const st
   CHECK(worst <= atol + rtol * scale);
 }
 
-/// The SequenceBatch of the case's layouts, right-padded (the fixture's padded length).
-SequenceBatch batch_of(const nlohmann::json& samples, std::int64_t length) {
-  const auto b = static_cast<std::int64_t>(samples.size());
-  SequenceBatch s;
-  s.token_ids = Tensor<std::int64_t>::zeros(Shape{b, length});
-  s.attention_mask = Tensor<std::int64_t>::zeros(Shape{b, length});
-  s.source = Tensor<std::uint8_t>(Shape{b, length});
-  s.source.fill(static_cast<std::uint8_t>(TokenSource::padding));
-  s.source_index = Tensor<std::int64_t>(Shape{b, length});
-  s.source_index.fill(-1);
-  s.class_index = Tensor<std::int64_t>::zeros(Shape{b, length});
-  s.refer_mask = Tensor<std::uint8_t>::zeros(Shape{b, length});
-  s.labels = Tensor<std::int64_t>(Shape{b, length});
-  s.labels.fill(kIgnoreIndex);
-  for (std::int64_t i = 0; i < b; ++i) {
-    const nlohmann::json& lay = samples[static_cast<std::size_t>(i)].at("layout");
-    const auto ids = lay.at("token_ids").get<std::vector<std::int64_t>>();
-    const auto src = lay.at("source").get<std::vector<int>>();
-    const auto idx = lay.at("source_index").get<std::vector<std::int64_t>>();
-    const auto cls = lay.at("class_index").get<std::vector<std::int64_t>>();
-    const auto ref = lay.at("refer_mask").get<std::vector<int>>();
-    for (std::size_t p = 0; p < ids.size(); ++p) {
-      const std::int64_t at = i * length + static_cast<std::int64_t>(p);
-      s.token_ids.data()[at] = ids[p];
-      s.attention_mask.data()[at] = 1;
-      s.source.data()[at] = static_cast<std::uint8_t>(src[p]);
-      s.source_index.data()[at] = idx[p];
-      s.class_index.data()[at] = cls[p];
-      s.refer_mask.data()[at] = static_cast<std::uint8_t>(ref[p]);
-    }
-    const nlohmann::json& sample = samples[static_cast<std::size_t>(i)];
-    s.num_regions.push_back(sample.at("num_regions").get<std::int64_t>());
-    s.num_classes.push_back(
-        static_cast<std::int64_t>(sample.at("prompt").at("class_name_ids").size()));
+/// The SequenceBatch of the case's layouts (stored in psalm::SequenceLayout form), right-padded.
+SequenceBatch batch_of(const nlohmann::json& samples) {
+  std::vector<SequenceLayout> layouts;
+  for (const nlohmann::json& sample : samples) {
+    const nlohmann::json& lay = sample.at("layout");
+    SequenceLayout l;
+    l.token_ids = lay.at("token_ids").get<std::vector<std::int64_t>>();
+    for (int v : lay.at("source").get<std::vector<int>>())
+      l.source.push_back(static_cast<TokenSource>(v));
+    l.source_index = lay.at("source_index").get<std::vector<std::int64_t>>();
+    l.class_index = lay.at("class_index").get<std::vector<std::int64_t>>();
+    for (int v : lay.at("refer_mask").get<std::vector<int>>())
+      l.refer_mask.push_back(static_cast<std::uint8_t>(v));
+    l.labels.assign(l.token_ids.size(), kIgnoreIndex);
+    l.num_classes = static_cast<std::int64_t>(sample.at("prompt").at("class_name_ids").size());
+    l.num_regions = sample.at("num_regions").get<std::int64_t>();
+    layouts.push_back(std::move(l));
   }
-  return s;
+  return batch_sequences(layouts);
 }
 
 PsalmModel<float> load_parity_model() {
@@ -91,7 +75,8 @@ PsalmBatch<float> inputs_of(const nlohmann::json& c, const io::SafetensorsFile& 
   PsalmBatch<float> batch;
   batch.task = parse_task(c.at("task").get<std::string>());
   batch.pixels = t.load<float>("pixels");
-  batch.sequence = batch_of(c.at("samples"), c.at("padded_length").get<std::int64_t>());
+  batch.sequence = batch_of(c.at("samples"));
+  REQUIRE(batch.sequence.length() == c.at("padded_length").get<std::int64_t>());
   if (batch.task == Task::interactive)
     for (std::size_t b = 0; b < c.at("samples").size(); ++b)
       batch.region_points.push_back(t.load<float>("region_points." + std::to_string(b)));

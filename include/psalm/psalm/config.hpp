@@ -2,7 +2,7 @@
 // Swin, projector, Phi, pixel decoder and mask decoder, the mask tokens, the input size, the
 // condition mode, the special token ids), read from and written to JSON with upstream field
 // names where they exist, and the two presets: the released PSALM and a tiny trainable one.
-// Depends on: models/*/config, io/json_config. Test: tests/psalm/test_model.cpp.
+// Depends on: models/*/config, io/json_config, psalm/expand (ConditionMode). Test: tests/psalm/test_model.cpp.
 #pragma once
 
 #include <cstdint>
@@ -17,18 +17,9 @@
 #include "psalm/models/phi/config.hpp"
 #include "psalm/models/projector/config.hpp"
 #include "psalm/models/swin/config.hpp"
+#include "psalm/psalm/expand.hpp"
 
 namespace psalm {
-
-/// How a referring sentence becomes its condition embedding (spec §2.6, §8.2).
-enum class ConditionMode : std::uint8_t {
-  mean,      ///< mean of the LLM outputs over the sentence tokens and [SEG] (released code)
-  ref_token  ///< the LLM output at a [REF] token after the sentence (the paper's Tab. 5)
-};
-
-inline const char* to_string(ConditionMode m) {
-  return m == ConditionMode::mean ? "mean" : "ref_token";
-}
 
 struct PsalmConfig {
   std::int64_t image_size = 1024;     ///< T: the padded square input side
@@ -160,10 +151,11 @@ struct PsalmConfig {
                 "\" is not a psalm config (expected \"psalm\")");
     r.read("image_size", c.image_size);
     r.read("num_mask_tokens", c.num_mask_tokens);
-    const std::string mode = r.optional<std::string>("condition_mode", "mean");
-    PSALM_CHECK(mode == "mean" || mode == "ref_token", r.source(), ": condition_mode \"", mode,
-                "\" is not \"mean\" or \"ref_token\"");
-    c.condition_mode = mode == "mean" ? ConditionMode::mean : ConditionMode::ref_token;
+    try {
+      c.condition_mode = parse_condition_mode(r.optional<std::string>("condition_mode", "mean"));
+    } catch (const Error& e) {
+      fail(r.source(), ": ", e.what());
+    }
     r.read("seg_token_id", c.seg_token_id);
     r.read("pad_token_id", c.pad_token_id);
     c.ref_token_id = r.optional<std::optional<std::int64_t>>("ref_token_id", std::nullopt);

@@ -228,7 +228,7 @@ class PsalmModel : public nn::Module<T, Dev> {
       }
       const Var<T, Dev> tokens = autograd::reshape(autograd::slice(image_tokens, 0, s, s + 1),
                                                    {n, d});  // (N, D)
-      out.push_back(pool_regions(tokens, points, config_.image_token_grid()));  // (K_b, D)
+      out.push_back(region_pool(tokens, points));  // (K_b, D)
     }
     return out;
   }

@@ -37,7 +37,9 @@ struct SequenceLayout {
   /// carry the canonical index, so pooling by this index yields classes in canonical order: the
   /// inverse permutation upstream applies after pooling (`random_idx`) is applied here.
   std::vector<std::int64_t> class_index;
-  /// 1 on every position of the `<refer>` expansion (sentence tokens and [SEG]), else 0.
+  /// The positions the referring condition pools: every position of the `<refer>` expansion
+  /// (sentence tokens and [SEG]) in the "mean" condition mode, only the [REF] token in the
+  /// "ref_token" mode; 0 elsewhere.
   std::vector<std::uint8_t> refer_mask;
   /// Next-token targets (conversation batches), kIgnoreIndex elsewhere (always on expansions).
   std::vector<std::int64_t> labels;
