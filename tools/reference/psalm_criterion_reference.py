@@ -138,6 +138,30 @@ def matched_pairs(matching):
             for q, t in zip(rows, cols)]
 
 
+def draw_points(predictions, targets, kind, generator, matcher=None, crit=None):
+    """Every random point criterion() reads, drawn with torch.rand(generator=...) in float32:
+    per prediction set s = 0, 1, ... (the decoder's order) the matcher's (B, P_m, 2), then the
+    set is matched to size (M, S, 2) and (M, R, 2). Returns points[s] = {'matcher',
+    'oversampled', 'fresh'} (cast them to the predictions' dtype before use)."""
+    matcher = dict(DEFAULT_MATCHER, **(matcher or {}))
+    crit = dict(DEFAULT_CRITERION, **(crit or {}))
+    s_count = num_oversampled(crit["num_points"], crit["oversample_ratio"])
+    r_count = crit["num_points"] - num_importance(crit["num_points"],
+                                                  crit["importance_sample_ratio"])
+    out = []
+    for pred in predictions:
+        b = pred["masks"].shape[0]
+        mp = torch.rand(b, matcher["num_points"], 2, generator=generator)
+        cl = pred["class_logits"].detach() if kind == "classes" else None
+        matching = hungarian_match(pred["masks"].detach(), cl, targets,
+                                   mp.to(pred["masks"].dtype), matcher)
+        m = len(matched_pairs(matching))
+        out.append({"matcher": mp,
+                    "oversampled": torch.rand(m, s_count, 2, generator=generator),
+                    "fresh": torch.rand(m, r_count, 2, generator=generator)})
+    return out
+
+
 # ---- criterion (pretrain_criterion.py: PSALM_criterion) -----------------------------------------
 
 def loss_masks(masks, targets, matching, oversampled, fresh, num_masks, crit):
