@@ -11,6 +11,7 @@ packages=(
   cmake ninja-build g++ pkg-config ccache
   libeigen3-dev libfmt-dev libcxxopts-dev catch2 libstb-dev nlohmann-json3-dev
   libopenblas-dev libdnnl-dev libbenchmark-dev libutf8proc-dev zlib1g-dev
+  ocl-icd-opencl-dev   # oneDNN's CMake package requires OpenCL; libdnnl-dev only recommends it
   clang libclang-rt-14-dev libomp-14-dev   # the fuzz targets (scripts/fuzz.sh)
   debootstrap                              # the fresh-root check (scripts/fresh-check.sh)
 )
