@@ -4,7 +4,7 @@ no-grad PhiModel forward over --tokens tokens (best of 2 after a warm-up), cache
 decoding tokens/s (prompt 32, 32 new tokens, lm_head included), and peak RSS (getrusage).
 Prints one JSON object; save it and pass it to `bench_phi --baseline FILE`.
 
-Run: /work/main/tools/reference/.venv/bin/python benchmarks/phi_torch.py --layers 4 > torch.json
+Run: tools/reference/.venv/bin/python benchmarks/phi_torch.py --layers 4 > torch.json
 """
 
 import argparse

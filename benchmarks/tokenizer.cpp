@@ -61,7 +61,9 @@ std::vector<std::string_view> split_docs(std::string_view corpus) {
 
 int main(int argc, char** argv) {
   std::string baseline_path;
-  std::string gpt2 = "/work/shared/data/gpt2-bpe";
+  std::string gpt2 =
+      (std::filesystem::path(__FILE__).parent_path().parent_path() / "third_party/gpt2-bpe")
+          .string();
   std::string fixtures = (std::filesystem::path(__FILE__).parent_path().parent_path() /
                           "tests/data/tokenizer/cases.json")
                              .string();

@@ -2,8 +2,8 @@
 // until the segmentation model lands: tensors and fused expressions, a Swin-sized batched
 // matmul, PSALM's tokenizer on a real prompt, the Hungarian assignment PSALM's matcher uses,
 // and referring-segmentation metrics on two masks.
-// Usage: example_tour [--gpt2 DIR]   (DIR holds encoder.json and vocab.bpe; default
-//        ../shared/data/gpt2-bpe relative to the working directory)
+// Usage: example_tour [--gpt2 DIR]   (DIR holds encoder.json and vocab.bpe; default: the
+//        repository's third_party/gpt2-bpe, PSALM_GPT2_DIR from examples/CMakeLists.txt)
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +18,7 @@
 using namespace psalm;
 
 int main(int argc, char** argv) {
-  std::filesystem::path gpt2 = "../shared/data/gpt2-bpe";
+  std::filesystem::path gpt2 = PSALM_GPT2_DIR;
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--gpt2") gpt2 = argv[i + 1];
 

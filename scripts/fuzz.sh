@@ -17,7 +17,8 @@ if ! command -v "$cxx" >/dev/null; then
   exit 1
 fi
 flags=(-std=c++20 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I include -I /usr/include/stb -I /usr/include/eigen3)
+       -I include -I /usr/include/stb -I /usr/include/eigen3
+       "-DPSALM_GPT2_DIR=\"$PWD/third_party/gpt2-bpe\"")  # fuzz_tokenizer's vocabulary
 
 corpus_for() {  # target name -> seed corpus folders
   case "$1" in

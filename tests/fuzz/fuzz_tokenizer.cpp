@@ -9,7 +9,7 @@
 #include "psalm/io/tokenizer.hpp"
 
 #ifndef PSALM_GPT2_DIR
-#define PSALM_GPT2_DIR "/work/shared/data/gpt2-bpe"
+#error "PSALM_GPT2_DIR (the folder of encoder.json and vocab.bpe) is set by scripts/fuzz.sh"
 #endif
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {

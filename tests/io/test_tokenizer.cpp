@@ -19,7 +19,7 @@ using psalm::io::PsalmTokenIds;
 using psalm::io::Tokenizer;
 
 const Tokenizer& psalm_tokenizer() {
-  static const Tokenizer tok = Tokenizer::phi_1_5_psalm(PSALM_SHARED_DATA_DIR "/gpt2-bpe");
+  static const Tokenizer tok = Tokenizer::phi_1_5_psalm(PSALM_GPT2_DIR);
   return tok;
 }
 
@@ -102,7 +102,7 @@ TEST_CASE("tokenizer: PSALM token id table", "[io][tokenizer]") {
   CHECK_THROWS_AS(tok.token_of(50297), psalm::Error);
   CHECK_THROWS_AS(tok.token_of(-1), psalm::Error);
   // The Phi-1.5 tokenizer without PSALM's additions ends at 50294.
-  const Tokenizer phi = Tokenizer::phi_1_5(PSALM_SHARED_DATA_DIR "/gpt2-bpe");
+  const Tokenizer phi = Tokenizer::phi_1_5(PSALM_GPT2_DIR);
   CHECK(phi.vocab_size() == 50295);
   CHECK_FALSE(phi.find_id("[SEG]").has_value());
   CHECK(phi.encode("a [SEG]") == std::vector<int32_t>{64, 685, 5188, 38, 60});
@@ -191,7 +191,7 @@ TEST_CASE("tokenizer: encode never throws on random bytes and always round-trips
 
 TEST_CASE("tokenizer: encode from several threads gives the same ids as one thread",
           "[io][tokenizer]") {
-  const Tokenizer tok = Tokenizer::phi_1_5_psalm(PSALM_SHARED_DATA_DIR "/gpt2-bpe");
+  const Tokenizer tok = Tokenizer::phi_1_5_psalm(PSALM_GPT2_DIR);
   std::vector<std::string> texts;
   std::vector<std::vector<int32_t>> expected;
   for (const auto& c : cases()) {

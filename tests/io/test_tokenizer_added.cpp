@@ -75,8 +75,8 @@ TEST_CASE("added tokens: ids match HF tokenizers for lstrip/rstrip/single_word/n
   std::ifstream in(PSALM_TEST_DATA_DIR "/tokenizer/added_tokens.json");
   REQUIRE(in.good());
   const auto j = nlohmann::json::parse(in);
-  const auto base = psalm::io::Tokenizer::from_files(PSALM_SHARED_DATA_DIR "/gpt2-bpe/encoder.json",
-                                                     PSALM_SHARED_DATA_DIR "/gpt2-bpe/vocab.bpe");
+  const auto base =
+      psalm::io::Tokenizer::from_files(PSALM_GPT2_DIR "/encoder.json", PSALM_GPT2_DIR "/vocab.bpe");
   std::size_t checked = 0;
   for (const auto& config : j["configs"]) {
     psalm::io::Tokenizer tok = base;

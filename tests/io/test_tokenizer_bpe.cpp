@@ -153,8 +153,8 @@ TEST_CASE("bpe classify: every assigned code point has the class the HF ByteLeve
 
 TEST_CASE("bpe model: the quadratic and the priority-queue merge loops agree", "[io][tokenizer]") {
   namespace tf = psalm::io::tokenizer_files;
-  const bpe::BpeModel model(tf::read_vocab_json(PSALM_SHARED_DATA_DIR "/gpt2-bpe/encoder.json"),
-                            tf::read_merges_txt(PSALM_SHARED_DATA_DIR "/gpt2-bpe/vocab.bpe"));
+  const bpe::BpeModel model(tf::read_vocab_json(PSALM_GPT2_DIR "/encoder.json"),
+                            tf::read_merges_txt(PSALM_GPT2_DIR "/vocab.bpe"));
   CHECK(model.size() == 50257);
   CHECK(model.merge_count() == 50000);
   std::mt19937 rng(99);

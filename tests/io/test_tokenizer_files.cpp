@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using psalm::io::Tokenizer;
 
-const fs::path kGpt2 = PSALM_SHARED_DATA_DIR "/gpt2-bpe";
+const fs::path kGpt2 = PSALM_GPT2_DIR;
 
 // A fresh temporary folder, removed at scope exit.
 struct TempDir {

@@ -1,4 +1,4 @@
-// Phi end to end with the real GPT-2 / Phi-1.5 tokenizer (shared/data/gpt2-bpe): PSALM's
+// Phi end to end with the real GPT-2 / Phi-1.5 tokenizer (third_party/gpt2-bpe): PSALM's
 // tokenizer ids ([SEG], whitespace runs) feed a small Phi whose vocabulary was resized from
 // 51,200 to PSALM's 50,297 rows; greedy decoding continues the prompt and decodes to text.
 #include <catch2/catch.hpp>
@@ -14,8 +14,7 @@ using namespace psalm;
 namespace mp = psalm::models::phi;
 
 TEST_CASE("phi + tokenizer: PSALM ids run through a resized Phi and greedy decoding", "[phi]") {
-  const io::Tokenizer tok =
-      io::Tokenizer::phi_1_5_psalm(std::string(PSALM_SHARED_DATA_DIR) + "/gpt2-bpe");
+  const io::Tokenizer tok = io::Tokenizer::phi_1_5_psalm(PSALM_GPT2_DIR);
   const std::string text = "Please segment the dog.\t\t[SEG] It is  there";
   const std::vector<int32_t> ids32 = tok.encode(text);
   CHECK(std::find(ids32.begin(), ids32.end(), 50296) != ids32.end());  // [SEG]

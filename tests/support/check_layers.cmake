@@ -1,4 +1,4 @@
-# Checks DESIGN.md's layer rule: a header under include/psalm/<layer>/ may include psalm
+# Checks docs/design.md's layer rule: a header under include/psalm/<layer>/ may include psalm
 # headers only from its own layer or the layers it is allowed to depend on.
 # Usage: cmake -DROOT=<include/psalm> -P check_layers.cmake
 set(allowed_core "core")
@@ -23,7 +23,7 @@ foreach(h IN LISTS headers)
     continue()
   endif()
   if(NOT DEFINED allowed_${layer})
-    string(APPEND failures "\n  ${h}: folder '${layer}' is not a layer of DESIGN.md")
+    string(APPEND failures "\n  ${h}: folder '${layer}' is not a layer of docs/design.md")
     continue()
   endif()
   file(STRINGS ${ROOT}/${h} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]psalm/")

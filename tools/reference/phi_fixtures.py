@@ -17,7 +17,7 @@ fixtures small; every other tensor is float32 / int64. reference.safetensors hol
 gradient as `grad.model.embed_tokens.rows` for the ids in `grad.embed_ids`, all other rows
 being zero) and, for tiny_a, transformers' greedy `generate` continuation of a prompt.
 
-Run: /work/main/tools/reference/.venv/bin/python tools/reference/phi_fixtures.py
+Run: tools/reference/.venv/bin/python tools/reference/phi_fixtures.py
 """
 
 import json

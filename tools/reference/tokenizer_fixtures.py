@@ -1,7 +1,7 @@
 """Reference fixtures for psalm's Phi-1.5 / PSALM tokenizer (tests/io/test_tokenizer*.cpp).
 
 Reference: Hugging Face `tokenizers` (Rust) built from the GPT-2 files in
-/work/shared/data/gpt2-bpe (encoder.json = vocab.json, vocab.bpe = merges.txt) with a ByteLevel
+third_party/gpt2-bpe (encoder.json = vocab.json, vocab.bpe = merges.txt) with a ByteLevel
 pre-tokenizer (add_prefix_space=False) and ByteLevel decoder, plus the added tokens of Phi-1.5
 (CodeGen: <|endoftext|> special; 31..2 spaces and 9..2 tabs, normalized, not special) and of
 PSALM ([PAD] special via add_special_tokens({'pad_token'}), [SEG] via add_tokens). A second,
@@ -28,7 +28,7 @@ import transformers
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GPT2 = "/work/shared/data/gpt2-bpe"
+GPT2 = os.path.join(ROOT, "third_party", "gpt2-bpe")
 OUT = os.path.join(ROOT, "tests", "data", "tokenizer")
 
 SYSTEM = ("You are a helpful language and vision assistant. You are able to understand the visual "
