@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -61,12 +60,9 @@ std::vector<std::string_view> split_docs(std::string_view corpus) {
 
 int main(int argc, char** argv) {
   std::string baseline_path;
-  std::string gpt2 =
-      (std::filesystem::path(__FILE__).parent_path().parent_path() / "third_party/gpt2-bpe")
-          .string();
-  std::string fixtures = (std::filesystem::path(__FILE__).parent_path().parent_path() /
-                          "tests/data/tokenizer/cases.json")
-                             .string();
+  // Repository paths from benchmarks/CMakeLists.txt (__FILE__ is relative under ccache).
+  std::string gpt2 = PSALM_GPT2_DIR;
+  std::string fixtures = PSALM_TEST_DATA_DIR "/tokenizer/cases.json";
   bool as_json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
