@@ -32,11 +32,18 @@ mirror=${PSALM_FRESH_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 # What a fresh Debian 12 machine runs the README's first command with, and what is checked after.
 demo_commands='scripts/demo.sh'
-consumer_commands='cmake --install build/demo --prefix /opt/psalm
-cmake -S tests/consumer -B /tmp/consumer -G Ninja -DCMAKE_BUILD_TYPE=Release \
+# The consumer is built with the source tree moved away, so it can use only the installed package,
+# whose exported targets must name no path of the machine that built it.
+consumer_commands='cmake --install build/demo --prefix /opt/psalm > /tmp/install.log
+if grep -n "/usr/\|/src/" /opt/psalm/share/cmake/psalm/psalmTargets*.cmake; then
+  echo "the installed targets name paths of the machine that built them (above)"; exit 1
+fi
+cp -r tests/consumer /tmp/consumer-src && cd / && mv /src/psalm /src/psalm-away
+cmake -S /tmp/consumer-src -B /tmp/consumer -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH=/opt/psalm -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 cmake --build /tmp/consumer
-/tmp/consumer/consumer'
+/tmp/consumer/consumer
+mv /src/psalm-away /src/psalm'
 
 start=$SECONDS
 say() { printf 'fresh-check: %s\n' "$*"; }
@@ -81,7 +88,7 @@ chroot_possible() {
   [ "$(id -u)" -eq 0 ] || { why_not="not root"; return 1; }
   command -v debootstrap >/dev/null || { why_not="debootstrap is missing"; return 1; }
   unshare --mount --propagation private -- true 2>/dev/null || { why_not="no mount namespaces here"; return 1; }
-  command -v chroot >/dev/null || { why_not="chroot is missing"; return 1; }
+  command -v zstd >/dev/null || { why_not="zstd is missing"; return 1; }
 }
 
 # The cached root: a minimal Debian 12 plus what install-deps.sh installs, keyed on
@@ -124,7 +131,6 @@ EOF
 }
 
 chroot_check() {
-  command -v zstd >/dev/null || die "zstd is needed to pack the cached root"
   cached_root
   local root=$work/root
   remove_root "$root"
@@ -132,10 +138,10 @@ chroot_check() {
   say "unpacking the root ($(elapsed))"
   zstd -q -dc "$tarball" | tar -C "$root" --numeric-owner -xpf -
   # The repository as a clone has it (tracked and new files, nothing ignored), alone in /src.
+  git rev-parse --git-dir >/dev/null 2>&1 || die "run it from a git checkout (it copies the files git knows)"
   mkdir -p "$root/src/psalm"
   git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - |
     tar -C "$root/src/psalm" -xf -
-  [ ! -e "$root/src/shared" ] || die "the root has a ../shared beside the repository"
   local binds=()
   local ccache_dir=${PSALM_FRESH_CCACHE-$(ccache -k cache_dir 2>/dev/null || true)}
   if [ -n "$ccache_dir" ]; then binds+=("$ccache_dir:/root/.cache/ccache"); fi
@@ -173,7 +179,6 @@ build_inputs() {
 closure_check() {
   local pkgs required
   mapfile -t pkgs < <(scripts/install-deps.sh --list)
-  scripts/install-deps.sh
   local b=$work/closure prefix=$work/closure-prefix c=$work/closure-consumer
   say "on this machine: $demo_commands $b ($(elapsed))"
   ${demo_commands} "$b" || die "the README's first command failed on this machine"
@@ -206,38 +211,39 @@ closure_check() {
                case "$v" in /usr/lib/* | /usr/bin/* | /usr/sbin/*) echo "${v#/usr}" ;; /lib/* | /bin/* | /sbin/*) echo "/usr$v" ;; esac
              done
            done | sort -u | xargs -r dpkg-query -S 2>/dev/null | grep -v '^diversion' || true)
-  local bad=() unowned=0 ok v q
+  # The path as read (a symlink such as libOpenCL.so from a -dev package) and the file it
+  # resolves to must both come from allowed packages; paths no package owns (alternatives) pass.
+  local bad=() unowned=0 ok v q seen any
   for f in "${files[@]}"; do
-    ok=0
-    local seen=""
+    any=""
     for v in "$f" "$(readlink -f "$f")"; do
+      ok=0
+      seen=""
       for q in "$v" "${v#/usr}" "/usr$v"; do
         [ -n "${owners[$q]:-}" ] || continue
-        seen="${owners[$q]}"
-        for p in ${owners[$q]}; do [ -n "${allowed[${p%%:*}]:-}" ] && ok=1; done
+        seen+=" ${owners[$q]}"
+        for p in ${owners[$q]}; do if [ -n "${allowed[${p%%:*}]:-}" ]; then ok=1; fi; done
       done
+      any+=$seen
+      if [ -n "$seen" ] && [ $ok = 0 ]; then bad+=("$v (package${seen})"); fi
     done
-    if [ -z "$seen" ]; then
-      unowned=$((unowned + 1))
-    elif [ $ok = 0 ]; then
-      bad+=("$f (package ${seen})")
-    fi
+    if [ -z "$any" ]; then unowned=$((unowned + 1)); fi
   done
   say "${#files[@]} files read, ${#allowed[@]} packages allowed, $unowned files owned by no package (generated or alternatives)"
   if [ ${#bad[@]} -gt 0 ]; then
-    printf '  %s\n' "${bad[@]}" >&2
+    printf '  %s\n' "${bad[@]}" | sort -u >&2
     die "the build reads files from packages that scripts/install-deps.sh does not install (above)"
   fi
   say "passed in $(elapsed) (closure check; the chroot check is the stronger one: $why_not)"
 }
 
+# This machine's tools (debootstrap, zstd) come from install-deps.sh itself.
+scripts/install-deps.sh
 why_not=""
 case "$mode" in
   chroot) chroot_possible || die "no chroot possible: $why_not"; chroot_check ;;
   closure) why_not="PSALM_FRESH_MODE=closure"; closure_check ;;
   auto)
-    # debootstrap comes from install-deps.sh itself.
-    scripts/install-deps.sh
     if chroot_possible; then
       chroot_check
     else
