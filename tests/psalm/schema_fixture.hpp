@@ -16,8 +16,8 @@ namespace psalm::testing {
 
 /// PSALM's tokenizer (phi_1_5_psalm); `with_ref` adds "[REF]" (50297).
 inline const io::Tokenizer& schema_tokenizer(bool with_ref = false) {
-  static const io::Tokenizer plain = psalm_tokenizer(PSALM_SHARED_DATA_DIR "/gpt2-bpe");
-  static const io::Tokenizer ref = psalm_tokenizer(PSALM_SHARED_DATA_DIR "/gpt2-bpe", true);
+  static const io::Tokenizer plain = psalm_tokenizer(PSALM_GPT2_DIR);
+  static const io::Tokenizer ref = psalm_tokenizer(PSALM_GPT2_DIR, true);
   return with_ref ? ref : plain;
 }
 
