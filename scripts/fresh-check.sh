@@ -19,6 +19,7 @@
 #                       (default: ${XDG_CACHE_HOME:-$HOME/.cache}/psalm-fresh)
 #   PSALM_FRESH_CCACHE  a ccache folder shared with the root (default: this machine's; empty:
 #                       none, so everything compiles cold)
+#   PSALM_FRESH_MAX_AGE_DAYS  rebuild the cached root when older (default: 7)
 #   PSALM_FRESH_MIRROR  Debian mirror (default: http://deb.debian.org/debian)
 #   PSALM_FRESH_KEEP    1: keep the unpacked root after a successful run (default: removed)
 set -euo pipefail
@@ -92,18 +93,20 @@ chroot_possible() {
 }
 
 # The cached root: a minimal Debian 12 plus what install-deps.sh installs, keyed on
-# install-deps.sh, the suite, the mirror and this recipe (bump "recipe" when the steps change).
+# install-deps.sh, the suite, the mirror and this recipe (bump "recipe" when the steps change),
+# and rebuilt when older than PSALM_FRESH_MAX_AGE_DAYS, so Debian's updates reach it too.
 cached_root() {
   local cache=${PSALM_FRESH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/psalm-fresh}
+  local max_age=${PSALM_FRESH_MAX_AGE_DAYS:-7}
   local key
   key=$({ echo "recipe 1 $suite minbase $mirror"; cat scripts/install-deps.sh; } | sha256sum | cut -c1-16)
   mkdir -p "$cache/debs"
   tarball=$cache/root-$key.tar.zst
-  if [ -f "$tarball" ]; then
+  if [ -f "$tarball" ] && [ -z "$(find "$tarball" -mtime +"$max_age")" ]; then
     say "using the cached root $tarball"
     return
   fi
-  say "no cached root for this install-deps.sh (key $key): building one"
+  say "no cached root for this install-deps.sh (key $key) younger than $max_age days: building one"
   local base=$work/base
   remove_root "$base"
   say "debootstrap --variant=minbase $suite (log: $work/debootstrap.log)"
@@ -124,9 +127,10 @@ EOF
     || die "scripts/install-deps.sh failed in a fresh Debian 12 root"
   rm -rf "$base/var/lib/apt/lists/"* "$base/etc/resolv.conf"
   say "packing the root ($(elapsed))"
-  rm -f "$cache"/root-*.tar.zst  # one root at a time: the list changed
-  tar -C "$base" --numeric-owner --one-file-system -cpf - . | zstd -q -T0 -3 -o "$tarball.tmp"
+  rm -f "$cache"/root-*.tar.zst  # one root at a time
+  tar -C "$base" --numeric-owner --one-file-system -cpf - . | zstd -q -f -T0 -3 -o "$tarball.tmp"
   mv "$tarball.tmp" "$tarball"
+  find "$cache/debs" -name '*.deb' -mtime +30 -delete  # old versions: downloaded again if needed
   remove_root "$base"
 }
 
