@@ -10,7 +10,10 @@
 #include <cmath>
 #include <string>
 
+#include <map>
+
 #include "psalm/io/safetensors.hpp"
+#include "psalm/psalm/criterion.hpp"
 #include "psalm/psalm/sequence_batch.hpp"
 #include "psalm/psalm/weights.hpp"
 #include "support/fixtures.hpp"
@@ -142,4 +145,127 @@ TEST_CASE("psalm model: forward matches the PyTorch composition for every task",
                       p + "pred_region_logits", rtol, atol);
     }
   }
+}
+
+namespace {
+
+/// The case's targets (masks at T x T, labels) as the criterion reads them.
+std::vector<SampleTargets<cpu>> targets_of(const nlohmann::json& c, const io::SafetensorsFile& t,
+                                           std::int64_t side) {
+  std::vector<SampleTargets<cpu>> out;
+  const nlohmann::json& samples = c.at("samples");
+  for (std::size_t b = 0; b < samples.size(); ++b) {
+    SampleTargets<cpu> s;
+    const std::int64_t n = samples[b].at("num_targets").get<std::int64_t>();
+    s.masks = n == 0 ? Tensor<float>::zeros(Shape{0, side, side})
+                     : Tensor<float>(cast<float>(t.load<std::uint8_t>(
+                           "targets." + std::to_string(b) + ".masks")));  // (N, T, T)
+    if (!samples[b].at("target_labels").is_null())
+      s.labels = samples[b].at("target_labels").get<std::vector<std::int64_t>>();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+/// The fixture's random points per prediction set; no-target samples have no matcher points
+/// (zeros stand in: the matcher never reads them).
+std::vector<SetPoints<float>> points_of(const nlohmann::json& c, const io::SafetensorsFile& t,
+                                        std::int64_t sets, std::int64_t matcher_points) {
+  std::vector<SetPoints<float>> out;
+  const nlohmann::json& samples = c.at("samples");
+  const auto b = static_cast<std::int64_t>(samples.size());
+  for (std::int64_t s = 0; s < sets; ++s) {
+    SetPoints<float> p;
+    p.matcher = Tensor<float>::zeros(Shape{b, matcher_points, 2});  // (B, Pm, 2)
+    for (std::int64_t i = 0; i < b; ++i) {
+      const std::string name = "matcher_points." + std::to_string(s) + "." + std::to_string(i);
+      if (t.contains(name)) p.matcher.select(0, i).assign(t.load<float>(name));
+    }
+    const std::string prefix = "criterion_points." + std::to_string(s) + ".";
+    if (t.contains(prefix + "oversampled")) {
+      p.oversampled = t.load<float>(prefix + "oversampled");
+      p.fresh = t.load<float>(prefix + "fresh");
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("psalm model: matching, every loss term and every gradient match PyTorch",
+          "[psalm][model][criterion]") {
+  PsalmModel<float> model = load_parity_model();
+  model.train();
+  const PsalmConfig& config = model.config();
+  const Criterion<float> criterion(config.criterion, config.matcher);
+  const nlohmann::json fixture = testing::load_json("psalm/parity/cases.json");
+  const double rtol = testing::tol::psalm_forward_rtol, atol = testing::tol::psalm_forward_atol;
+  const double grad_rtol = testing::tol::psalm_grad_rtol, grad_atol = testing::tol::psalm_grad_atol;
+  std::map<std::string, Tensor<float>> grad_sum;
+  for (const nlohmann::json& c : fixture.at("cases")) {
+    INFO("case " << c.at("name").get<std::string>());
+    const io::SafetensorsFile t = io::SafetensorsFile::open(kDir + c.at("file").get<std::string>());
+    const PsalmBatch<float> batch = inputs_of(c, t);
+    model.zero_grad();
+    PsalmOutput<float> out = model(batch);
+    for (Var<float>* v : {&out.image_tokens, &out.inputs_embeds, &out.hidden, &out.queries})
+      v->retain_grad();
+    const std::vector<SampleTargets<cpu>> targets = targets_of(c, t, config.image_size);
+    const CriterionOutput<float> loss = criterion(
+        out.predictions, targets, batch.task,
+        points_of(c, t, static_cast<std::int64_t>(out.predictions.size()),
+                  config.matcher.num_points));
+
+    // The matching of every prediction set and sample.
+    const nlohmann::json& matching = c.at("matching");
+    REQUIRE(loss.matchings.size() == matching.size());
+    for (std::size_t s = 0; s < matching.size(); ++s)
+      for (std::size_t b = 0; b < matching[s].size(); ++b) {
+        INFO("set " << s << " sample " << b);
+        CHECK(loss.matchings[s][b].queries == matching[s][b].at("pred").get<std::vector<std::int64_t>>());
+        CHECK(loss.matchings[s][b].targets == matching[s][b].at("tgt").get<std::vector<std::int64_t>>());
+      }
+    // Every loss term (unweighted) and the weighted total.
+    for (const LossTerm<float>& term : loss.terms) {
+      INFO(term.name);
+      REQUIRE(t.contains("loss." + term.name));
+      require_close(term.value.value().view({1}), t.load<float>("loss." + term.name), term.name, rtol,
+                    atol);
+    }
+    require_close(loss.total.value().view({1}), t.load<float>("loss_total"), "loss_total", rtol, atol);
+
+    autograd::backward(loss.total);
+    require_close(out.image_tokens.grad(), t.load<float>("grad_act.image_tokens"),
+                  "d image_tokens", grad_rtol, grad_atol);
+    require_close(out.inputs_embeds.grad(), t.load<float>("grad_act.inputs_embeds"),
+                  "d inputs_embeds", grad_rtol, grad_atol);
+    require_close(out.hidden.grad(), t.load<float>("grad_act.hidden"), "d hidden", grad_rtol,
+                  grad_atol);
+    require_close(out.queries.grad(), t.load<float>("grad_act.queries"), "d queries", grad_rtol,
+                  grad_atol);
+    // Per-case parameter gradients where the fixture stores them; the rest accumulate.
+    nn::StateDict<float> grads;
+    model.for_each_parameter([&](const std::string& name, Var<float>& p) {
+      grads.insert(name, p.grad().defined() ? p.grad().contiguous()
+                                            : Tensor<float>::zeros(p.shape()));
+    });
+    const nn::StateDict<float> fused =
+        models::phi::to_fused_layout(grads, config.phi.num_attention_heads);
+    for (const auto& [name, g] : fused) {
+      if (t.contains("grad." + name))
+        require_close(g, t.load<float>("grad." + name), "d " + name, grad_rtol, grad_atol);
+      auto [it, fresh] = grad_sum.emplace(name, g.clone());
+      if (!fresh) it->second.assign(it->second + g);
+    }
+  }
+  // Every parameter's gradient of the sum of the four totals (Swin included).
+  const io::SafetensorsFile sum = io::SafetensorsFile::open(kDir + "grad_sum.safetensors");
+  std::size_t compared = 0;
+  for (const auto& [name, g] : grad_sum) {
+    REQUIRE(sum.contains("grad." + name));
+    require_close(g, sum.load<float>("grad." + name), "sum d " + name, grad_rtol, grad_atol);
+    ++compared;
+  }
+  CHECK(compared == sum.size());
 }

@@ -18,5 +18,7 @@ inline constexpr double fd_step = 1e-6, fd_rtol = 1e-6, fd_atol = 1e-7;
 // A whole float32 model (PSALM: Swin, projector, Phi, both decoders) against PyTorch in float32:
 // relative to each tensor's largest magnitude, plus an absolute floor for tensors near zero.
 inline constexpr double psalm_forward_rtol = 1e-5, psalm_forward_atol = 1e-5;
+// Its gradients (through the criterion, the decoders, Phi and Swin) against PyTorch's.
+inline constexpr double psalm_grad_rtol = 1e-4, psalm_grad_atol = 1e-6;
 
 }  // namespace psalm::testing::tol

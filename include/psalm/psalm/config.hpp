@@ -17,7 +17,9 @@
 #include "psalm/models/phi/config.hpp"
 #include "psalm/models/projector/config.hpp"
 #include "psalm/models/swin/config.hpp"
+#include "psalm/psalm/criterion.hpp"
 #include "psalm/psalm/expand.hpp"
+#include "psalm/psalm/matcher.hpp"
 
 namespace psalm {
 
@@ -37,6 +39,8 @@ struct PsalmConfig {
       models::deformable::PixelDecoderConfig::psalm_swin_b();
   models::mask2former::MaskDecoderConfig mask_decoder =
       models::mask2former::MaskDecoderConfig::psalm();
+  MatcherConfig matcher;      ///< the Hungarian matcher's cost weights and points (spec §4.1)
+  CriterionConfig criterion;  ///< the loss weights and importance sampling (spec §4.2)
 
   /// Image tokens per image: the projector's output grid G x G (256 for the released model).
   std::int64_t image_token_grid() const {
@@ -55,6 +59,8 @@ struct PsalmConfig {
     projector.validate();
     phi.validate();
     mask_decoder.validate();
+    matcher.validate();
+    criterion.validate();
     const std::int64_t stages = swin.num_stages();
     PSALM_CHECK(stages == 4, "PsalmConfig: swin must have 4 stages (res2..res5), got ", stages);
     const std::int64_t stride = swin.patch_size << (stages - 1);
@@ -170,6 +176,8 @@ struct PsalmConfig {
           models::deformable::PixelDecoderConfig::from_config(r.child("pixel_decoder"));
     if (r.has("mask_decoder"))
       c.mask_decoder = models::mask2former::MaskDecoderConfig::from_json(r.child("mask_decoder"));
+    if (r.has("matcher")) c.matcher = MatcherConfig::from_json(r.child("matcher"));
+    if (r.has("criterion")) c.criterion = CriterionConfig::from_json(r.child("criterion"));
     try {
       c.validate();
     } catch (const Error& e) {
@@ -244,6 +252,18 @@ struct PsalmConfig {
                          {"mask_dim", md.mask_dim},
                          {"enforce_input_project", md.enforce_input_project},
                          {"num_feature_levels", md.num_feature_levels}};
+    j["matcher"] = {{"cost_class", matcher.cost_class},
+                    {"cost_mask", matcher.cost_mask},
+                    {"cost_dice", matcher.cost_dice},
+                    {"num_points", matcher.num_points}};
+    j["criterion"] = {{"class_weight", criterion.class_weight},
+                      {"mask_weight", criterion.mask_weight},
+                      {"dice_weight", criterion.dice_weight},
+                      {"no_object_weight", criterion.no_object_weight},
+                      {"num_points", criterion.num_points},
+                      {"oversample_ratio", criterion.oversample_ratio},
+                      {"importance_sample_ratio", criterion.importance_sample_ratio},
+                      {"deep_supervision", criterion.deep_supervision}};
     return j;
   }
 };
