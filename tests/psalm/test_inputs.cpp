@@ -134,7 +134,7 @@ TEST_CASE("inputs: collated batches run through the model", "[psalm][inputs]") {
     CHECK(batch.inputs.pixels.shape() == Shape{2, 3, 64, 64});
     CHECK(batch.targets.size() == 2);
     const PsalmOutput<float> out = model(batch.inputs);
-    CHECK(out.last().masks.shape() == Shape{2, config.num_mask_tokens, 32, 32}  // res2: patch 2);
+    CHECK(out.last().masks.shape() == Shape{2, config.num_mask_tokens, 32, 32});  // res2: patch 2
   }
   std::vector<EncodedExample> mixed{encoder.encode(rectangle_example(Task::panoptic)),
                                     encoder.encode(rectangle_example(Task::referring))};
