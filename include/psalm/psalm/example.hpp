@@ -3,7 +3,7 @@
 // sentence, visual prompts) and the ground truth (masks and, for class lists, labels). The
 // synthetic scenes, the COCO / RefCOCO / COCO-Interactive readers and `psalm segment`'s
 // requests all produce this; psalm/inputs.hpp turns it into model inputs. Also the text
-// conversation example of the LLaVA-style batches. Depends on: psalm/task, tensor.
+// conversation example of the LLaVA-style batches. Depends on: psalm/{task, visual_prompt}, tensor.
 // Test: tests/psalm/test_inputs.cpp.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "psalm/psalm/task.hpp"
+#include "psalm/psalm/visual_prompt.hpp"
 #include "psalm/tensor/tensor.hpp"
 
 namespace psalm {
@@ -28,6 +29,7 @@ struct Example {
   std::vector<std::uint8_t> class_is_thing;
   std::string sentence;               ///< referring / gres
   Tensor<std::uint8_t> prompt_masks;  ///< interactive: (K, H0, W0), 0 / 1, one per region
+  std::vector<VisualPromptKind> prompt_kinds;  ///< interactive: what each prompt is, or empty
   Tensor<std::uint8_t> target_masks;  ///< (N, H0, W0), 0 / 1; N may be 0 (no target)
   std::vector<std::int64_t> target_labels;  ///< classes tasks: (N) indices into class_names
 

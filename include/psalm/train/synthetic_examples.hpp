@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct SyntheticExampleOptions {
   /// a fraction of the longer image side (upstream: 10 and 5 px on ~640 px COCO images).
   double point_radius = 10.0 / 640.0;
   double scribble_radius = 5.0 / 640.0;
+  /// Interactive: every object prompted by this kind (evaluation per prompt kind); unset, each
+  /// object draws one of the kinds its mask supports (upstream's training).
+  std::optional<VisualPromptKind> prompt_kind;
 };
 
 namespace detail {
@@ -145,8 +149,14 @@ inline Example synthetic_example(Task task, const SyntheticExampleOptions& opt,
           for (int t = 0; t < 4; ++t)
             if (std::any_of(kinds[t]->begin(), kinds[t]->end(), [](auto v) { return v != 0; }))
               usable.push_back(t);
+          if (opt.prompt_kind) {
+            const int want = static_cast<int>(*opt.prompt_kind);
+            if (std::find(usable.begin(), usable.end(), want) == usable.end()) continue;
+            usable.assign(1, want);
+          }
           if (usable.empty()) continue;
           const int kind = usable[static_cast<std::size_t>(d.integer(0, static_cast<int>(usable.size()) - 1))];
+          ex.prompt_kinds.push_back(static_cast<VisualPromptKind>(kind));
           std::vector<std::uint8_t> m = *kinds[kind];
           if (kind == 0) m = syn::dilate_disc(m, h, w, detail::radius_px(opt.point_radius, scene));
           if (kind == 1)
