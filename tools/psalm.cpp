@@ -15,6 +15,7 @@
 #include "commands/score.hpp"
 #include "commands/synth.hpp"
 #include "commands/tokenize.hpp"
+#include "commands/train.hpp"
 
 namespace {
 
@@ -25,6 +26,7 @@ const std::vector<psalm::cli::Command>& commands() {
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats", psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
+      {"train", "train PSALM on the synthetic scenes (stage 1 or 2), resumable", psalm::cli::run_train},
   };
   return table;
 }

@@ -56,3 +56,12 @@ TEST_CASE("binary functors: arithmetic, NaN-propagating maximum / minimum, clamp
   REQUIRE(kernels::Sigmoid{}(-1000.0f) == 0.0f);  // no overflow for large |x|
   REQUIRE(kernels::Softplus{}(100.0) == 100.0);
 }
+
+TEST_CASE("relu propagates NaN as torch.relu does", "[kernels][elementwise]") {
+  // A NaN swallowed by relu once hid a broken weight behind a finite loss: the NaN only
+  // surfaced in the gradients.
+  CHECK(std::isnan(kernels::Relu{}(std::nanf(""))));
+  CHECK(std::isnan(kernels::Relu{}(std::nan(""))));
+  CHECK(kernels::Relu{}(-2.0f) == 0.0f);
+  CHECK(kernels::Relu{}(3.0) == 3.0);
+}

@@ -86,7 +86,7 @@ struct Tanh {
 };
 struct Relu {
   template <class T>
-  PSALM_HD T operator()(T x) const { return x > T(0) ? x : T(0); }
+  PSALM_HD T operator()(T x) const { return x < T(0) ? T(0) : x; }  // NaN stays NaN (torch)
 };
 /// Logistic sigmoid, written to avoid overflow of exp for large |x|.
 struct Sigmoid {

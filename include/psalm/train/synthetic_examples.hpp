@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -172,6 +173,85 @@ inline Example synthetic_example(Task task, const SyntheticExampleOptions& opt,
     }
   }
   fail("synthetic_example: no usable scene for task ", to_string(task), " near index ", index);
+}
+
+namespace detail {
+
+inline std::string count_word(std::size_t n) {
+  static const char* const kWords[] = {"no",  "one", "two",   "three", "four",
+                                       "five", "six", "seven", "eight", "nine"};
+  return n < 10 ? kWords[n] : std::to_string(n);
+}
+
+/// "a small striped red circle" (the article agrees with the first word).
+inline std::string object_phrase(const syn::Object& o) {
+  std::string words = std::string(syn::size_name(o.size)) + " ";
+  if (o.pattern != syn::Pattern::solid) words += std::string(syn::pattern_name(o.pattern)) + " ";
+  words += std::string(syn::colour_name(o.colour)) + " " + std::string(syn::shape_name(o.kind));
+  return std::string("aeiou").find(words[0]) != std::string::npos ? "an " + words : "a " + words;
+}
+
+/// The scene in one sentence: its objects left to right, then the background classes.
+inline std::string caption_of(const syn::Scene& scene) {
+  std::vector<const syn::Object*> objects;
+  for (const syn::Object& o : scene.objects) objects.push_back(&o);
+  std::sort(objects.begin(), objects.end(),
+            [](const syn::Object* a, const syn::Object* b) { return a->cx < b->cx; });
+  std::string out;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (i > 0) out += i + 1 == objects.size() ? " and " : ", ";
+    out += object_phrase(*objects[i]);
+  }
+  std::vector<std::string> stuff;
+  for (const auto kind : scene.stuff.kinds) {
+    const std::string name(syn::kStuff[static_cast<int>(kind)].name);
+    if (std::find(stuff.begin(), stuff.end(), name) == stuff.end()) stuff.push_back(name);
+  }
+  out += objects.empty() ? "only " : " on ";
+  for (std::size_t i = 0; i < stuff.size(); ++i) {
+    if (i > 0) out += i + 1 == stuff.size() ? " and " : ", ";
+    out += stuff[i];
+  }
+  out += ".";
+  out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  return out;
+}
+
+}  // namespace detail
+
+/// Conversation `index` about a synthetic scene (the LLaVA-style batches and stage-1
+/// alignment): a caption request or a simple question the scene graph answers — how many
+/// shapes, the colour of the only <shape>, the shape of the only <colour> object.
+inline ConversationExample synthetic_conversation(const SyntheticExampleOptions& opt,
+                                                  std::uint64_t index) {
+  const syn::Scene scene = syn::generate_scene(opt.scene, index * 64);
+  syn::Draws d(opt.scene.seed, index * 64, syn::Purpose::caption);
+  ConversationExample ex;
+  ex.image = scene.image;
+  std::vector<std::pair<std::string, std::string>> qa;
+  qa.emplace_back("Describe the image briefly.", detail::caption_of(scene));
+  qa.emplace_back("How many shapes are there?",
+                  detail::count_word(scene.objects.size()) + ".");
+  for (const syn::Object& o : scene.objects) {
+    const auto same_kind = std::count_if(scene.objects.begin(), scene.objects.end(),
+                                         [&](const syn::Object& x) { return x.kind == o.kind; });
+    if (same_kind == 1)
+      qa.emplace_back("What colour is the " + std::string(syn::shape_name(o.kind)) + "?",
+                      std::string(syn::colour_name(o.colour)) + ".");
+    const auto same_colour = std::count_if(scene.objects.begin(), scene.objects.end(),
+                                           [&](const syn::Object& x) { return x.colour == o.colour; });
+    if (same_colour == 1) {
+      const std::string shape(syn::shape_name(o.kind));
+      qa.emplace_back("What shape is the " + std::string(syn::colour_name(o.colour)) + " object?",
+                      (std::string("aeiou").find(shape[0]) != std::string::npos ? "an " : "a ") +
+                          shape + ".");
+    }
+  }
+  const auto& [user, assistant] =
+      qa[static_cast<std::size_t>(d.integer(0, static_cast<int>(qa.size()) - 1))];
+  ex.user = user;
+  ex.assistant = assistant;
+  return ex;
 }
 
 }  // namespace psalm::train
