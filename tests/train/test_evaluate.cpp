@@ -23,7 +23,7 @@ PsalmConfig small_config() {
 
 TEST_CASE("evaluate: every task runs end to end and reports fractions", "[train][evaluate]") {
   const PsalmConfig config = small_config();
-  const InputEncoder encoder(config, psalm_tokenizer(PSALM_SHARED_DATA_DIR "/gpt2-bpe"));
+  const InputEncoder encoder(config, psalm_tokenizer(PSALM_GPT2_DIR));
   nn::InitRng rng{3};
   PsalmModel<float> model(config, rng);
   train::SyntheticExampleOptions data;

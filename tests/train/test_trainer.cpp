@@ -26,7 +26,7 @@ PsalmConfig small_config() {
 }
 
 const InputEncoder& encoder() {
-  static const InputEncoder e(small_config(), psalm_tokenizer(PSALM_SHARED_DATA_DIR "/gpt2-bpe"));
+  static const InputEncoder e(small_config(), psalm_tokenizer(PSALM_GPT2_DIR));
   return e;
 }
 
