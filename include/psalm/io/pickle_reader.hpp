@@ -377,7 +377,7 @@ class PickleReader {
   // str, or bytes read as latin-1 (what pickle.load(encoding="latin1") gives for Python 2 str).
   std::string expect_text(PickleId id, const char* what) {
     const PickleNode& n = at(id);
-    if (n.kind == PickleKind::string) return n.text;
+    if (n.kind == PickleKind::string) return std::string(n.str());
     if (n.kind == PickleKind::bytes) return latin1_to_utf8(n.bytes);
     error(what, " must be a str, got ", doc_.describe(id));
   }
@@ -424,7 +424,7 @@ class PickleReader {
     const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
     if (!detail::valid_utf8(text)) error("the string is not valid UTF-8");
     const PickleId id = make(PickleKind::string);
-    at(id).text = std::string(text);
+    at(id).bytes = b;  // a view: the input outlives the document
     push(id);
   }
   void push_bytes(std::span<const std::byte> b) {
@@ -470,7 +470,8 @@ class PickleReader {
     std::string repr;
     switch (k.kind) {
       case PickleKind::string:
-        repr = 's' + k.text;
+        repr = 's';
+        repr += k.str();
         break;
       case PickleKind::bytes:
         repr = 'b';
@@ -542,9 +543,10 @@ class PickleReader {
       }
       case PickleGlobal::codecs_encode: {
         arity(2, 2);
-        const std::string& text = expect(args[0], PickleKind::string, "_codecs.encode's text").text;
-        const std::string& enc =
-            expect(args[1], PickleKind::string, "_codecs.encode's encoding").text;
+        const std::string_view text =
+            expect(args[0], PickleKind::string, "_codecs.encode's text").str();
+        const std::string enc(
+            expect(args[1], PickleKind::string, "_codecs.encode's encoding").str());
         if (enc != "latin1" && enc != "latin-1")
           error("_codecs.encode with encoding \"", enc, "\" is not supported (only latin1)");
         std::string out;
@@ -590,7 +592,7 @@ class PickleReader {
         const PickleNode& data = expect(args[0], PickleKind::bytes, "_frombuffer's buffer");
         const PickleArray dt = expect_dtype(args[1], "_frombuffer's dtype");
         const std::vector<std::int64_t> shape = expect_extents(args[2], "_frombuffer's shape");
-        const std::string& order = expect(args[3], PickleKind::string, "_frombuffer's order").text;
+        const std::string order(expect(args[3], PickleKind::string, "_frombuffer's order").str());
         if (order != "C" && order != "F")
           error("_frombuffer's order must be \"C\" or \"F\", got \"", order, "\"");
         push_array(dt, shape, order == "F", data.bytes);
@@ -742,7 +744,7 @@ class PickleReader {
         data = d.bytes;
       } else if (d.kind == PickleKind::string) {  // Python 2 str read as latin-1 text
         std::string raw;
-        if (!detail::utf8_to_latin1(d.text, raw))
+        if (!detail::utf8_to_latin1(d.str(), raw))
           error("the array's data text holds a character beyond U+00FF");
         doc_.blobs_->push_back(std::move(raw));
         data = std::as_bytes(std::span(doc_.blobs_->back().data(), doc_.blobs_->back().size()));
@@ -1016,8 +1018,9 @@ class PickleReader {
         const PickleId name = pop();
         const PickleId module = pop();
         const std::string module_text =
-            expect(module, PickleKind::string, "STACK_GLOBAL's module").text;
-        push_global(module_text, expect(name, PickleKind::string, "STACK_GLOBAL's name").text);
+            std::string(expect(module, PickleKind::string, "STACK_GLOBAL's module").str());
+        push_global(module_text,
+                    std::string(expect(name, PickleKind::string, "STACK_GLOBAL's name").str()));
         return false;
       }
       case 'R':

@@ -46,7 +46,7 @@ inline bool pickle_is_tensor(const PickleNode& n) {
 inline bool pickle_scalar_text(const PickleNode& n, std::string& out) {
   switch (n.kind) {
     case PickleKind::string:
-      out = n.text;
+      out = std::string(n.str());
       return true;
     case PickleKind::integer:
       out = std::to_string(n.integer);
@@ -69,7 +69,7 @@ inline bool pickle_scalar_text(const PickleNode& n, std::string& out) {
 // reads Python 2 str) or int; false otherwise.
 inline bool pickle_key_text(const PickleNode& k, std::string& out) {
   if (k.kind == PickleKind::string) {
-    out = k.text;
+    out = std::string(k.str());
     return true;
   }
   if (k.kind == PickleKind::integer) {

@@ -138,10 +138,17 @@ struct PickleNode {
   bool ordered = false;      // dict made by collections.OrderedDict (BUILD may then set attributes)
   std::int64_t integer = 0;  // boolean, integer; global: PickleGlobal; torch_storage: numel
   double number = 0;         // floating
-  std::string text;          // string; global: "module.name"; torch_storage: record key
-  std::span<const std::byte> bytes;    // bytes (a view of the input or of a document-owned blob)
+  std::string text;  // global: "module.name"; torch_storage: its key; dtype: its type string
+  std::span<const std::byte> bytes;    // bytes, string (UTF-8): a view of the input or of a blob
   std::vector<PickleId> items;         // tuple / list / set elements; dict: key, value, key, ...
   std::shared_ptr<PickleArray> array;  // dtype, ndarray, torch_storage, torch_tensor
+
+  /// A string's text (a view: strings are never copied out of the input), else `text`.
+  std::string_view str() const {
+    if (kind == PickleKind::string)
+      return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+    return text;
+  }
 };
 
 /// Bytes the reader had to make (latin-1 text turned into bytes); stable addresses.
@@ -164,7 +171,7 @@ class PickleDocument {
     if (d.kind != PickleKind::dict) return std::nullopt;
     for (std::size_t i = 0; i + 1 < d.items.size(); i += 2) {
       const PickleNode& k = nodes_[d.items[i]];
-      if (k.kind == PickleKind::string && k.text == key) return d.items[i + 1];
+      if (k.kind == PickleKind::string && k.str() == key) return d.items[i + 1];
     }
     return std::nullopt;
   }
@@ -179,7 +186,10 @@ class PickleDocument {
       case PickleKind::floating:
         return "float " + python_float_repr(n.number);
       case PickleKind::string:
-        return "str \"" + (n.text.size() > 40 ? n.text.substr(0, 40) + "..." : n.text) + "\"";
+        return "str \"" +
+               (n.str().size() > 40 ? std::string(n.str().substr(0, 40)) + "..."
+                                    : std::string(n.str())) +
+               "\"";
       case PickleKind::bytes:
         return "bytes of length " + std::to_string(n.bytes.size());
       case PickleKind::tuple:
