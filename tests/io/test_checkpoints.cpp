@@ -75,7 +75,7 @@ void check_against_expected(const RecordCheckpoint& ck, const std::string& expec
     const std::vector<std::byte> got = ck.bytes(name);
     const std::span<const std::byte> ref = want.bytes(name);
     REQUIRE(got.size() == ref.size());
-    CHECK(std::memcmp(got.data(), ref.data(), got.size()) == 0);  // bit for bit
+    CHECK(std::equal(got.begin(), got.end(), ref.begin()));  // bit for bit
     const bool floating =
         want.dtype(name) == SafetensorsDType::F32 || want.dtype(name) == SafetensorsDType::F64 ||
         want.dtype(name) == SafetensorsDType::F16 || want.dtype(name) == SafetensorsDType::BF16;
