@@ -26,6 +26,7 @@ corpus_for() {  # target name -> seed corpus folders
     fuzz_image) echo tests/data/image tests/data/malformed/image ;;
     fuzz_config) echo tests/data/malformed/config ;;
     fuzz_safetensors_index) echo tests/data/malformed/index ;;
+    fuzz_pickle|fuzz_torch_zip) echo tests/data/checkpoints tests/data/malformed/checkpoints ;;
     *) echo "" ;;
   esac
 }
