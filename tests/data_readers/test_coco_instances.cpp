@@ -61,7 +61,7 @@ TEST_CASE("coco instances: examples hold the image and the non-crowd masks with 
   // A gray JPEG becomes RGB; an image without annotations has no target.
   const Example gray = source.example(1);
   CHECK(gray.image.shape() == Shape{20, 16, 3});
-  CHECK(gray.num_targets() == 2);
+  CHECK(gray.num_targets() == 3);  // 20, 21, 22; 23 has no pixel
   const Example none = source.example(2);
   CHECK(none.num_targets() == 0);
   CHECK(none.target_masks.shape() == Shape{0, 16, 16});

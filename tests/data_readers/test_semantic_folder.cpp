@@ -81,3 +81,61 @@ TEST_CASE("open vocabulary: the list format is parsed strictly") {
                     Catch::Contains("is not a small non-negative integer"));
   CHECK_THROWS_WITH(data::parse_prompt_eng_list("1:", "x.txt"), Catch::Contains("empty class"));
 }
+
+TEST_CASE("tiff labels: PASCAL Context 459's 16-bit TIFFs read as Pillow writes them") {
+  const auto expected = psalm::testing::readers_expected()["semantic_tif"];
+  const auto samples = data::read_semantic_folder(
+      tiny_dir() / "semantic" / "images", tiny_dir() / "semantic" / "labels_tif", ".jpg", ".tif");
+  REQUIRE(samples.size() == 1);
+  const train::SemanticFolderSource source(
+      samples, data::open_vocabulary_classes(data::OpenVocabularySet::pascal_context_459));
+  const Example ex = source.example(0);
+  CHECK(ex.class_names.size() == 459);
+  CHECK(ex.target_labels == expected["labels"].get<std::vector<std::int64_t>>());
+  REQUIRE(ex.num_targets() == 3);
+  for (std::int64_t n = 0; n < 3; ++n)
+    CHECK(mask_counts(ex.target_masks, n) ==
+          expected["masks"][static_cast<std::size_t>(n)].get<std::string>());
+}
+
+TEST_CASE("tiff labels: big-endian strips read; malformed files are named errors") {
+  // A 2 x 3 big-endian 16-bit image in two strips (rows per strip 1), written by hand.
+  std::vector<std::uint8_t> b = {'M', 'M', 0, 42, 0, 0, 0, 8};
+  const auto u16 = [&](unsigned v) { b.push_back(v >> 8), b.push_back(v & 255); };
+  const auto u32 = [&](unsigned v) { u16(v >> 16), u16(v & 65535); };
+  const auto entry = [&](unsigned tag, unsigned type, unsigned count, unsigned value) {
+    u16(tag), u16(type), u32(count);
+    if (type == 3 && count == 1) {
+      u16(value), u16(0);
+    } else {
+      u32(value);
+    }
+  };
+  const unsigned data_at = 8 + 2 + 8 * 12 + 4;
+  u16(8);
+  entry(256, 3, 1, 3);
+  entry(257, 3, 1, 2);
+  entry(258, 3, 1, 16);
+  entry(259, 3, 1, 1);
+  entry(262, 3, 1, 1);
+  entry(273, 4, 2, data_at + 12);  // strip offsets: an array after the pixels
+  entry(278, 3, 1, 1);
+  entry(279, 4, 2, data_at + 20);  // strip byte counts
+  u32(0);
+  for (unsigned v : {1u, 2u, 300u, 65535u, 0u, 7u}) u16(v);
+  u32(data_at), u32(data_at + 6);  // offsets
+  u32(6), u32(6);                  // counts
+  const auto labels = data::decode_tiff_labels(b, "be.tif");
+  CHECK(labels.shape() == Shape{2, 3});
+  CHECK(labels.to_vector() == std::vector<std::int32_t>{1, 2, 300, 65535, 0, 7});
+  auto compressed = b;
+  compressed[8 + 2 + 3 * 12 + 8 + 1] = 5;  // Compression = 5 (LZW)
+  CHECK_THROWS_WITH(data::decode_tiff_labels(compressed, "be.tif"),
+                    Catch::Contains("be.tif: TIFF compression 5 is not read"));
+  CHECK_THROWS_WITH(
+      data::decode_tiff_labels(std::vector<std::uint8_t>(b.begin(), b.end() - 20), "be.tif"),
+      Catch::Contains("runs past the end of the file"));
+  CHECK_THROWS_WITH(
+      data::decode_tiff_labels(std::vector<std::uint8_t>{'P', 'K', 3, 4, 0, 0, 0, 0}, "x.tif"),
+      Catch::Contains("x.tif: not a TIFF file"));
+}

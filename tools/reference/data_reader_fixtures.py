@@ -19,7 +19,8 @@ Writes tests/data/data_readers/tiny/ (a few small images and):
                         an object that appears only from frame 2, void pixels; a sequence whose
                         later frames are not annotated (test-dev style)
   semantic/             an FC-CLIP-style semantic folder (images/*.jpg, labels/*.png with 255
-                        ignore), one image without labels
+                        ignore), one image without labels; labels_tif/a.tif a PASCAL Context
+                        459 style 16-bit TIFF (Pillow), 65535 ignore
 and tests/data/data_readers/expected.json: per annotation pycocotools' annToRLE (compressed
 counts) and area, getAnnIds per image (file order), the panoptic segment masks (numpy rgb2id),
 PSALM's referring instruction strings, the interactive prompts after the load-time dilation
@@ -150,6 +151,12 @@ def main():
          "bbox": [9, 10, 6, 9],
          "segmentation": [[9.5, 10.5, 14.5, 10.5, 14.5, 13.5, 9.5, 13.5],
                           [10, 15, 13, 15, 11.5, 19]]},
+        # A repeated vertex (pycocotools' slope is 0 / 0 there).
+        {"id": 22, "image_id": 2, "category_id": 3, "iscrowd": 0, "area": 30.0,
+         "bbox": [1, 10, 5, 7], "segmentation": [[1, 10, 6, 10, 6, 10, 6, 17, 1, 17]]},
+        # No area at all (a flat outline): an empty mask, left out of examples.
+        {"id": 23, "image_id": 2, "category_id": 3, "iscrowd": 0, "area": 0.0,
+         "bbox": [0, 0, 4, 0], "segmentation": [[0, 0, 4, 0, 4, 0]]},
     ]
     instances = {"info": {"description": "psalm tiny"}, "images": images,
                  "annotations": annotations, "categories": categories}
@@ -366,6 +373,18 @@ def main():
         sem_expected.append({"stem": stem, "labels": present,
                              "masks": [rle_str(lab == v) for v in present]})
     expected["semantic"] = sem_expected
+    # PASCAL Context 459 as FC-CLIP's prepare_pascal_ctx_full_sem_seg.py writes it: a uint16
+    # array saved by Pillow as TIFF, 65535 = ignore.
+    lab = np.full((12, 16), 65535, np.uint16)
+    lab[:6, :] = 300
+    lab[6:, :5] = 0
+    lab[6:, 5:9] = 458
+    (sem / "labels_tif").mkdir()
+    Image.fromarray(lab).save(sem / "labels_tif/a.tif")
+    back = np.asarray(Image.open(sem / "labels_tif/a.tif"))
+    assert back.dtype == np.uint16 and (back == lab).all()
+    present = [int(v) for v in np.unique(back) if v != 65535]
+    expected["semantic_tif"] = {"labels": present, "masks": [rle_str(back == v) for v in present]}
 
     with open(OUT / "expected.json", "w") as f:
         json.dump(expected, f, indent=1)

@@ -1,8 +1,9 @@
 // psalm/data/semantic_folder.hpp — a semantic-segmentation folder pair as detectron2's
 // load_sem_seg reads it (the layout FC-CLIP's preparation scripts write for ADE20K, PASCAL
 // Context and PASCAL VOC): images and label maps paired by file stem, sorted; label value c is
-// class c, one value means "ignore". Label maps are 8- or 16-bit gray or indexed PNGs.
-// Host code. Depends on: io/image. Test: tests/data_readers/test_semantic_folder.cpp.
+// class c, one value means "ignore". Label maps are 8- or 16-bit gray or indexed PNGs, or
+// uncompressed TIFFs (PASCAL Context 459). Host code. Depends on: io/image, data/tiff_labels.
+// Test: tests/data_readers/test_semantic_folder.cpp.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "psalm/core/error.hpp"
+#include "psalm/data/tiff_labels.hpp"
 #include "psalm/io/image.hpp"
 
 namespace psalm::data {
@@ -69,7 +71,10 @@ inline std::vector<SemanticSample> read_semantic_folder(const std::filesystem::p
 /// The (H, W) label map of `sample`, which must be `height` x `width`.
 inline Tensor<std::int32_t> load_semantic_labels(const SemanticSample& sample, std::int64_t height,
                                                  std::int64_t width) {
-  Tensor<std::int32_t> labels = io::load_label_png(sample.labels);  // (H, W)
+  const auto ext = sample.labels.extension();
+  Tensor<std::int32_t> labels = ext == ".tif" || ext == ".tiff"
+                                    ? load_tiff_labels(sample.labels)
+                                    : io::load_label_png(sample.labels);  // (H, W)
   PSALM_CHECK(labels.size(0) == height && labels.size(1) == width, sample.labels.string(),
               ": label map of ", labels.size(0), " x ", labels.size(1), " but the image ",
               sample.image.string(), " is ", height, " x ", width);

@@ -109,8 +109,8 @@ class CocoPanopticSource {
 };
 
 /// COCO instances: image i (every image of the file, those without annotations included:
-/// they give N = 0), the file's categories, the non-crowd annotations with a valid
-/// segmentation, in file order.
+/// they give N = 0), the file's categories, the non-crowd annotations with a non-empty mask,
+/// in file order (detectron2's filter_empty_instances drops empty ones upstream).
 class CocoInstancesSource {
  public:
   CocoInstancesSource(data::CocoInstances instances, std::filesystem::path image_dir)
@@ -132,7 +132,7 @@ class CocoInstancesSource {
       const data::CocoAnnotationRecord& a = data_.annotations[k];
       if (a.iscrowd) continue;
       std::optional<io::Rle> rle = data::annotation_rle(a, im.height, im.width);
-      if (!rle) continue;  // no valid polygon
+      if (!rle || io::rle_area(*rle) == 0) continue;  // no valid polygon, or an empty mask
       masks.push_back(std::move(*rle));
       ex.target_labels.push_back(data_.category_index(a.category_id));
     }

@@ -1,5 +1,5 @@
 // psalm/train/interactive_examples.hpp — COCO-Interactive records as PSALM examples (task
-// interactive): per image, every non-crowd instance with a usable prompt becomes one region,
+// interactive): per image, every non-crowd, non-empty instance with a usable prompt is a region,
 // prompted by one of its stored prompt masks (training: a type drawn uniformly among its
 // non-empty ones, seeded by (seed, example index); evaluation: the one type asked for), the
 // point and scribble masks grown into discs of radius 10 and 5 px, and its own mask as the
@@ -81,7 +81,7 @@ class InteractiveSource {
       const int kind = prompt_choice(i, a);
       if (kind < 0) continue;
       std::optional<io::Rle> target = data::annotation_rle(ann, h, w);
-      if (!target) continue;  // no valid polygon: upstream drops the instance and its prompt
+      if (!target || io::rle_area(*target) == 0) continue;  // upstream drops such instances
       const io::Rle& p = *ann.visual_prompts[static_cast<std::size_t>(kind)];
       PSALM_CHECK(p.height == h && p.width == w, ann.context, ": field \"",
                   data::kVisualPromptKeys[static_cast<std::size_t>(kind)], "\" has size [",

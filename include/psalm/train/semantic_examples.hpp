@@ -69,10 +69,12 @@ class SemanticFolderSource {
 
 /// An open-vocabulary evaluation set from its image and label folders (FC-CLIP's layout:
 /// e.g. ADEChallengeData2016/images/validation + annotations_detectron2/validation).
+/// PASCAL Context 459's label maps are .tif files, the others .png.
 inline SemanticFolderSource open_vocabulary_source(data::OpenVocabularySet set,
                                                    const std::filesystem::path& image_dir,
                                                    const std::filesystem::path& label_dir) {
-  return SemanticFolderSource(data::read_semantic_folder(image_dir, label_dir),
+  const std::string ext = set == data::OpenVocabularySet::pascal_context_459 ? ".tif" : ".png";
+  return SemanticFolderSource(data::read_semantic_folder(image_dir, label_dir, ".jpg", ext),
                               data::open_vocabulary_classes(set));
 }
 
