@@ -66,7 +66,8 @@ class CocoPanopticSource {
         data_.images[static_cast<std::size_t>(data_.image_index(a.image_id))];
     Example ex;
     ex.task = task_;
-    ex.image = load_example_image(image_dir_ / im.file_name, im.height, im.width, a.context);
+    ex.image = load_example_image(image_dir_ / im.file_name, im.height, im.width,
+                                  a.context);  // (H0, W0, 3)
     detail::set_class_list(ex, data_.categories);
     const Tensor<std::int32_t> ids =
         data::load_panoptic_ids(png_dir_ / a.file_name, a, im.height, im.width);  // (H0, W0)
@@ -124,7 +125,7 @@ class CocoInstancesSource {
     const data::CocoImageRecord& im = data_.images[static_cast<std::size_t>(i)];
     Example ex;
     ex.task = Task::instance;
-    ex.image = load_example_image(image_dir_ / im.file_name, im.height, im.width,
+    ex.image = load_example_image(image_dir_ / im.file_name, im.height, im.width,  // (H0, W0, 3)
                                   data_.source + ": images[" + std::to_string(i) + "]");
     detail::set_class_list(ex, data_.categories);
     std::vector<io::Rle> masks;

@@ -71,11 +71,13 @@ class DavisSource {
   Example first_frame_example(std::int64_t i) const {
     Example ex;
     ex.task = Task::interactive;
-    ex.image = frame(i, 0);
-    const Tensor<std::int32_t> ids = annotation(i, 0, ex.image.size(0), ex.image.size(1));
+    ex.image = frame(i, 0);  // (H, W, 3)
+    const Tensor<std::int32_t> ids =
+        annotation(i, 0, ex.image.size(0), ex.image.size(1));  // (H, W)
     const std::vector<std::int32_t> objs = data::davis_objects(ids);
-    ex.prompt_masks = label_masks(ids, std::vector<std::int64_t>(objs.begin(), objs.end()));
-    ex.target_masks = ex.prompt_masks.clone();  // (K, H, W)
+    ex.prompt_masks =
+        label_masks(ids, std::vector<std::int64_t>(objs.begin(), objs.end()));  // (K, H, W)
+    ex.target_masks = ex.prompt_masks.clone();                                  // (K, H, W)
     return ex;
   }
 

@@ -72,7 +72,7 @@ class InteractiveSource {
     const std::int64_t h = rec.height, w = rec.width;
     Example ex;
     ex.task = Task::interactive;
-    ex.image = load_example_image(image_dir_ / rec.image_file, h, w, rec.context);
+    ex.image = load_example_image(image_dir_ / rec.image_file, h, w, rec.context);  // (H0, W0, 3)
     std::vector<io::Rle> prompts, targets;
     std::vector<int> kinds;
     for (std::size_t a = 0; a < rec.anns.size(); ++a) {

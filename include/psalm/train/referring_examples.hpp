@@ -78,7 +78,8 @@ class ReferringSource {
     const data::ReferringRecord& rec = records_[r];
     Example ex;
     ex.task = task_;
-    ex.image = load_example_image(image_dir_ / rec.image_file, rec.height, rec.width, rec.context);
+    ex.image = load_example_image(image_dir_ / rec.image_file, rec.height, rec.width,
+                                  rec.context);  // (H0, W0, 3)
     ex.sentence =
         s < 0 ? join_sentences(rec.sentences) : rec.sentences[static_cast<std::size_t>(s)];
     std::vector<io::Rle> masks;
