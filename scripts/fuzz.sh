@@ -27,6 +27,9 @@ corpus_for() {  # target name -> seed corpus folders
     fuzz_config) echo tests/data/malformed/config ;;
     fuzz_safetensors_index) echo tests/data/malformed/index ;;
     fuzz_pickle|fuzz_torch_zip) echo tests/data/checkpoints tests/data/malformed/checkpoints ;;
+    fuzz_coco_instances|fuzz_coco_panoptic|fuzz_referring|fuzz_coco_interactive)
+      echo tests/data/malformed/datasets tests/data/data_readers/tiny ;;
+    fuzz_tiff_labels) echo tests/data/data_readers/tiny/semantic/labels_tif ;;
     *) echo "" ;;
   esac
 }

@@ -323,8 +323,12 @@ inline Rle rle_from_polygon(const std::vector<double>& xy, std::int64_t height,
       std::swap(xs, xe);
       std::swap(ys, ye);
     }
-    const double s =
-        dx >= dy ? static_cast<double>(ye - ys) / dx : static_cast<double>(xe - xs) / dy;
+    // A repeated vertex (dx = dy = 0) makes upstream's slope 0 / 0 = NaN and its one boundary
+    // point's row (int)NaN, undefined behaviour; that point shares its column with both
+    // neighbours, so no crossing ever reads it: slope 0 gives the same mask without the UB.
+    const double s = dx == 0 && dy == 0 ? 0.0
+                     : dx >= dy         ? static_cast<double>(ye - ys) / dx
+                                        : static_cast<double>(xe - xs) / dy;
     const int steps = dx >= dy ? dx : dy;
     for (int d = 0; d <= steps; ++d) {
       const int t = flip ? steps - d : d;
