@@ -162,6 +162,55 @@ TEST_CASE("inputs: conversations label only the answer; the loss runs", "[psalm]
   CHECK(loss.value().item() > 5.0f);  // about log(50297) = 10.8 for random weights
 }
 
+TEST_CASE("inputs: tied word embeddings: no lm_head entry, logits through embed_tokens",
+          "[psalm][inputs]") {
+  PsalmConfig tied = small_config();
+  tied.phi.tie_word_embeddings = true;
+  const InputEncoder encoder(tied, testing::schema_tokenizer());
+  ConversationExample ex;
+  ex.image = Tensor<std::uint8_t>::zeros(Shape{30, 30, 3});
+  ex.user = "What is in the image?";
+  ex.assistant = "A red circle.";
+  const std::vector<EncodedConversation> batch{encoder.encode(ex)};
+  const PsalmBatch<float> inputs = collate(std::span<const EncodedConversation>(batch));
+
+  nn::InitRng rng{3};
+  PsalmModel<float> model(tied, rng);
+  bool has_head = false;
+  for (const auto& [name, p] : model.named_parameters()) has_head |= name.starts_with("lm_head");
+  CHECK_FALSE(has_head);
+
+  // The same weights untied, lm_head.weight a copy of embed_tokens.weight: identical logits.
+  PsalmConfig untied_config = tied;
+  untied_config.phi.tie_word_embeddings = false;
+  nn::InitRng rng2{3};
+  PsalmModel<float> untied(untied_config, rng2);
+  auto untied_params = untied.named_parameters();
+  for (const auto& [name, p] : model.named_parameters())
+    for (auto& [n2, p2] : untied_params)
+      if (n2 == name) p2.value().assign(p.value());
+  untied.lm_head.weight.value().assign(model.model.phi.embed_tokens.weight.value());
+  const Var<float> logits = model.language_logits(inputs);     // (1, L, V)
+  const Var<float> reference = untied.language_logits(inputs);  // (1, L, V)
+  CHECK(logits.value().to_vector() == reference.value().to_vector());
+
+  // The loss reaches embed_tokens through both of its uses.
+  autograd::backward(next_token_loss(logits, inputs.sequence.labels));
+  REQUIRE(model.model.phi.embed_tokens.weight.grad().defined());
+  const auto g = model.model.phi.embed_tokens.weight.grad().to_vector();
+  const auto nonzero_rows = [&] {
+    std::int64_t rows = 0;
+    const std::int64_t d = tied.phi.hidden_size;
+    for (std::size_t r = 0; r < g.size() / d; ++r)
+      rows += std::any_of(g.begin() + r * d, g.begin() + (r + 1) * d, [](float v) { return v != 0; });
+    return rows;
+  }();
+  CHECK(nonzero_rows == tied.phi.vocab_size);  // every row is an output class, not only the inputs
+
+  tied.phi.lm_head_bias = true;
+  CHECK_THROWS_WITH(tied.validate(), Catch::Contains("lm_head_bias"));
+}
+
 TEST_CASE("inputs: bad examples are clear errors", "[psalm][inputs]") {
   const InputEncoder encoder(small_config(), testing::schema_tokenizer());
   Example ex = rectangle_example(Task::panoptic);

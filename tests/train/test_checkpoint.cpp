@@ -1,9 +1,19 @@
 // Tests of psalm/train/checkpoint.hpp: a checkpoint restores weights, optimizer moments and step
-// counts exactly; `latest` only ever names complete checkpoints; bad folders are clear errors.
+// counts exactly; `latest` only ever names complete checkpoints, also when a writing process is
+// killed at random points; bad folders are clear errors.
 #include <catch2/catch.hpp>
 
+#include <omp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <thread>
 
 #include "psalm/autograd/ops/reduce.hpp"
 #include "psalm/nn/linear.hpp"
@@ -32,7 +42,7 @@ void train_step(TwoLayers& net, optim::AdamW<float>& opt, std::uint64_t seed) {
   opt.zero_grad();
 }
 
-train::NamedOptimizer<float, cpu> named(TwoLayers& net, optim::AdamW<float>& opt) {
+train::NamedOptimizer<float, cpu> named(nn::Module<float>& net, optim::AdamW<float>& opt) {
   train::NamedOptimizer<float, cpu> n{&opt, {{}}};
   for (auto& [name, p] : net.named_parameters()) n.names[0].push_back(name);
   return n;
@@ -102,5 +112,93 @@ TEST_CASE("checkpoint: latest moves only after a complete write; old ones are pr
   std::ofstream(run / "latest") << "../etc\n";
   CHECK_THROWS_WITH(train::latest_checkpoint(run), Catch::Contains("not a checkpoint folder"));
   CHECK_THROWS_WITH(train::latest_checkpoint(run / "nope"), Catch::Contains("not a folder"));
+  fs::remove_all(run);
+}
+
+namespace {
+
+/// Large enough that one checkpoint takes a measurable time to write (about 2 MB).
+struct Wide : nn::Module<float> {
+  Wide(nn::InitRng& rng) : a(512, 512, rng), b(512, 512, rng) {}
+  void visit(nn::ModuleVisitor<float>& v) override {
+    v.child("a", a);
+    v.child("b", b);
+  }
+  nn::Linear<float> a, b;
+};
+
+/// Every parameter of `net` set to `value` by plain stores (no kernels: safe after fork).
+void fill_all(Wide& net, float value) {
+  for (auto& [name, p] : net.named_parameters())
+    std::fill(p.value().data(), p.value().data() + p.value().numel(), value);
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: a process killed at random points during writes leaves latest loadable",
+          "[train][checkpoint]") {
+  const fs::path run = fresh_dir("psalm_test_checkpoint_kill");
+  nn::InitRng rng{2};
+  Wide net(rng);
+  optim::AdamW<float> opt({{net.trainable_parameters(), 1e-3, 0.0}});
+  fill_all(net, 1.0f);
+  train::save_checkpoint(run, 1, net, {}, named(net, opt), {});
+
+  // How long one write takes here, to spread the kills over whole writes.
+  fill_all(net, 2.0f);
+  const auto t0 = std::chrono::steady_clock::now();
+  train::save_checkpoint(run, 2, net, {}, named(net, opt), {});
+  const auto write_us = std::max<std::int64_t>(
+      200, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+               .count());
+
+  std::mt19937_64 gen(7);
+  std::int64_t next_step = 3, last_step = 2;
+  int completed = 0, interrupted = 0;
+  for (int trial = 0; trial < 25; ++trial) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      // Keep writing checkpoints, each holding its own step as every weight, until killed.
+      omp_set_num_threads(1);  // the parent's OpenMP team does not exist in a forked child
+      try {
+        for (std::int64_t step = next_step;; ++step) {
+          fill_all(net, static_cast<float>(step));
+          train::save_checkpoint(run, step, net, {}, named(net, opt), {});
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "checkpoint writer: %s\n", e.what());
+      }
+      std::_Exit(3);  // never back into the test runner
+    }
+    std::uniform_int_distribution<std::int64_t> delay(0, 8 * write_us);
+    std::this_thread::sleep_for(std::chrono::microseconds(delay(gen)));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+
+    // Whatever the kill interrupted, `latest` names a complete checkpoint whose weights are
+    // all the step its trainer state records.
+    const fs::path dir = train::latest_checkpoint(run);
+    Wide loaded(rng);
+    const nlohmann::json state = train::load_checkpoint(dir, loaded, named(loaded, opt));
+    const auto step = state.at("step").get<std::int64_t>();
+    CHECK(dir.filename() == train::checkpoint_name(step));
+    for (auto& [name, p] : loaded.named_parameters()) {
+      const auto v = p.value().to_vector();
+      CHECK(std::all_of(v.begin(), v.end(), [&](float x) { return x == static_cast<float>(step); }));
+    }
+    completed += step > last_step;
+    for (const auto& e : fs::directory_iterator(run))
+      if (e.path().filename().string().find(".tmp-" + std::to_string(child)) != std::string::npos)
+        ++interrupted;  // this kill landed inside a write
+    last_step = step;
+    next_step = step + 100;  // the next child's steps are new folders after this one
+  }
+  // The kills fell both inside writes and after complete ones.
+  INFO("one write: " << write_us << " us");
+  CHECK(completed > 0);
+  CHECK(interrupted > 0);
   fs::remove_all(run);
 }

@@ -73,6 +73,8 @@ inline int run_train(int argc, char** argv) {
       ("train-vision-tower", "train Swin too (upstream keeps it frozen; needed from random weights)")
       ("clip-grad-norm", "clip the global gradient norm (0: off)", cxxopts::value<double>()->default_value("0"))
       ("skip-non-finite", "skip a step whose loss or gradient is NaN / inf instead of stopping")
+      ("config", "a PsalmConfig JSON (as a checkpoint's config.json) instead of --preset",
+       cxxopts::value<std::string>())
       ("image-size", "override the preset's input side (a multiple of 64)", cxxopts::value<std::int64_t>())
       ("scene-size", "synthetic scene side in pixels (default: the input side)", cxxopts::value<std::int64_t>())
       ("seed", "seed of weights, data order and sampling", cxxopts::value<std::uint64_t>()->default_value("0"))
@@ -126,6 +128,8 @@ inline int run_train(int argc, char** argv) {
   if (args.count("init")) {
     init = args["init"].as<std::string>();
     config = PsalmConfig::from_json(io::ConfigReader::from_file(*init / "config.json"));
+  } else if (args.count("config")) {
+    config = PsalmConfig::from_json(io::ConfigReader::from_file(args["config"].as<std::string>()));
   } else if (preset == "tiny") {
     config = PsalmConfig::psalm_tiny();
   } else if (preset == "psalm") {

@@ -122,9 +122,14 @@ struct PsalmConfig {
     c.swin.window_size = 4;
     c.swin.drop_path_rate = 0.0;
     c.swin.out_indices = {1, 2, 3, 4};
+    // A 2-layer MLP on res5's 4 x 4 tokens: the released swin_conv halves the grid, which at
+    // 128 px leaves 2 x 2 image tokens, too coarse to pool a visual prompt's region from.
+    c.projector.mm_projector_type = "mlp2x_gelu";
     c.projector.mm_input_embeds = 256;
-    c.projector.swin_conv_planes = 128;
+    c.projector.swin_conv_planes = 128;  // unused by the MLP; kept in the JSON
     c.projector.projector_outdim = 128;
+    c.projector.mm_hidden_size = 256;
+    c.projector.hidden_size = 128;
     c.phi.hidden_size = 128;
     c.phi.intermediate_size = 512;
     c.phi.num_hidden_layers = 2;
@@ -144,6 +149,12 @@ struct PsalmConfig {
     c.mask_decoder.nheads = 4;
     c.mask_decoder.dim_feedforward = 256;
     c.mask_decoder.dec_layers = 3;
+    // Its masks are 32 x 32: 1,024 points cover them (upstream's 12,544 are for 256 x 256
+    // masks and cost most of a tiny step); tied embeddings halve the 50,297-row vocabulary's
+    // share of the shipped file.
+    c.phi.tie_word_embeddings = true;
+    c.matcher.num_points = 1024;
+    c.criterion.num_points = 1024;
     return c;
   }
 

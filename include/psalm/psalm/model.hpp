@@ -100,7 +100,10 @@ class PsalmModel : public nn::Module<T, Dev> {
   /// PyTorch's Linear default. `InitRng::for_loading()` skips drawing when weights follow.
   PsalmModel(const PsalmConfig& config, nn::InitRng& rng)
       : model(config, rng),
-        lm_head(config.phi.hidden_size, config.phi.vocab_size, rng, config.phi.lm_head_bias),
+        lm_head(config.phi.tie_word_embeddings
+                    ? nn::Linear<T, Dev>()
+                    : nn::Linear<T, Dev>(config.phi.hidden_size, config.phi.vocab_size, rng,
+                                         config.phi.lm_head_bias)),
         region_projector(config.phi.hidden_size, config.decoder_dim(), rng),
         pixel_decoder(config.pixel_decoder, rng),
         predictor(config.mask_decoder, rng),
@@ -121,7 +124,7 @@ class PsalmModel : public nn::Module<T, Dev> {
   void visit(nn::ModuleVisitor<T, Dev>& v) override {
     v.parameter("seg_query", seg_query);
     v.child("model", model);
-    v.child("lm_head", lm_head);
+    if (!config_.phi.tie_word_embeddings) v.child("lm_head", lm_head);
     v.child("region_projector", region_projector);
     v.child("pixel_decoder", pixel_decoder);
     v.child("predictor", predictor);
@@ -180,11 +183,14 @@ class PsalmModel : public nn::Module<T, Dev> {
     const Var<T, Dev> embeds = splice_embeddings<T, Dev>(
         {model.phi.embed(batch.sequence.token_ids.template to<Dev>()), image_tokens, {}, {}},
         batch.sequence);  // (B, L, D)
-    return lm_head(model.phi(embeds, batch.sequence.attention_mask));  // (B, L, V)
+    const Var<T, Dev> hidden = model.phi(embeds, batch.sequence.attention_mask);  // (B, L, D)
+    if (config_.phi.tie_word_embeddings)  // the input embedding is the output projection
+      return autograd::linear(hidden, model.phi.embed_tokens.weight, Var<T, Dev>{});  // (B, L, V)
+    return lm_head(hidden);  // (B, L, V)
   }
 
   PsalmLanguageModel<T, Dev> model;
-  nn::Linear<T, Dev> lm_head;
+  nn::Linear<T, Dev> lm_head;  ///< empty when config.phi.tie_word_embeddings
   nn::Linear<T, Dev> region_projector;
   models::deformable::PixelDecoder<T, Dev> pixel_decoder;
   models::mask2former::MaskedAttentionDecoder<T, Dev> predictor;

@@ -57,7 +57,8 @@ struct TrainerOptions {
   std::int64_t block = 16;
   std::int64_t batch_size = 4;
   std::int64_t steps = 0;  ///< total steps; 0: derived from `minutes`
-  double minutes = 0;      ///< time budget: the total is fixed after timing the first steps
+  double minutes = 0;      ///< time budget: the total is planned from the first steps' pace
+                           ///< and the budget is a hard stop
   double lr = 1e-4;
   double weight_decay = 0.0;
   double warmup_fraction = 0.03;
@@ -174,18 +175,24 @@ class Trainer {
     if (total_ > 0 && !schedule_) make_schedule();
     const auto start = std::chrono::steady_clock::now();
     const std::int64_t first = step_;
+    const double budget = opt_.steps > 0 ? 0.0 : opt_.minutes * 60.0;  // seconds; 0: none
     while (total_ == 0 || step_ < total_) {
-      if (total_ == 0 && step_ - first == kTimingSteps) {
-        // Time budget: fix the total from the first steps' pace (stored for resume).
-        const double per_step = seconds_since(start) / static_cast<double>(kTimingSteps);
+      const std::int64_t done = step_ - first;
+      if (budget > 0 && (done == kTimingSteps || done == kRetimingSteps)) {
+        // Time budget: plan the total from the pace so far (stored for resume), once early and
+        // once more when the pace has settled; the budget itself is a hard stop below.
+        const double elapsed = seconds_since(start);
+        const double per_step = elapsed / static_cast<double>(done);
         total_ = std::max<std::int64_t>(
-            step_ + 1, static_cast<std::int64_t>(opt_.minutes * 60.0 / per_step));
+            step_ + 1, step_ + static_cast<std::int64_t>((budget - elapsed) / per_step));
         make_schedule();
       }
       if (!schedule_) make_provisional_schedule();
       StepReport r = train_step();
       r.seconds = seconds_since(start);
       r.steps_per_second = static_cast<double>(step_ - first) / std::max(r.seconds, 1e-9);
+      if (budget > 0 && r.seconds >= budget && step_ < total_)
+        total_ = r.total = step_;  // out of time: this step is the last (evaluated and saved)
       if (on_step) on_step(r);
       if (step_ % opt_.log_every == 0 || step_ == total_) {
         nlohmann::json j = {{"step", step_},  {"total", total_},       {"task", r.task},
@@ -211,7 +218,7 @@ class Trainer {
   }
 
  private:
-  static constexpr std::int64_t kTimingSteps = 5;
+  static constexpr std::int64_t kTimingSteps = 5, kRetimingSteps = 50;
 
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

@@ -56,7 +56,9 @@ struct PhiConfig {
     PSALM_CHECK(hidden_act == "gelu_new" || hidden_act == "gelu_pytorch_tanh",
                 "PhiConfig: hidden_act \"", hidden_act,
                 "\" is not supported (Phi uses gelu_new, the tanh approximation)");
-    PSALM_CHECK(!tie_word_embeddings, "PhiConfig: tie_word_embeddings = true is not supported");
+    PSALM_CHECK(!tie_word_embeddings || !lm_head_bias,
+                "PhiConfig: tie_word_embeddings = true shares embed_tokens.weight as the output "
+                "projection and needs lm_head_bias = false");
     PSALM_CHECK(!qk_layernorm,
                 "PhiConfig: qk_layernorm = true is not supported (Phi-1.5 has none)");
     PSALM_CHECK(!pad_token_id || (*pad_token_id >= 0 && *pad_token_id < vocab_size),

@@ -121,17 +121,22 @@ struct PhiOutput {
 };
 
 /// PhiModel under `model.` and `lm_head` (with a bias unless config.lm_head_bias is false).
+/// With config.tie_word_embeddings the logits use `model.embed_tokens.weight` and there is no
+/// `lm_head` entry (as transformers saves tied models).
 template <Real T, Device Dev = cpu>
 class PhiForCausalLM : public nn::Module<T, Dev> {
  public:
   PhiForCausalLM() = default;
   PhiForCausalLM(const PhiConfig& config, nn::InitRng& rng)
       : model(config, rng),
-        lm_head(config.hidden_size, config.vocab_size, rng, config.lm_head_bias) {}
+        lm_head(config.tie_word_embeddings
+                    ? nn::Linear<T, Dev>()
+                    : nn::Linear<T, Dev>(config.hidden_size, config.vocab_size, rng,
+                                         config.lm_head_bias)) {}
 
   void visit(nn::ModuleVisitor<T, Dev>& v) override {
     v.child("model", model);
-    v.child("lm_head", lm_head);
+    if (!config().tie_word_embeddings) v.child("lm_head", lm_head);
   }
 
   const PhiConfig& config() const { return model.config(); }
@@ -149,13 +154,20 @@ class PhiForCausalLM : public nn::Module<T, Dev> {
     return heads(model(inputs_embeds, attention_mask, cache), with_logits);
   }
 
+  /// hidden (B, L, D) -> (B, L, V) through lm_head or, tied, the input embedding.
+  Var<T, Dev> logits(const Var<T, Dev>& hidden) const {
+    if (config().tie_word_embeddings)
+      return autograd::linear(hidden, model.embed_tokens.weight, Var<T, Dev>{});  // (B, L, V)
+    return lm_head(hidden);                                                        // (B, L, V)
+  }
+
   PhiModel<T, Dev> model;
-  nn::Linear<T, Dev> lm_head;
+  nn::Linear<T, Dev> lm_head;  ///< empty when the embeddings are tied
 
  private:
   PhiOutput<T, Dev> heads(Var<T, Dev> hidden, bool with_logits) const {
     PhiOutput<T, Dev> out{std::move(hidden), {}};
-    if (with_logits) out.logits = lm_head(out.last_hidden_state);  // (B, L, V)
+    if (with_logits) out.logits = logits(out.last_hidden_state);  // (B, L, V)
     return out;
   }
 };

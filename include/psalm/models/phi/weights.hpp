@@ -259,7 +259,9 @@ void resize_token_embeddings(PhiForCausalLM<T, Dev>& lm, const VocabResize& r) {
   };
   swap_in(lm.model.embed_tokens.weight,
           detail::resized_rows(lm.model.embed_tokens.weight.value(), r, fresh, rng, false));
-  swap_in(lm.lm_head.weight, detail::resized_rows(lm.lm_head.weight.value(), r, fresh, rng, false));
+  if (lm.lm_head.weight.defined())  // absent when the embeddings are tied
+    swap_in(lm.lm_head.weight,
+            detail::resized_rows(lm.lm_head.weight.value(), r, fresh, rng, false));
   if (lm.lm_head.bias.defined())
     swap_in(lm.lm_head.bias, detail::resized_rows(lm.lm_head.bias.value(), r, fresh, rng, true));
   lm.model.config().vocab_size = r.new_vocab;
