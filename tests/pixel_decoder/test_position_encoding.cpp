@@ -1,6 +1,7 @@
 // Tests of nn::sine_position_encoding (include/psalm/nn/position_encoding.hpp) against a float64
 // and a float32 PyTorch transcription of Mask2Former's PositionEmbeddingSine and against
-// transformers' Mask2FormerSinePositionEmbedding (tools/reference/pixel_decoder_fixtures.py).
+// transformers' Mask2FormerSinePositionEmbedding (tools/reference/pixel_decoder_fixtures.py);
+// nn::SinePositionEncoding, its per-size cache.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -75,5 +76,22 @@ TEST_CASE("sine_position_encoding: rejects odd feature counts and empty maps", "
   CHECK_THROWS_AS(nn::sine_position_encoding<float>(2, 2, 3), Error);
   CHECK_THROWS_AS(nn::sine_position_encoding<float>(0, 2, 4), Error);
   CHECK_THROWS_WITH(nn::sine_position_encoding<float>(2, 2, 3),
+                    Catch::Contains("must be positive and even"));
+}
+
+TEST_CASE("SinePositionEncoding: computed once per map size, equal to the function, bounded",
+          "[pixel_decoder]") {
+  const nn::SinePositionEncoding<double> pos(8);
+  CHECK(pos.cached_sizes() == 0);
+  const Tensor<double> a = pos(3, 5);  // (1, 16, 3, 5)
+  testing::require_close(a, nn::sine_position_encoding<double>(3, 5, 8), 0.0, 0.0);
+  const Tensor<double> again = pos(3, 5);
+  CHECK(again.data() == a.data());  // the cached tensor, not a new one
+  CHECK(pos.cached_sizes() == 1);
+  testing::require_close(pos(5, 3), nn::sine_position_encoding<double>(5, 3, 8), 0.0, 0.0);
+  CHECK(pos.cached_sizes() == 2);
+  for (std::int64_t h = 1; h <= 20; ++h) (void)pos(h, 1);
+  CHECK(pos.cached_sizes() == nn::SinePositionEncoding<double>::kMaxSizes);
+  CHECK_THROWS_WITH(nn::SinePositionEncoding<float>(3)(2, 2),
                     Catch::Contains("must be positive and even"));
 }

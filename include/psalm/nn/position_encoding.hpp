@@ -1,5 +1,6 @@
 // psalm/nn/position_encoding.hpp — Mask2Former's PositionEmbeddingSine without a padding mask:
-// a fixed (1, 2 * num_pos_feats, H, W) map of sines and cosines of the row and column index.
+// a fixed (1, 2 * num_pos_feats, H, W) map of sines and cosines of the row and column index;
+// SinePositionEncoding computes it once per map size and reuses it on later forwards.
 // Depends on: tensor, autograd/var (the Real concept). Test: tests/pixel_decoder/
 // test_position_encoding.cpp (against a PyTorch transcription and transformers' module).
 #pragma once
@@ -7,9 +8,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <numbers>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "psalm/autograd/var.hpp"
@@ -76,5 +81,58 @@ Tensor<T, Dev> sine_position_encoding(std::int64_t height, std::int64_t width,
   else
     return host.template to<Dev>();  // (1, 2F, H, W)
 }
+
+/// sine_position_encoding with fixed parameters, computed once per (H, W) and then reused: the
+/// modules that add it on every forward (the deformable encoder, the mask decoder) hold one.
+/// The cache is bounded (kMaxSizes map sizes; the oldest is dropped first), shared by the
+/// threads that run one module (guarded by a mutex), and moves with its module.
+template <autograd::Real T, Device Dev = cpu>
+class SinePositionEncoding {
+ public:
+  static constexpr std::size_t kMaxSizes = 16;
+
+  explicit SinePositionEncoding(std::int64_t num_pos_feats = 128, double temperature = 10000.0,
+                                bool normalize = true, double scale = 2 * std::numbers::pi)
+      : num_pos_feats_(num_pos_feats),
+        temperature_(temperature),
+        normalize_(normalize),
+        scale_(scale) {}
+
+  /// (1, 2F, H, W), equal to sine_position_encoding(height, width, ...). The result shares
+  /// storage with the cache: treat it as read-only.
+  Tensor<T, Dev> operator()(std::int64_t height, std::int64_t width) const {
+    const std::lock_guard<std::mutex> lock(cache_->mutex);
+    const std::pair<std::int64_t, std::int64_t> key{height, width};
+    if (auto it = cache_->maps.find(key); it != cache_->maps.end()) return it->second;
+    Tensor<T, Dev> pos = sine_position_encoding<T, Dev>(height, width, num_pos_feats_, temperature_,
+                                                        normalize_, scale_);
+    if (cache_->order.size() == kMaxSizes) {
+      cache_->maps.erase(cache_->order.front());
+      cache_->order.erase(cache_->order.begin());
+    }
+    cache_->order.push_back(key);
+    cache_->maps.emplace(key, pos);
+    return pos;  // (1, 2F, H, W)
+  }
+
+  std::int64_t num_pos_feats() const { return num_pos_feats_; }
+  /// How many map sizes are cached now.
+  std::size_t cached_sizes() const {
+    const std::lock_guard<std::mutex> lock(cache_->mutex);
+    return cache_->maps.size();
+  }
+
+ private:
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::pair<std::int64_t, std::int64_t>, Tensor<T, Dev>> maps;
+    std::vector<std::pair<std::int64_t, std::int64_t>> order;  // oldest first
+  };
+  std::int64_t num_pos_feats_;
+  double temperature_;
+  bool normalize_;
+  double scale_;
+  std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
+};
 
 }  // namespace psalm::nn
