@@ -54,9 +54,9 @@ int main(int argc, char** argv) {
   const autograd::NoGrad no_grad;
   using V = nn::Var<float>;
   const V queries(Tensor<float>::randn({1, 100, 256}, 2));  // (B, Q, D)
-  const std::vector<V> multi_scale{V(Tensor<float>::randn({1, 256, 32, 32}, 3)),
-                                   V(Tensor<float>::randn({1, 256, 64, 64}, 4)),
-                                   V(Tensor<float>::randn({1, 256, 128, 128}, 5))};
+  const nn::FeatureMaps<float> multi_scale{{5, V(Tensor<float>::randn({1, 256, 32, 32}, 3))},
+                                           {4, V(Tensor<float>::randn({1, 256, 64, 64}, 4))},
+                                           {3, V(Tensor<float>::randn({1, 256, 128, 128}, 5))}};
   const V mask_features(Tensor<float>::randn({1, 256, 256, 256}, 6));  // (B, M, Hm, Wm)
   Conditions<float> cond;
   cond.class_conditions = V(Tensor<float>::randn({1, 134, 256}, 7));  // (B, C, D)

@@ -38,11 +38,10 @@ int main(int argc, char** argv) {
   nn::InitRng rng{0};
   PixelDecoder<float> decoder(PixelDecoderConfig::psalm_swin_b(), rng);
   decoder.eval();
-  const PixelDecoderInput<float> in{
-      nn::Var<float>(Tensor<float>::randn({1, 128, 256, 256}, 1)),  // res2
-      nn::Var<float>(Tensor<float>::randn({1, 256, 128, 128}, 2)),  // res3
-      nn::Var<float>(Tensor<float>::randn({1, 512, 64, 64}, 3)),    // res4
-      nn::Var<float>(Tensor<float>::randn({1, 1024, 32, 32}, 4))};  // res5
+  const nn::FeatureMaps<float> in{{2, nn::Var<float>(Tensor<float>::randn({1, 128, 256, 256}, 1))},
+                                  {3, nn::Var<float>(Tensor<float>::randn({1, 256, 128, 128}, 2))},
+                                  {4, nn::Var<float>(Tensor<float>::randn({1, 512, 64, 64}, 3))},
+                                  {5, nn::Var<float>(Tensor<float>::randn({1, 1024, 32, 32}, 4))}};
   autograd::NoGrad no_grad;
 
   const double rss_before = peak_rss_mib();

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   // Best wall time and best process CPU time (all threads) per forward: on a machine shared
   // with other jobs the CPU time says more than the wall time.
   auto forward = [&] {
-    const SwinFeatures<float> f = swin(autograd::Var<float>(image));
+    const nn::FeatureMaps<float> f = swin(autograd::Var<float>(image));
     (void)f;
   };
   for (int i = 0; i < warmup; ++i) forward();

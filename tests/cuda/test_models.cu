@@ -102,8 +102,8 @@ void run_model_cases() {
       "swin (tiny, window padding and shifts)", swin_host, swin_device,
       [](auto& m) {
         using Dev = typename std::remove_reference_t<decltype(m)>::device_type;
-        const auto features = m(Var<float, Dev>(random_on<Dev>({2, 3, 30, 26}, 1)));
-        return features.stages;  // res2..res5
+        const nn::FeatureMaps<float, Dev> f = m(Var<float, Dev>(random_on<Dev>({2, 3, 30, 26}, 1)));
+        return std::vector<Var<float, Dev>>{f.res(2), f.res(3), f.res(4), f.res(5)};
       },
       false);
   models::projector::SwinConvProjector<float, cpu> proj_host(models::projector::ProjectorConfig::tiny(), rng);
@@ -121,14 +121,14 @@ void run_model_cases() {
       "pixel decoder (tiny)", pix_host, pix_device,
       [](auto& m) {
         using Dev = typename std::remove_reference_t<decltype(m)>::device_type;
-        models::deformable::PixelDecoderInput<float, Dev> in{
-            Var<float, Dev>(random_on<Dev>({2, 8, 16, 20}, 3)),
-            Var<float, Dev>(random_on<Dev>({2, 12, 8, 10}, 4)),
-            Var<float, Dev>(random_on<Dev>({2, 16, 4, 5}, 5)),
-            Var<float, Dev>(random_on<Dev>({2, 20, 2, 3}, 6))};
+        const nn::FeatureMaps<float, Dev> in{
+            {2, Var<float, Dev>(random_on<Dev>({2, 8, 16, 20}, 3))},
+            {3, Var<float, Dev>(random_on<Dev>({2, 12, 8, 10}, 4))},
+            {4, Var<float, Dev>(random_on<Dev>({2, 16, 4, 5}, 5))},
+            {5, Var<float, Dev>(random_on<Dev>({2, 20, 2, 3}, 6))}};
         const auto out = m(in);
-        return std::vector<Var<float, Dev>>{out.mask_features, out.multi_scale[0],
-                                            out.multi_scale[1], out.multi_scale[2]};
+        return std::vector<Var<float, Dev>>{out.mask_features, out.multi_scale.res(5),
+                                            out.multi_scale.res(4), out.multi_scale.res(3)};
       },
       true);
   models::mask2former::MaskedAttentionDecoder<float, cpu> dec_host(models::mask2former::MaskDecoderConfig::tiny(), rng);
@@ -140,10 +140,11 @@ void run_model_cases() {
         models::mask2former::Conditions<float, Dev> conditions;
         conditions.class_conditions = Var<float, Dev>(random_on<Dev>({2, 5, 32}, 7));
         conditions.referring_conditions = Var<float, Dev>(random_on<Dev>({2, 1, 32}, 8));
-        const auto out = m(Var<float, Dev>(random_on<Dev>({2, 6, 32}, 9)),
-                           {Var<float, Dev>(random_on<Dev>({2, 32, 2, 2}, 10)),
-                            Var<float, Dev>(random_on<Dev>({2, 32, 4, 4}, 11)),
-                            Var<float, Dev>(random_on<Dev>({2, 32, 8, 8}, 12))},
+        const nn::FeatureMaps<float, Dev> multi_scale{
+            {5, Var<float, Dev>(random_on<Dev>({2, 32, 2, 2}, 10))},
+            {4, Var<float, Dev>(random_on<Dev>({2, 32, 4, 4}, 11))},
+            {3, Var<float, Dev>(random_on<Dev>({2, 32, 8, 8}, 12))}};
+        const auto out = m(Var<float, Dev>(random_on<Dev>({2, 6, 32}, 9)), multi_scale,
                            Var<float, Dev>(random_on<Dev>({2, 32, 16, 16}, 13)), conditions);
         return std::vector<Var<float, Dev>>{out.last().masks, out.last().class_logits,
                                             out.last().seg_logits};

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,7 @@
 #include "psalm/models/mask2former.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 
 using namespace psalm;
 using namespace psalm::models::mask2former;
@@ -67,9 +68,9 @@ struct FixtureInputs {
           autograd::slice(leaves["region_conditions"], 0, start, start + k));  // (K_b, D)
       start += k;
     }
-    return decoder(leaves["queries"],
-                   {leaves["multi_scale_0"], leaves["multi_scale_1"], leaves["multi_scale_2"]},
-                   leaves["mask_features"], cond);
+    const nn::FeatureMaps<float> multi_scale{
+        {5, leaves["multi_scale_0"]}, {4, leaves["multi_scale_1"]}, {3, leaves["multi_scale_2"]}};
+    return decoder(leaves["queries"], multi_scale, leaves["mask_features"], cond);
   }
 };
 
@@ -159,53 +160,38 @@ TEST_CASE("mask decoder: the whole decoder's gradients match finite differences 
       Var<double>::parameter(Tensor<double>::randn({2, 1, 8}, 27)),     // referring
       Var<double>::parameter(Tensor<double>::randn({2, 8}, 28)),        // regions of sample 0
       Var<double>::parameter(Tensor<double>::randn({1, 8}, 29))};       // regions of sample 1
-  const std::size_t n_inputs = leaves.size();
-  for (auto& [name, p] : decoder.named_parameters())
-    if (name.find("query_feat") == std::string::npos &&
-        name.find("SEG_query_embed") == std::string::npos)
-      leaves.push_back(p);
-  auto forward = [&] {
-    return decoder(leaves[0], {leaves[1], leaves[2], leaves[3]}, leaves[4],
-                   {leaves[5], leaves[6], {leaves[7], leaves[8]}});
-  };
-  const DecoderOutput<double> base = forward();
-  autograd::backward(squared_loss(base));
+  const char* const names[] = {"queries", "1/32",      "1/16",      "1/8",      "mask_features",
+                               "class",   "referring", "regions 0", "regions 1"};
+  std::vector<std::pair<std::string, Var<double>>> inputs;
+  for (std::size_t i = 0; i < leaves.size(); ++i) inputs.emplace_back(names[i], leaves[i]);
+  const nn::FeatureMaps<double> multi_scale{{5, leaves[1]}, {4, leaves[2]}, {3, leaves[3]}};
   // The attention masks are a step function of the inputs: compare only where the
   // perturbation leaves every mask unchanged (it should, nearly everywhere).
-  auto masks_equal = [&](const DecoderOutput<double>& o) {
-    for (std::size_t i = 0; i < o.attention_masks.size(); ++i)
-      if (o.attention_masks[i].to_vector() != base.attention_masks[i].to_vector()) return false;
+  std::optional<DecoderOutput<double>> base;
+  DecoderOutput<double> last;
+  auto masks_equal = [&] {
+    for (std::size_t i = 0; i < last.attention_masks.size(); ++i)
+      if (last.attention_masks[i].to_vector() != base->attention_masks[i].to_vector()) return false;
     return true;
   };
-  std::size_t checked = 0, skipped = 0;
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    Tensor<double> value = leaves[i].value();
-    double* data = value.data();
-    const std::vector<double> grad = leaves[i].grad().to_vector();
-    // every element of the inputs, every 3rd of each parameter (time on a loaded machine)
-    const std::int64_t step = i < n_inputs ? 1 : 3;
-    for (std::int64_t e = 0; e < value.numel(); e += step) {
-      const double keep = data[e], h = testing::tol::fd_step;
-      autograd::NoGrad guard;
-      data[e] = keep + h;
-      const DecoderOutput<double> up = forward();
-      data[e] = keep - h;
-      const DecoderOutput<double> down = forward();
-      data[e] = keep;
-      if (!masks_equal(up) || !masks_equal(down)) {
-        ++skipped;
-        continue;
-      }
-      const double numeric =
-          (squared_loss(up).value().item() - squared_loss(down).value().item()) / (2 * h);
-      INFO("leaf " << i << " element " << e << ": analytic " << grad[e] << ", numeric " << numeric);
-      REQUIRE(std::fabs(grad[e] - numeric) <= 1e-7 + 1e-5 * std::fabs(numeric));
-      ++checked;
-    }
-  }
-  INFO("checked " << checked << " elements, skipped " << skipped << " (a mask changed)");
-  CHECK(checked > 1000);
-  CHECK(skipped * 20 < checked);
+  // every element of the inputs, every 3rd of each parameter (time on a loaded machine)
+  const testing::ModuleGradReport report = testing::check_module_gradients(
+      decoder, inputs,
+      [&] {
+        last = decoder(leaves[0], multi_scale, leaves[4],
+                       {leaves[5], leaves[6], {leaves[7], leaves[8]}});
+        if (!base) base = last;
+        return squared_loss(last);
+      },
+      {.rtol = 1e-5,
+       .atol = 1e-7,
+       .parameter_step = 3,
+       .skip = {"query_feat.weight", "SEG_query_embed.weight"},  // unused on this path
+       .smooth = masks_equal});
+  INFO("checked " << report.checked << " elements, skipped " << report.skipped
+                  << " (a mask changed)");
+  CHECK(report.checked > 1000);
+  CHECK(report.skipped * 20 < report.checked);
 }
 
 TEST_CASE("attention mask: bilinear resize, sigmoid < 0.5 blocks, fully blocked rows open",
@@ -233,9 +219,9 @@ TEST_CASE("prediction head: absent conditions give no logits; an empty region se
   MaskDecoderConfig c = MaskDecoderConfig::tiny();
   MaskedAttentionDecoder<float> decoder(c, rng);
   const Var<float> queries(Tensor<float>::randn({2, 6, 32}, 1));
-  const std::vector<Var<float>> ms{Var<float>(Tensor<float>::randn({2, 32, 2, 2}, 2)),
-                                   Var<float>(Tensor<float>::randn({2, 32, 3, 3}, 3)),
-                                   Var<float>(Tensor<float>::randn({2, 32, 5, 4}, 4))};
+  const nn::FeatureMaps<float> ms{{5, Var<float>(Tensor<float>::randn({2, 32, 2, 2}, 2))},
+                                  {4, Var<float>(Tensor<float>::randn({2, 32, 3, 3}, 3))},
+                                  {3, Var<float>(Tensor<float>::randn({2, 32, 5, 4}, 4))}};
   const Var<float> features(Tensor<float>::randn({2, 32, 8, 7}, 5));
   const DecoderOutput<float> plain = decoder(queries, ms, features);
   REQUIRE(plain.predictions.size() == 5);
@@ -259,14 +245,14 @@ TEST_CASE("mask decoder: bad input shapes are errors that name the expected shap
           "[mask2former]") {
   nn::InitRng rng{6};
   MaskedAttentionDecoder<float> decoder(MaskDecoderConfig::tiny(), rng);
-  const std::vector<Var<float>> ms{Var<float>(Tensor<float>::zeros({1, 32, 2, 2})),
-                                   Var<float>(Tensor<float>::zeros({1, 32, 2, 2})),
-                                   Var<float>(Tensor<float>::zeros({1, 32, 2, 2}))};
+  const Var<float> map(Tensor<float>::zeros({1, 32, 2, 2}));
+  const nn::FeatureMaps<float> ms{{5, map}, {4, map}, {3, map}};
   const Var<float> features(Tensor<float>::zeros({1, 32, 4, 4}));
   CHECK_THROWS_WITH(decoder(Var<float>(Tensor<float>::zeros({1, 5, 32})), ms, features),
                     Catch::Contains("queries must be (B, 6, 32)"));
   const Var<float> q(Tensor<float>::zeros({1, 6, 32}));
-  CHECK_THROWS_WITH(decoder(q, {ms[0], ms[1]}, features), Catch::Contains("3 multi-scale maps"));
+  CHECK_THROWS_WITH(decoder(q, nn::FeatureMaps<float>{{5, map}, {4, map}}, features),
+                    Catch::Contains("3 multi-scale maps"));
   CHECK_THROWS_WITH(decoder(q, ms, Var<float>(Tensor<float>::zeros({1, 16, 4, 4}))),
                     Catch::Contains("mask_features must be (1, 32, H, W)"));
   Conditions<float> bad;

@@ -14,7 +14,7 @@
 #include "psalm/models/deformable/ms_deform_attn.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 #include "support/tolerances.hpp"
 
 using namespace psalm;
@@ -147,36 +147,11 @@ TEST_CASE("MSDeformAttn: backward matches finite differences in double", "[msda]
   const Tensor<double> value_input = Tensor<double>::randn({1, 8, 4}, 41);       // (B, S, C)
   const Tensor<double> ref(Tensor<double>::rand({1, 3, 2, 2}, 42) * 0.8 + 0.1);  // (B, Q, L, 2)
   const Tensor<double> w = Tensor<double>::randn({1, 3, 4}, 43);
-  auto loss = [&](const Var<double>& q, const Var<double>& v) {
-    return psalm::sum(Tensor<double>(attn(q, ref, v, shapes).value() * w)).item();
-  };
-  auto q_var = Var<double>::parameter(query), v_var = Var<double>::parameter(value_input);
-  autograd::backward(attn(q_var, ref, v_var, shapes), w);
-
-  std::vector<std::pair<std::string, Tensor<double>>> inputs = {{"query", query},
-                                                                {"value_input", value_input}};
-  std::vector<Tensor<double>> analytic = {q_var.grad(), v_var.grad()};
-  for (auto& [name, p] : attn.named_parameters()) {
-    inputs.emplace_back(name, p.value());
-    analytic.push_back(p.grad());
-  }
-  autograd::NoGrad guard;
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    INFO("gradient of " << inputs[k].first);
-    Tensor<double>& x = inputs[k].second;  // shares storage with the module / inputs
-    REQUIRE(x.is_contiguous());
-    std::vector<double> numeric(static_cast<std::size_t>(x.numel()));
-    for (std::int64_t i = 0; i < x.numel(); ++i) {
-      const double keep = x.data()[i];
-      x.data()[i] = keep + testing::tol::fd_step;
-      const double up = loss(Var<double>(query), Var<double>(value_input));
-      x.data()[i] = keep - testing::tol::fd_step;
-      const double down = loss(Var<double>(query), Var<double>(value_input));
-      x.data()[i] = keep;
-      numeric[static_cast<std::size_t>(i)] = (up - down) / (2 * testing::tol::fd_step);
-    }
-    testing::require_gradients_match(analytic[k].to_vector(), numeric, 1e-6, 1e-7);
-  }
+  const Var<double> q = Var<double>::parameter(query), v = Var<double>::parameter(value_input);
+  testing::check_module_gradients(
+      attn, {{"query", q}, {"value_input", v}},
+      [&] { return autograd::sum(attn(q, ref, v, shapes) * Var<double>(w)); },
+      {.rtol = 1e-6, .atol = 1e-7});
 }
 
 TEST_CASE("MSDeformAttn: rejects mismatched inputs and configs", "[msda][module]") {

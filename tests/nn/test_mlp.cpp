@@ -8,7 +8,7 @@
 #include "psalm/autograd.hpp"
 #include "psalm/nn/mlp.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 
 using namespace psalm;
 using nn::Var;
@@ -42,23 +42,8 @@ TEST_CASE("Mlp: forward is Linear, ReLU, ..., Linear with no ReLU at the end", "
 TEST_CASE("Mlp: gradients match finite differences in double", "[nn][mlp]") {
   nn::InitRng rng{3};
   nn::Mlp<double> mlp(3, 4, 2, 3, rng);
-  std::vector<Var<double>> leaves{Var<double>::parameter(Tensor<double>::randn({2, 5, 3}, 4))};
-  for (auto& [n, p] : mlp.named_parameters()) leaves.push_back(p);
+  const Var<double> x = Var<double>::parameter(Tensor<double>::randn({2, 5, 3}, 4));
   const auto weights = Tensor<double>::randn({2, 5, 2}, 5);
-  auto loss = [&] { return autograd::sum(mlp(leaves[0]) * Var<double>(weights)); };
-  autograd::backward(loss());
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    INFO("leaf " << i);
-    Tensor<double> value = leaves[i].value();
-    std::vector<double> x = value.to_vector();
-    const auto numeric = testing::numeric_gradient(
-        [&](const std::vector<double>& xs) {
-          std::copy(xs.begin(), xs.end(), value.data());
-          autograd::NoGrad guard;
-          return loss().value().item();
-        },
-        x);
-    std::copy(x.begin(), x.end(), value.data());
-    testing::require_gradients_match(leaves[i].grad().to_vector(), numeric);
-  }
+  testing::check_module_gradients(mlp, {{"x", x}},
+                                  [&] { return autograd::sum(mlp(x) * Var<double>(weights)); });
 }

@@ -14,7 +14,7 @@
 #include "psalm/nn/multihead_attention.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 
 using namespace psalm;
 using nn::Var;
@@ -98,30 +98,13 @@ TEST_CASE("MultiheadAttention: gradients match finite differences in double", "[
     p.value().assign(p.value() + Tensor<double>::randn(p.shape(), 17, 0.0, 0.3));
   auto mask = Tensor<std::uint8_t>::zeros({lq, lk});
   mask.select(0, 1).slice(0, 0, 2).fill(1);
-  std::vector<Var<double>> leaves{Var<double>::parameter(Tensor<double>::randn({lq, b, e}, 6)),
-                                  Var<double>::parameter(Tensor<double>::randn({lk, b, e}, 7)),
-                                  Var<double>::parameter(Tensor<double>::randn({lk, b, e}, 8))};
-  for (auto& [name, p] : mha.named_parameters()) leaves.push_back(p);
+  const Var<double> q = Var<double>::parameter(Tensor<double>::randn({lq, b, e}, 6));
+  const Var<double> k = Var<double>::parameter(Tensor<double>::randn({lk, b, e}, 7));
+  const Var<double> v = Var<double>::parameter(Tensor<double>::randn({lk, b, e}, 8));
   const auto weights = Tensor<double>::randn({lq, b, e}, 9);
-  auto loss = [&] {
-    const Var<double> y = mha(leaves[0], leaves[1], leaves[2], mask);
-    return autograd::sum(y * Var<double>(weights));
-  };
-  autograd::backward(loss());
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    INFO("leaf " << i);
-    Tensor<double> value = leaves[i].value();
-    std::vector<double> x = value.to_vector();
-    const auto numeric = testing::numeric_gradient(
-        [&](const std::vector<double>& xs) {
-          std::copy(xs.begin(), xs.end(), value.data());
-          autograd::NoGrad guard;
-          return loss().value().item();
-        },
-        x);
-    std::copy(x.begin(), x.end(), value.data());
-    testing::require_gradients_match(leaves[i].grad().to_vector(), numeric);
-  }
+  testing::check_module_gradients(mha, {{"query", q}, {"key", k}, {"value", v}}, [&] {
+    return autograd::sum(mha(q, k, v, mask) * Var<double>(weights));
+  });
 }
 
 TEST_CASE("MultiheadAttention: torch's initialisation and upstream parameter names", "[nn][mha]") {

@@ -34,7 +34,7 @@ mp::PhiForCausalLM<T> fixture_model(const std::string& name) {
   nn::InitRng rng{99};
   mp::PhiForCausalLM<T> lm(cfg, rng);
   const auto weights = io::SafetensorsFile::open(fixture_dir(name) + "weights.safetensors");
-  mp::load_phi_weights(lm, weights, cfg);
+  nn::load_state_dict(lm, weights);
   return lm;
 }
 

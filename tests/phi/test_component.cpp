@@ -3,11 +3,9 @@
 // weights give hidden states only, and bad requests are clear errors.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
-#include "components/phi.hpp"
 #include "phi/phi_fixtures.hpp"
-#include "psalm/io/safetensors_writer.hpp"
+#include "psalm/models/phi/component.hpp"
+#include "support/component_harness.hpp"
 
 using namespace psalm;
 using namespace psalm::testing;
@@ -16,19 +14,12 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct Files {
-  io::SafetensorsCheckpoint inputs, weights;
-  io::ConfigReader config;
-};
-
-cli::ComponentOutputs run(const Files& f, const std::string& prefix = {}) {
-  cli::ComponentRequest req{&f.inputs, &f.config, &f.weights, prefix, "phi"};
-  return cli::phi_component().run(req);
-}
-
-std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() /
-         ("psalm_phi_" + std::to_string(::getpid()) + "_" + name);
+/// The phi component on `inputs` and `weights` with the fixture `fixture`'s config.json.
+ComponentHarness phi_run(const std::string& inputs, const std::string& weights,
+                         const std::string& fixture) {
+  ComponentHarness h(mp::phi_component());
+  h.inputs(inputs).weights(weights).config(fixture_dir(fixture) + "config.json");
+  return h;
 }
 
 }  // namespace
@@ -36,10 +27,8 @@ std::filesystem::path temp_file(const std::string& name) {
 TEST_CASE("phi component: input_ids with padding give transformers' hidden states and logits",
           "[phi]") {
   const std::string dir = fixture_dir("tiny_b");
-  const Files f{io::SafetensorsCheckpoint::open(dir + "reference.safetensors"),
-                io::SafetensorsCheckpoint::open(dir + "weights.safetensors"),
-                io::ConfigReader::from_file(dir + "config.json")};
-  const auto out = run(f);
+  const auto out =
+      phi_run(dir + "reference.safetensors", dir + "weights.safetensors", "tiny_b").run();
   REQUIRE(out.names() == std::vector<std::string>{"last_hidden_state", "logits"});
   const auto ref = fixture_reference("tiny_b");
   require_close(out.at("last_hidden_state"), ref.load<float>("last_hidden_state"), fwd_rtol,
@@ -49,13 +38,11 @@ TEST_CASE("phi component: input_ids with padding give transformers' hidden state
   io::SafetensorsWriter inputs;
   inputs.add("input_ids", ref.load<std::int64_t>("input_ids"));
   inputs.add("attention_mask", ref.load<float>("attention_mask"));
-  const auto path = temp_file("float_mask.safetensors");
-  inputs.write(path);
-  const Files g{io::SafetensorsCheckpoint::open(path),
-                io::SafetensorsCheckpoint::open(dir + "weights.safetensors"),
-                io::ConfigReader::from_file(dir + "config.json")};
-  require_close(run(g).at("logits"), out.at("logits"), 0, 0);
-  std::filesystem::remove(path);
+  const TempSafetensors float_mask("phi_float_mask.safetensors");
+  float_mask.write(inputs);
+  require_close(
+      phi_run(float_mask.string(), dir + "weights.safetensors", "tiny_b").run().at("logits"),
+      out.at("logits"), 0, 0);
 }
 
 TEST_CASE("phi component: fused weights, inputs_embeds, and bare PhiModel weights", "[phi]") {
@@ -70,35 +57,30 @@ TEST_CASE("phi component: fused weights, inputs_embeds, and bare PhiModel weight
   io::SafetensorsWriter fused;
   for (const auto& [n, t] : mp::to_fused_layout(sd, cfg.num_attention_heads))
     fused.add("llm." + n, t);
-  const auto fused_path = temp_file("fused.safetensors");
-  fused.write(fused_path);
+  const TempSafetensors fused_file("phi_fused.safetensors");
+  fused_file.write(fused);
   io::SafetensorsWriter inputs;
   nn::InitRng rng{0};
   mp::PhiForCausalLM<float> lm(cfg, rng);
-  mp::load_phi_weights(lm, sd, cfg);
+  nn::load_state_dict(lm, sd);
   inputs.add("inputs_embeds", lm.model.embed(ref.load<std::int64_t>("input_ids")).value());
-  const auto inputs_path = temp_file("inputs.safetensors");
-  inputs.write(inputs_path);
+  const TempSafetensors inputs_file("phi_inputs.safetensors");
+  inputs_file.write(inputs);
   {
-    const Files f{io::SafetensorsCheckpoint::open(inputs_path),
-                  io::SafetensorsCheckpoint::open(fused_path),
-                  io::ConfigReader::from_file(dir + "config.json")};
-    const auto out = run(f, "llm.");
+    ComponentHarness h = phi_run(inputs_file.string(), fused_file.string(), "tiny_a");
+    const auto out = h.prefix("llm.").run();
     require_close(out.at("logits"), ref.load<float>("logits"), fwd_rtol, fwd_atol);
     // Not under the prefix: a clear error naming what is missing.
-    REQUIRE_THROWS_WITH(run(f), Contains("embed_tokens.weight"));
+    REQUIRE_THROWS_WITH(h.prefix("").run(), Contains("embed_tokens.weight"));
   }
   // Bare PhiModel names (no model. wrapper, no lm_head): hidden states only.
   io::SafetensorsWriter bare;
   for (const auto& [n, t] : sd)
     if (n.starts_with("model.")) bare.add(n.substr(6), t);
-  const auto bare_path = temp_file("bare.safetensors");
-  bare.write(bare_path);
+  const TempSafetensors bare_file("phi_bare.safetensors");
+  bare_file.write(bare);
   {
-    const Files f{io::SafetensorsCheckpoint::open(dir + "reference.safetensors"),
-                  io::SafetensorsCheckpoint::open(bare_path),
-                  io::ConfigReader::from_file(dir + "config.json")};
-    const auto out = run(f);
+    const auto out = phi_run(dir + "reference.safetensors", bare_file.string(), "tiny_a").run();
     REQUIRE(out.names() == std::vector<std::string>{"last_hidden_state"});
     require_close(out.at("last_hidden_state"), ref.load<float>("last_hidden_state"), fwd_rtol,
                   fwd_atol);
@@ -107,13 +89,8 @@ TEST_CASE("phi component: fused weights, inputs_embeds, and bare PhiModel weight
   io::SafetensorsWriter both;
   both.add("input_ids", ref.load<std::int64_t>("input_ids"));
   both.add("inputs_embeds", Tensor<float>::zeros({2, 7, 64}));
-  const auto both_path = temp_file("both.safetensors");
-  both.write(both_path);
-  {
-    const Files f{io::SafetensorsCheckpoint::open(both_path),
-                  io::SafetensorsCheckpoint::open(dir + "weights.safetensors"),
-                  io::ConfigReader::from_file(dir + "config.json")};
-    REQUIRE_THROWS_WITH(run(f), Contains("exactly one of input_ids and inputs_embeds"));
-  }
-  for (const auto& p : {fused_path, inputs_path, bare_path, both_path}) std::filesystem::remove(p);
+  const TempSafetensors both_file("phi_both.safetensors");
+  both_file.write(both);
+  REQUIRE_THROWS_WITH(phi_run(both_file.string(), dir + "weights.safetensors", "tiny_a").run(),
+                      Contains("exactly one of input_ids and inputs_embeds"));
 }

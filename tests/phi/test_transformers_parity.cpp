@@ -111,7 +111,8 @@ TEST_CASE("phi parity: the fused query_key_value layout from torch gives the sam
   REQUIRE(mp::has_fused_qkv(checkpoint));
   nn::InitRng rng{5};
   mp::PhiForCausalLM<float> lm(cfg, rng);
-  const auto report = mp::load_phi_weights(lm, checkpoint, cfg);
+  const auto report =
+      nn::load_state_dict(lm, mp::FusedQkvAsSplit(checkpoint, cfg.num_attention_heads));
   CHECK(report.loaded.size() == lm.named_parameters().size());
   const auto ref = fixture_reference("tiny_a");
   autograd::NoGrad no_grad;

@@ -85,22 +85,25 @@ TEST_CASE("phi weights: strict loading names a missing, unexpected or mis-shaped
   nn::InitRng rng{1};
   mp::PhiForCausalLM<float> lm(cfg, rng);
   const nn::StateDict<float> sd = fixture_state("tiny_a");
-  REQUIRE_NOTHROW(mp::load_phi_weights(lm, sd, cfg));
+  REQUIRE_NOTHROW(nn::load_state_dict(lm, mp::FusedQkvAsSplit(sd, cfg.num_attention_heads)));
 
-  REQUIRE_THROWS_WITH(mp::load_phi_weights(lm, without(sd, "model.layers.1.mlp.fc2.bias"), cfg),
-                      Contains("missing") && Contains("model.layers.1.mlp.fc2.bias"));
+  REQUIRE_THROWS_WITH(
+      nn::load_state_dict(lm, mp::FusedQkvAsSplit(without(sd, "model.layers.1.mlp.fc2.bias"),
+                                                  cfg.num_attention_heads)),
+      Contains("missing") && Contains("model.layers.1.mlp.fc2.bias"));
   nn::StateDict<float> extra = sd;
   extra.insert("model.layers.0.self_attn.rotary.inv_freq", Tensor<float>::zeros({2}));
-  REQUIRE_THROWS_WITH(mp::load_phi_weights(lm, extra, cfg),
+  REQUIRE_THROWS_WITH(nn::load_state_dict(lm, mp::FusedQkvAsSplit(extra, cfg.num_attention_heads)),
                       Contains("unexpected") && Contains("rotary.inv_freq"));
   nn::StateDict<float> shaped = sd;
   shaped.insert("model.layers.0.self_attn.dense.weight", Tensor<float>::zeros({64, 63}));
-  REQUIRE_THROWS_WITH(mp::load_phi_weights(lm, shaped, cfg),
+  REQUIRE_THROWS_WITH(nn::load_state_dict(lm, mp::FusedQkvAsSplit(shaped, cfg.num_attention_heads)),
                       Contains("model.layers.0.self_attn.dense.weight") && Contains("shape"));
   // A fused checkpoint: a mis-shaped query_key_value is named by the split name it feeds.
   nn::StateDict<float> fused = mp::to_fused_layout(sd, cfg.num_attention_heads);
   fused.insert("model.layers.1.self_attn.query_key_value.bias", Tensor<float>::zeros({191}));
-  REQUIRE_THROWS_WITH(mp::load_phi_weights(lm, fused, cfg), Contains("model.layers.1.self_attn"));
+  REQUIRE_THROWS_WITH(nn::load_state_dict(lm, mp::FusedQkvAsSplit(fused, cfg.num_attention_heads)),
+                      Contains("model.layers.1.self_attn"));
 }
 
 TEST_CASE("phi weights: lm_head.bias can be declared dropped, as PSALM does", "[phi]") {
@@ -110,8 +113,10 @@ TEST_CASE("phi weights: lm_head.bias can be declared dropped, as PSALM does", "[
   mp::PhiForCausalLM<float> lm(cfg, rng);
   CHECK_FALSE(lm.lm_head.bias.defined());
   const nn::StateDict<float> sd = fixture_state("tiny_a");
-  REQUIRE_THROWS_WITH(mp::load_phi_weights(lm, sd, cfg), Contains("lm_head.bias"));
-  const auto report = mp::load_phi_weights(lm, sd, cfg, {.drop_lm_head_bias = true});
+  REQUIRE_THROWS_WITH(nn::load_state_dict(lm, mp::FusedQkvAsSplit(sd, cfg.num_attention_heads)),
+                      Contains("lm_head.bias"));
+  const auto report = nn::load_state_dict(lm, mp::FusedQkvAsSplit(sd, cfg.num_attention_heads),
+                                          {.ignore = {"lm_head.bias"}});
   CHECK(report.ignored == std::vector<std::string>{"lm_head.bias"});
   // The logits are transformers' minus its bias.
   const auto ref = fixture_reference("tiny_a");
@@ -127,7 +132,8 @@ TEST_CASE("phi weights: a PhiModel loads from a causal-LM checkpoint under model
   mp::PhiModel<float> model(cfg, rng);
   const nn::StateDict<float> sd = fixture_state("tiny_a");
   // lm_head.* lies outside the prefix, so it is neither expected nor unexpected.
-  REQUIRE_NOTHROW(mp::load_phi_weights(model, sd, cfg, {.prefix = "model."}));
+  REQUIRE_NOTHROW(nn::load_state_dict(model, mp::FusedQkvAsSplit(sd, cfg.num_attention_heads),
+                                      {.prefix = "model."}));
   const auto ref = fixture_reference("tiny_a");
   autograd::NoGrad no_grad;
   require_close(model(ref.load<std::int64_t>("input_ids")).value(),

@@ -16,7 +16,7 @@
 #include "psalm/io/safetensors.hpp"
 #include "psalm/models/deformable/pixel_decoder.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 #include "support/tolerances.hpp"
 
 using namespace psalm;
@@ -36,7 +36,8 @@ io::SafetensorsFile fixture() {
 
 template <Real T>
 std::vector<Var<T>> outputs_of(const PixelDecoderOutput<T>& out) {
-  return {out.mask_features, out.multi_scale[0], out.multi_scale[1], out.multi_scale[2]};
+  return {out.mask_features, out.multi_scale.res(5), out.multi_scale.res(4),
+          out.multi_scale.res(3)};  // upstream's order: 1/32, 1/16, 1/8
 }
 
 /// The fixture's SMALL config (tools/reference/pixel_decoder_fixtures.py) with its weights.
@@ -44,16 +45,16 @@ template <Real T>
 PixelDecoder<T> fixture_decoder(const io::SafetensorsFile& file) {
   nn::InitRng rng{1};
   PixelDecoder<T> decoder(PixelDecoderConfig::tiny(), rng);
-  load_pixel_decoder(decoder, file, {.prefix = kPrefix});
+  nn::load_state_dict(decoder, file, {.prefix = kPrefix});
   return decoder;
 }
 
 template <Real T>
-PixelDecoderInput<T> fixture_input(const io::SafetensorsFile& file, bool requires_grad) {
-  return {Var<T>(file.load<T>("res2").clone(), requires_grad),
-          Var<T>(file.load<T>("res3").clone(), requires_grad),
-          Var<T>(file.load<T>("res4").clone(), requires_grad),
-          Var<T>(file.load<T>("res5").clone(), requires_grad)};
+nn::FeatureMaps<T> fixture_input(const io::SafetensorsFile& file, bool requires_grad) {
+  nn::FeatureMaps<T> in;
+  for (int k = 2; k <= 5; ++k)
+    in.set(k, Var<T>(file.load<T>("res" + std::to_string(k)).clone(), requires_grad));
+  return in;
 }
 
 /// Checks |got - want| <= atol + rtol * max|want| elementwise (a tolerance scaled to the tensor).
@@ -81,7 +82,7 @@ template <Real T>
 void check_against_reference(double fwd_rtol, double grad_rtol) {
   const auto file = fixture();
   PixelDecoder<T> decoder = fixture_decoder<T>(file);
-  const PixelDecoderInput<T> in = fixture_input<T>(file, true);
+  const nn::FeatureMaps<T> in = fixture_input<T>(file, true);
   const std::vector<Var<T>> outs = outputs_of(decoder(in));
   Var<T> loss;
   for (int k = 0; k < 4; ++k) {
@@ -100,11 +101,10 @@ void check_against_reference(double fwd_rtol, double grad_rtol) {
     ++checked;
   }
   CHECK(checked == 2 * 3 * 2 + 1 + 2 * 16 + 2 + 2 * 4);  // every parameter of the SMALL config
-  const Var<T>* inputs[4] = {&in.res2, &in.res3, &in.res4, &in.res5};
-  const char* names[4] = {"res2", "res3", "res4", "res5"};
-  for (int i = 0; i < 4; ++i)
-    require_close_scaled(inputs[i]->grad(), file.load<double>(std::string("grad.") + names[i]),
-                         grad_rtol, 0.0, names[i]);
+  for (int k = 2; k <= 5; ++k) {
+    const std::string name = "res" + std::to_string(k);
+    require_close_scaled(in.res(k).grad(), file.load<double>("grad." + name), grad_rtol, 0.0, name);
+  }
 }
 
 }  // namespace
@@ -163,14 +163,14 @@ TEST_CASE("pixel_decoder: PSALM's configuration maps a 1/4..1/32 pyramid to its 
   PixelDecoder<float> decoder(PixelDecoderConfig::psalm_swin_b(), rng);
   autograd::NoGrad no_grad;
   const PixelDecoderOutput<float> out =
-      decoder({Var<float>(Tensor<float>::randn({1, 128, 16, 12}, 1)),
-               Var<float>(Tensor<float>::randn({1, 256, 8, 6}, 2)),
-               Var<float>(Tensor<float>::randn({1, 512, 4, 3}, 3)),
-               Var<float>(Tensor<float>::randn({1, 1024, 2, 2}, 4))});
+      decoder(nn::FeatureMaps<float>{{2, Var<float>(Tensor<float>::randn({1, 128, 16, 12}, 1))},
+                                     {3, Var<float>(Tensor<float>::randn({1, 256, 8, 6}, 2))},
+                                     {4, Var<float>(Tensor<float>::randn({1, 512, 4, 3}, 3))},
+                                     {5, Var<float>(Tensor<float>::randn({1, 1024, 2, 2}, 4))}});
   CHECK(out.mask_features.shape() == Shape{1, 256, 16, 12});
-  CHECK(out.multi_scale[0].shape() == Shape{1, 256, 2, 2});
-  CHECK(out.multi_scale[1].shape() == Shape{1, 256, 4, 3});
-  CHECK(out.multi_scale[2].shape() == Shape{1, 256, 8, 6});
+  CHECK(out.multi_scale.res(5).shape() == Shape{1, 256, 2, 2});
+  CHECK(out.multi_scale.res(4).shape() == Shape{1, 256, 4, 3});
+  CHECK(out.multi_scale.res(3).shape() == Shape{1, 256, 8, 6});
   for (const auto& v : out.mask_features.value().to_vector()) REQUIRE(std::isfinite(v));
 }
 
@@ -212,21 +212,21 @@ TEST_CASE("pixel_decoder: strict loading names the missing, unexpected or mis-sh
   nn::StateDict<float> missing;
   for (const auto& [name, t] : weights)
     if (name != kPrefix + "layer_1.0.bias") missing.insert(name, t);
-  CHECK_THROWS_WITH(load_pixel_decoder(decoder, missing, {.prefix = kPrefix}),
+  CHECK_THROWS_WITH(nn::load_state_dict(decoder, missing, {.prefix = kPrefix}),
                     Catch::Contains("pixel_decoder.layer_1.0.bias"));
 
   nn::StateDict<float> extra = missing;
   extra.insert(kPrefix + "layer_1.0.bias", weights.at(kPrefix + "layer_1.0.bias"));
   extra.insert(kPrefix + "transformer.encoder.layers.2.norm1.weight", Tensor<float>::ones({32}));
-  CHECK_THROWS_WITH(load_pixel_decoder(decoder, extra, {.prefix = kPrefix}),
+  CHECK_THROWS_WITH(nn::load_state_dict(decoder, extra, {.prefix = kPrefix}),
                     Catch::Contains("transformer.encoder.layers.2.norm1.weight"));
 
   nn::StateDict<float> misshaped = missing;
   misshaped.insert(kPrefix + "layer_1.0.bias", Tensor<float>::zeros({31}));
-  CHECK_THROWS_WITH(load_pixel_decoder(decoder, misshaped, {.prefix = kPrefix}),
+  CHECK_THROWS_WITH(nn::load_state_dict(decoder, misshaped, {.prefix = kPrefix}),
                     Catch::Contains("layer_1.0.bias"));
 
-  const nn::LoadReport report = load_pixel_decoder(decoder, weights, {.prefix = kPrefix});
+  const nn::LoadReport report = nn::load_state_dict(decoder, weights, {.prefix = kPrefix});
   CHECK(report.loaded.size() == weights.size());
 }
 
@@ -250,9 +250,9 @@ TEST_CASE("pixel_decoder: Mask2Former's FPN names load through PSALM's renames, 
   nn::InitRng rng{6};
   PixelDecoder<float> decoder(PixelDecoderConfig::tiny(), rng);
   // PSALM's names alone do not fit such a checkpoint
-  CHECK_THROWS_WITH(load_pixel_decoder(decoder, upstream, {.prefix = m2f}),
+  CHECK_THROWS_WITH(nn::load_state_dict(decoder, upstream, {.prefix = m2f}),
                     Catch::Contains("adapter_1.0.weight"));
-  load_pixel_decoder(decoder, upstream, {.prefix = m2f, .names = PixelDecoderNames::mask2former});
+  nn::load_state_dict(decoder, Mask2FormerPixelDecoderNames(upstream, m2f), {.prefix = m2f});
   for (auto& [name, p] : decoder.named_parameters()) {
     INFO(name);
     if (name == "adapter_1.0.bias" || name == "layer_1.0.bias") {
@@ -263,7 +263,7 @@ TEST_CASE("pixel_decoder: Mask2Former's FPN names load through PSALM's renames, 
   }
   // biases present under Mask2Former's conv name (adapter_1.bias) load too
   upstream.insert(m2f + "adapter_1.bias", file.load<float>(kPrefix + "adapter_1.0.bias"));
-  load_pixel_decoder(decoder, upstream, {.prefix = m2f, .names = PixelDecoderNames::mask2former});
+  nn::load_state_dict(decoder, Mask2FormerPixelDecoderNames(upstream, m2f), {.prefix = m2f});
   CHECK(decoder.adapter_1.conv.bias.value().to_vector() ==
         file.load<float>(kPrefix + "adapter_1.0.bias").to_vector());
   CHECK(decoder.layer_1.conv.bias.value().to_vector() == std::vector<float>(32, 0.0f));
@@ -284,51 +284,25 @@ TEST_CASE("pixel_decoder: backward matches finite differences in double (tiny co
   int seed = 100;
   for (auto& [name, p] : decoder.named_parameters())  // move every parameter off its init
     p.value().assign(p.value() + Tensor<double>::randn(p.shape(), ++seed, 0.0, 0.2));
-  PixelDecoderInput<double> in{Var<double>::parameter(Tensor<double>::randn({1, 3, 4, 6}, 1)),
-                               Var<double>::parameter(Tensor<double>::randn({1, 4, 2, 3}, 2)),
-                               Var<double>::parameter(Tensor<double>::randn({1, 5, 2, 2}, 3)),
-                               Var<double>::parameter(Tensor<double>::randn({1, 6, 1, 1}, 4))};
+  const nn::FeatureMaps<double> in{
+      {2, Var<double>::parameter(Tensor<double>::randn({1, 3, 4, 6}, 1))},
+      {3, Var<double>::parameter(Tensor<double>::randn({1, 4, 2, 3}, 2))},
+      {4, Var<double>::parameter(Tensor<double>::randn({1, 5, 2, 2}, 3))},
+      {5, Var<double>::parameter(Tensor<double>::randn({1, 6, 1, 1}, 4))}};
   std::vector<Tensor<double>> d_out;
   {
     autograd::NoGrad no_grad;
     for (const auto& o : outputs_of(decoder(in)))
       d_out.push_back(Tensor<double>::randn(o.shape(), ++seed));
   }
-  auto loss_of = [&](const PixelDecoderOutput<double>& out) {
-    const std::vector<Var<double>> outs = outputs_of(out);
-    Var<double> loss = autograd::sum(outs[0] * Var<double>(d_out[0]));
-    for (int k = 1; k < 4; ++k) loss = loss + autograd::sum(outs[k] * Var<double>(d_out[k]));
-    return loss;  // ()
-  };
-  autograd::backward(loss_of(decoder(in)));
-
   // Every input and parameter tensor, up to 5 evenly spaced elements of each.
-  std::vector<std::pair<std::string, Var<double>>> targets = decoder.named_parameters();
-  targets.emplace_back("res2", in.res2);
-  targets.emplace_back("res3", in.res3);
-  targets.emplace_back("res4", in.res4);
-  targets.emplace_back("res5", in.res5);
-  for (auto& [name, target] : targets) {
-    INFO(name);
-    double* data = target.value().data();
-    const std::int64_t n = target.numel(), step = std::max<std::int64_t>(1, n / 5);
-    std::vector<std::int64_t> picks;
-    for (std::int64_t i = 0; i < n; i += step) picks.push_back(i);
-    std::vector<double> x, analytic;
-    const std::vector<double> grad = target.grad().to_vector();
-    for (std::int64_t i : picks) {
-      x.push_back(data[i]);
-      analytic.push_back(grad[static_cast<std::size_t>(i)]);
-    }
-    const auto numeric = testing::numeric_gradient(
-        [&](const std::vector<double>& v) {
-          for (std::size_t j = 0; j < picks.size(); ++j) data[picks[j]] = v[j];
-          autograd::NoGrad no_grad;
-          const double value = loss_of(decoder(in)).value().to_vector()[0];
-          for (std::size_t j = 0; j < picks.size(); ++j) data[picks[j]] = x[j];
-          return value;
-        },
-        x);
-    testing::require_gradients_match(analytic, numeric, 1e-6, 1e-6);
-  }
+  testing::check_module_gradients(
+      decoder, {{"res2", in.res(2)}, {"res3", in.res(3)}, {"res4", in.res(4)}, {"res5", in.res(5)}},
+      [&] {
+        const std::vector<Var<double>> outs = outputs_of(decoder(in));
+        Var<double> loss = autograd::sum(outs[0] * Var<double>(d_out[0]));
+        for (int k = 1; k < 4; ++k) loss = loss + autograd::sum(outs[k] * Var<double>(d_out[k]));
+        return loss;  // ()
+      },
+      {.rtol = 1e-6, .atol = 1e-6, .max_per_input = 5, .max_per_parameter = 5});
 }

@@ -10,7 +10,7 @@
 #include "psalm/models/projector.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 
 using namespace psalm;
 using models::projector::ProjectorConfig;
@@ -22,7 +22,7 @@ namespace {
 const std::string kPrefix = "model.mm_projector.";
 
 ProjectorConfig parse(const std::string& json) {
-  return ProjectorConfig::from_config(io::ConfigReader::from_text(json, "config.json"));
+  return ProjectorConfig::from_json(io::ConfigReader::from_text(json, "config.json"));
 }
 
 /// Forward and gradients of sum(tokens * R) against the PyTorch fixture `name`.
@@ -125,35 +125,11 @@ TEST_CASE("mlp3x_gelu projector: backward matches finite differences in double",
   c.hidden_size = 4;
   nn::InitRng rng{4};
   auto projector = models::projector::make_projector<double>(c, rng);
-  std::vector<Var<double>> leaves = {
-      Var<double>::parameter(Tensor<double>::randn({2, 3, 2, 2}, 6))};
-  for (auto& [n, p] : projector->named_parameters()) leaves.push_back(p);
-  REQUIRE(leaves.size() == 7);
+  REQUIRE(projector->named_parameters().size() == 6);  // three Linears
+  const Var<double> x = Var<double>::parameter(Tensor<double>::randn({2, 3, 2, 2}, 6));
   const Tensor<double> r = Tensor<double>::randn({2, 4, 4}, 7);
-  autograd::backward((*projector)(leaves[0]), r);
-  std::vector<double> flat, analytic;
-  for (const Var<double>& v : leaves) {
-    for (double x : v.value().contiguous().to_vector()) flat.push_back(x);
-    for (double g : v.grad().contiguous().to_vector()) analytic.push_back(g);
-  }
-  const auto rv = r.to_vector();
-  auto scalar = [&](const std::vector<double>& x) {
-    std::size_t at = 0;
-    for (Var<double>& v : leaves) {
-      const auto n = static_cast<std::size_t>(v.numel());
-      v.value().assign(Tensor<double>::from_data(
-          std::vector<double>(x.begin() + static_cast<std::ptrdiff_t>(at),
-                              x.begin() + static_cast<std::ptrdiff_t>(at + n)),
-          v.shape()));
-      at += n;
-    }
-    const autograd::NoGrad no_grad;
-    const auto out = (*projector)(leaves[0]).value().to_vector();
-    double s = 0;
-    for (std::size_t i = 0; i < out.size(); ++i) s += out[i] * rv[i];
-    return s;
-  };
-  testing::require_gradients_match(analytic, testing::numeric_gradient(scalar, flat));
+  testing::check_module_gradients(*projector, {{"map", x}},
+                                  [&] { return autograd::sum((*projector)(x)*Var<double>(r)); });
 }
 
 TEST_CASE("projector: frozen parameters get no gradient while BatchNorm stays in train mode",

@@ -15,7 +15,7 @@
 #include "psalm/models/projector/swin_conv.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 
 using namespace psalm;
 using models::projector::ProjectorConfig;
@@ -119,43 +119,11 @@ TEST_CASE("swin_conv: backward matches finite differences in double, train and e
       bn->running_mean.assign(Tensor<double>::randn({4}, 13, 0.0, 0.3));
       bn->running_var.assign(Tensor<double>::rand({4}, 14) + 0.5);
     }
-    std::vector<Var<double>> leaves = {
-        Var<double>::parameter(Tensor<double>::randn({2, 3, 5, 4}, 3))};
-    for (auto& [n, p] : projector.named_parameters()) leaves.push_back(p);
+    const Var<double> x = Var<double>::parameter(Tensor<double>::randn({2, 3, 5, 4}, 3));
     const Tensor<double> r = Tensor<double>::randn({2, 6, 5}, 4);  // (B, L, D): 3 x 2 grid
-
-    auto loss = [&]() {
-      const Var<double> y = projector(leaves[0]);  // (B, L, D)
-      return y;
-    };
-    const Var<double> y = loss();
-    autograd::backward(y, r);
-    std::vector<double> flat, analytic;
-    for (const Var<double>& v : leaves) {
-      const auto val = v.value().contiguous().to_vector();
-      const auto g = v.grad().contiguous().to_vector();
-      flat.insert(flat.end(), val.begin(), val.end());
-      analytic.insert(analytic.end(), g.begin(), g.end());
-    }
-    const auto rv = r.to_vector();
-    auto scalar = [&](const std::vector<double>& x) {
-      std::size_t at = 0;
-      for (Var<double>& v : leaves) {
-        const auto n = static_cast<std::size_t>(v.numel());
-        v.value().assign(Tensor<double>::from_data(
-            std::vector<double>(x.begin() + static_cast<std::ptrdiff_t>(at),
-                                x.begin() + static_cast<std::ptrdiff_t>(at + n)),
-            v.shape()));
-        at += n;
-      }
-      const autograd::NoGrad no_grad;
-      const auto out = loss().value().to_vector();
-      double s = 0;
-      for (std::size_t i = 0; i < out.size(); ++i) s += out[i] * rv[i];
-      return s;
-    };
-    const auto numeric = testing::numeric_gradient(scalar, flat);
-    testing::require_gradients_match(analytic, numeric, 1e-5, 1e-6);
+    testing::check_module_gradients(projector, {{"res5", x}},
+                                    [&] { return autograd::sum(projector(x) * Var<double>(r)); },
+                                    {.rtol = 1e-5, .atol = 1e-6});
   }
 }
 

@@ -13,7 +13,7 @@
 
 #include "psalm/models/swin.hpp"
 #include "support/fixtures.hpp"
-#include "support/gradcheck.hpp"
+#include "support/module_gradcheck.hpp"
 
 using namespace psalm;
 using namespace psalm::models::swin;
@@ -36,12 +36,12 @@ void require_close_scaled(const Tensor<float>& got, const Tensor<float>& want, d
 }
 
 SwinConfig fixture_config() {
-  return swin_config_from(io::ConfigReader::from_file(kDir + "tiny_config.json"));
+  return SwinConfig::from_json(io::ConfigReader::from_file(kDir + "tiny_config.json"));
 }
 
 /// L = sum_k sum(res_k * w_k).
 template <class T>
-Var<T> fixture_loss(const SwinFeatures<T, cpu>& f, const io::SafetensorsFile& ref) {
+Var<T> fixture_loss(const nn::FeatureMaps<T>& f, const io::SafetensorsFile& ref) {
   Var<T> loss;
   for (int k = 2; k <= 5; ++k) {
     const Var<T> w(ref.load<T>("loss_weight.res" + std::to_string(k)));
@@ -64,11 +64,11 @@ TEST_CASE("SwinBackbone: res2..res5 and all gradients match transformers' SwinBa
   const auto ref = io::SafetensorsFile::open(kDir + "tiny_reference.safetensors");
   nn::InitRng rng{3};
   SwinBackbone<float> swin(fixture_config(), rng);
-  const nn::LoadReport report = swin.load(weights, "backbone.");
+  const nn::LoadReport report = nn::load_state_dict(swin, weights, {.prefix = "backbone."});
   CHECK(report.loaded.size() == weights.names().size());
   swin.eval();
   Var<float> pixels = Var<float>::parameter(ref.load<float>("pixel_values"));  // (2, 3, 57, 59)
-  const SwinFeatures<float, cpu> f = swin(pixels);
+  const nn::FeatureMaps<float> f = swin(pixels);
   for (int k = 2; k <= 5; ++k) {
     INFO("res" << k);
     testing::require_close(f.res(k).value(), ref.load<float>("res" + std::to_string(k)),
@@ -110,41 +110,15 @@ TEST_CASE("SwinBackbone: gradients of the pixels and the weights match finite di
   const Tensor<double> x0 = Tensor<double>::randn({2, 3, 9, 7}, 6);  // grid 5 x 4: padded, shifted
   const Tensor<double> w2 = Tensor<double>::randn({2, 4, 5, 4}, 8);
   const Tensor<double> w3 = Tensor<double>::randn({2, 8, 3, 2}, 9);
-  auto loss_of = [&](const Var<double>& x) {
-    const SwinFeatures<double, cpu> f = swin(x);
-    return autograd::sum(f.res(2) * Var<double>(w2)) + autograd::sum(f.res(3) * Var<double>(w3));
-  };
-  Var<double> x = Var<double>::parameter(x0.clone());
-  autograd::backward(loss_of(x));
-  auto loss_at = [&](const Tensor<double>& input) {
-    const autograd::NoGrad no_grad;
-    return loss_of(Var<double>(input)).value().item();
-  };
-  // Every 7th pixel, and a spread of entries of every parameter.
-  for (std::int64_t i = 0; i < x0.numel(); i += 7) {
-    const double keep = x0.data()[i];
-    x0.data()[i] = keep + 1e-6;
-    const double up = loss_at(x0);
-    x0.data()[i] = keep - 1e-6;
-    const double down = loss_at(x0);
-    x0.data()[i] = keep;
-    INFO("pixel " << i);
-    CHECK(x.grad().data()[i] == Approx((up - down) / 2e-6).epsilon(1e-6).margin(1e-7));
-  }
-  for (auto& [name, p] : swin.named_parameters()) {
-    REQUIRE(p.grad().defined());
-    double* v = p.value().data();
-    for (std::int64_t i = 0; i < p.numel(); i += 1 + p.numel() / 5) {
-      const double keep = v[i];
-      v[i] = keep + 1e-6;
-      const double up = loss_at(x0);
-      v[i] = keep - 1e-6;
-      const double down = loss_at(x0);
-      v[i] = keep;
-      INFO(name << "[" << i << "]");
-      CHECK(p.grad().data()[i] == Approx((up - down) / 2e-6).epsilon(1e-6).margin(1e-7));
-    }
-  }
+  const Var<double> x = Var<double>::parameter(x0);
+  // Every 7th pixel, and a spread of entries (about 5) of every parameter.
+  testing::check_module_gradients(swin, {{"pixels", x}},
+                                  [&] {
+                                    const nn::FeatureMaps<double> f = swin(x);
+                                    return autograd::sum(f.res(2) * Var<double>(w2)) +
+                                           autograd::sum(f.res(3) * Var<double>(w3));
+                                  },
+                                  {.input_step = 7, .max_per_parameter = 5});
 }
 
 TEST_CASE("SwinBackbone: strict loading names a missing, mis-shaped or unexpected tensor",
@@ -156,8 +130,8 @@ TEST_CASE("SwinBackbone: strict loading names a missing, mis-shaped or unexpecte
       good.insert(name, file.load<float>(name));
   nn::InitRng rng{4};
   SwinBackbone<float> swin(fixture_config(), rng);
-  CHECK_NOTHROW(swin.load(good, "backbone."));
-  CHECK_THROWS_WITH(swin.load(good),
+  CHECK_NOTHROW(nn::load_state_dict(swin, good, {.prefix = "backbone."}));
+  CHECK_THROWS_WITH(nn::load_state_dict(swin, good),
                     Catch::Contains("missing") && Catch::Contains("patch_embed.proj.weight"));
 
   nn::StateDict<float> missing;
@@ -165,19 +139,19 @@ TEST_CASE("SwinBackbone: strict loading names a missing, mis-shaped or unexpecte
     if (name != "backbone.layers.1.blocks.1.attn.relative_position_bias_table")
       missing.insert(name, good.at(name));
   CHECK_THROWS_WITH(
-      swin.load(missing, "backbone."),
+      nn::load_state_dict(swin, missing, {.prefix = "backbone."}),
       Catch::Contains("backbone.layers.1.blocks.1.attn.relative_position_bias_table"));
 
   nn::StateDict<float> misshaped = missing;
   misshaped.insert("backbone.layers.1.blocks.1.attn.relative_position_bias_table",
                    Tensor<float>::zeros({25, 3}));
-  CHECK_THROWS_WITH(swin.load(misshaped, "backbone."),
+  CHECK_THROWS_WITH(nn::load_state_dict(swin, misshaped, {.prefix = "backbone."}),
                     Catch::Contains("layers.1.blocks.1.attn.relative_position_bias_table") &&
                         Catch::Contains("shape"));
 
   nn::StateDict<float> extra = good;
   extra.insert("backbone.norm4.weight", Tensor<float>::ones({96}));
-  CHECK_THROWS_WITH(swin.load(extra, "backbone."),
+  CHECK_THROWS_WITH(nn::load_state_dict(swin, extra, {.prefix = "backbone."}),
                     Catch::Contains("unexpected") && Catch::Contains("backbone.norm4.weight"));
 }
 
@@ -196,7 +170,7 @@ TEST_CASE(
   const Tensor<float> image = Tensor<float>::randn({4, 3, 32, 36}, 9);
 
   Var<float> pixels = Var<float>::parameter(image.clone());
-  const SwinFeatures<float, cpu> first = swin(pixels);
+  const nn::FeatureMaps<float> first = swin(pixels);
   autograd::backward(autograd::sum(first.res(5)));
   REQUIRE(pixels.grad().defined());
   CHECK(abs_diff(pixels.grad()) > 0.0f);
@@ -206,7 +180,7 @@ TEST_CASE(
   }
 
   // A second pass draws new masks (PSALM runs the frozen Swin twice per step).
-  const SwinFeatures<float, cpu> second = swin(Var<float>(image));
+  const nn::FeatureMaps<float> second = swin(Var<float>(image));
   const float diff = abs_diff(first.res(5).value(), second.res(5).value());
   CHECK(diff > 1e-3f);
   // eval() turns drop path off: equal to a same-seed model in eval mode, unlike training.
@@ -214,15 +188,15 @@ TEST_CASE(
   nn::InitRng rng2{8};
   SwinBackbone<float> twin(c, rng2, 42);
   twin.eval();
-  const SwinFeatures<float, cpu> a = swin(Var<float>(image));
-  const SwinFeatures<float, cpu> b = twin(Var<float>(image));
+  const nn::FeatureMaps<float> a = swin(Var<float>(image));
+  const nn::FeatureMaps<float> b = twin(Var<float>(image));
   testing::require_close(a.res(5).value(), b.res(5).value(), 0.0, 0.0);
   CHECK(abs_diff(a.res(5).value(), first.res(5).value()) > 1e-3f);
   // The same seed reproduces the training masks.
   nn::InitRng rng3{8};
   SwinBackbone<float> again(c, rng3, 42);
   again.set_requires_grad(false);
-  const SwinFeatures<float, cpu> replay = again(Var<float>(image));
+  const nn::FeatureMaps<float> replay = again(Var<float>(image));
   testing::require_close(replay.res(5).value(), first.res(5).value(), 0.0, 0.0);
 }
 

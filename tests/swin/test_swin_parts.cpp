@@ -107,7 +107,8 @@ Var<double> composed_attention(const Var<double>& qkv, const Var<double>& bias,
 }  // namespace
 
 TEST_CASE("SwinConfig: reads a Hugging Face SwinConfig JSON by its field names", "[swin]") {
-  const SwinConfig c = swin_config_from(io::ConfigReader::from_file(kDir + "tiny_config.json"));
+  const SwinConfig c =
+      SwinConfig::from_json(io::ConfigReader::from_file(kDir + "tiny_config.json"));
   CHECK(c.embed_dim == 6);
   CHECK(c.patch_size == 2);
   CHECK(c.depths == std::vector<std::int64_t>{2, 2, 2, 2});
@@ -120,7 +121,7 @@ TEST_CASE("SwinConfig: reads a Hugging Face SwinConfig JSON by its field names",
   CHECK(b.total_blocks() == 24);
   CHECK(b.drop_path_rate == Approx(0.3));
   auto from = [](const std::string& json) {
-    return swin_config_from(io::ConfigReader::from_text(json, "cfg.json"));
+    return SwinConfig::from_json(io::ConfigReader::from_text(json, "cfg.json"));
   };
   CHECK(from(R"({"out_features": ["stage2", "stage4"]})").out_indices ==
         std::vector<std::int64_t>{2, 4});

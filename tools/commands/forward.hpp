@@ -12,26 +12,29 @@
 #include <vector>
 
 #include "commands/common.hpp"
-#include "components/component.hpp"
-#include "components/mask_decoder.hpp"
-#include "components/ms_deform_attn.hpp"
-#include "components/phi.hpp"
-#include "components/pixel_decoder.hpp"
-#include "components/projector.hpp"
-#include "components/swin.hpp"
 #include "psalm/io/safetensors_writer.hpp"
+#include "psalm/models/deformable/component.hpp"
+#include "psalm/models/mask2former/component.hpp"
+#include "psalm/models/phi/component.hpp"
+#include "psalm/models/projector/component.hpp"
+#include "psalm/models/swin/component.hpp"
+#include "psalm/nn/component.hpp"
 
 namespace psalm::cli {
+
+using nn::Component;
+using nn::ComponentOutputs;
+using nn::ComponentRequest;
 
 /// Every component `psalm forward` knows, in the order `--list` prints them.
 inline const std::vector<Component>& forward_components() {
   static const std::vector<Component> table = {
-      phi_component(),
-      swin_component(),
-      projector_component(),
-      ms_deform_attn_component(),
-      pixel_decoder_component(),
-      mask_decoder_component(),
+      models::phi::phi_component(),
+      models::swin::swin_component(),
+      models::projector::projector_component(),
+      models::deformable::ms_deform_attn_component(),
+      models::deformable::pixel_decoder_component(),
+      models::mask2former::mask_decoder_component(),
   };
   return table;
 }

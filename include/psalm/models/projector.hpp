@@ -9,4 +9,3 @@
 #include "psalm/models/projector/mlp_gelu.hpp"
 #include "psalm/models/projector/projector.hpp"
 #include "psalm/models/projector/swin_conv.hpp"
-#include "psalm/models/projector/tokens.hpp"

@@ -1,8 +1,8 @@
 // psalm/models/deformable/encoder.hpp — the encoder-only deformable transformer of Mask2Former's
 // pixel decoder (MSDeformAttnTransformerEncoderOnly, `pixel_decoder.transformer.*`): flattens
 // the levels into one token sequence, adds a learned level embedding to each level's sine
-// position, and runs the encoder layers with pixel-centre reference points.
-// Depends on: models/deformable/{encoder_layer, ms_deform_attn}, nn, autograd ops.
+// position (computed once per map size), and runs the encoder layers with pixel-centre
+// reference points. Depends on: models/deformable/{encoder_layer, ms_deform_attn}, nn.
 // Test: tests/pixel_decoder/test_pixel_decoder.cpp (through the whole decoder).
 #pragma once
 
@@ -13,8 +13,11 @@
 #include "psalm/autograd/ops/shape.hpp"
 #include "psalm/models/deformable/encoder_layer.hpp"
 #include "psalm/models/deformable/ms_deform_attn.hpp"
+#include "psalm/nn/feature_maps.hpp"
 #include "psalm/nn/init.hpp"
+#include "psalm/nn/map_tokens.hpp"
 #include "psalm/nn/module.hpp"
+#include "psalm/nn/position_encoding.hpp"
 
 namespace psalm::models::deformable {
 
@@ -54,40 +57,43 @@ class DeformableEncoder : public nn::Module<T, Dev> {
       : encoder(config, num_layers, rng),
         level_embed(Var<T, Dev>::parameter(
             nn::init::normal<T, Dev>({config.n_levels, config.d_model}, 1.0, rng))),  // (L, C)
-        config_(config) {}
+        position_(config.d_model / 2),
+        config_(config) {
+    PSALM_CHECK(config.d_model > 0 && config.d_model % 2 == 0, "deformable encoder: d_model ",
+                config.d_model,
+                " must be positive and even (sine positions: d_model / 2 per axis)");
+  }
 
   void visit(nn::ModuleVisitor<T, Dev>& v) override {
     v.child("encoder", encoder);
     v.parameter("level_embed", level_embed);
   }
 
-  /// srcs[l] (B, C, H_l, W_l) the projected levels; pos[l] (1, C, H_l, W_l) their sine
-  /// position encodings -> the encoded tokens (B, S, C) and the level shapes.
-  EncoderOutput<T, Dev> operator()(const std::vector<Var<T, Dev>>& srcs,
-                                   const std::vector<Tensor<T, Dev>>& pos) const {
+  /// levels: the projected maps (B, C, H_l, W_l), flattened coarsest first (level l of the
+  /// tokens is the l-th of levels.coarse_to_fine(), as Mask2Former orders res5, res4, res3),
+  /// each with its sine position encoding (computed once per map size) plus level_embed[l]
+  /// -> the encoded tokens (B, S, C) and the level shapes.
+  EncoderOutput<T, Dev> operator()(const nn::FeatureMaps<T, Dev>& levels) const {
     using namespace autograd;
-    const std::int64_t levels = config_.n_levels, c = config_.d_model;
-    PSALM_CHECK(static_cast<std::int64_t>(srcs.size()) == levels && pos.size() == srcs.size(),
-                "deformable encoder: configured for ", levels, " levels, got ", srcs.size(),
-                " maps and ", pos.size(), " position encodings");
-    const std::int64_t b = srcs[0].size(0);
+    const std::int64_t c = config_.d_model;
+    PSALM_CHECK(static_cast<std::int64_t>(levels.size()) == config_.n_levels,
+                "deformable encoder: configured for ", config_.n_levels, " levels, got ",
+                levels.size(), " (", levels.names(), ")");
+    const std::int64_t b = levels.batch();
     LevelShapes shapes;
     std::vector<Var<T, Dev>> tokens, positions;
-    for (std::int64_t l = 0; l < levels; ++l) {
-      const Var<T, Dev>& src = srcs[static_cast<std::size_t>(l)];
-      PSALM_CHECK(src.rank() == 4 && src.size(0) == b && src.size(1) == c,
-                  "deformable encoder: level ", l, " must be (", b, ", ", c, ", H, W), got ",
-                  src.shape());
+    std::int64_t l = 0;
+    for (int k : levels.coarse_to_fine()) {
+      const Var<T, Dev>& src = levels.res(k);
+      PSALM_CHECK(src.size(1) == c, "deformable encoder: res", k, " must be (", b, ", ", c,
+                  ", H, W), got ", src.shape());
       const std::int64_t h = src.size(2), w = src.size(3);
-      PSALM_CHECK((pos[static_cast<std::size_t>(l)].shape() == Shape{1, c, h, w}),
-                  "deformable encoder: position encoding of level ", l, " must be (1, ", c, ", ", h,
-                  ", ", w, "), got ", pos[static_cast<std::size_t>(l)].shape());
       shapes.hw.push_back({h, w});
-      tokens.push_back(transpose(reshape(src, {b, c, h * w}), 1, 2));  // (B, H_l W_l, C)
-      const Var<T, Dev> sine(
-          pos[static_cast<std::size_t>(l)].reshape({1, c, h * w}).transpose(1, 2));   // (1, HW, C)
+      tokens.push_back(nn::map_to_tokens(src));                    // (B, H_l W_l, C)
+      const Var<T, Dev> sine(nn::map_to_tokens(position_(h, w)));  // (1, HW, C)
       const Var<T, Dev> embed = reshape(slice(level_embed, 0, l, l + 1), {1, 1, c});  // (1, 1, C)
       positions.push_back(sine + embed);  // (1, H_l W_l, C)
+      ++l;
     }
     Var<T, Dev> memory = concat(tokens, 1);                                    // (B, S, C)
     const Var<T, Dev> position = concat(positions, 1);                         // (1, S, C)
@@ -103,6 +109,7 @@ class DeformableEncoder : public nn::Module<T, Dev> {
   Var<T, Dev> level_embed;  // (L, C)
 
  private:
+  nn::SinePositionEncoding<T, Dev> position_;  // d_model / 2 features per axis
   EncoderLayerConfig config_;
 };
 

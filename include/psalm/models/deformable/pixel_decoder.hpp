@@ -1,8 +1,8 @@
 // psalm/models/deformable/pixel_decoder.hpp — MSDeformAttnPixelDecoder as PSALM configures it
 // (`pixel_decoder.*`): res3..res5 projected and encoded by the deformable transformer into three
 // multi-scale maps (1/32, 1/16, 1/8), an FPN step onto res2, a 1x1 conv into `mask_features`;
-// loading with Mask2Former's names. Depends on: models/deformable/encoder, nn, io/json_config.
-// Test: tests/pixel_decoder/test_pixel_decoder.cpp. Doc: docs/pixel_decoder.md.
+// a weight-source view for Mask2Former's FPN names. Depends on: models/deformable/encoder, nn,
+// io/json_config. Test: tests/pixel_decoder/test_pixel_decoder.cpp. Doc: docs/pixel_decoder.md.
 #pragma once
 
 #include <algorithm>
@@ -21,10 +21,11 @@
 #include "psalm/io/json_config.hpp"
 #include "psalm/models/deformable/encoder.hpp"
 #include "psalm/nn/conv2d.hpp"
+#include "psalm/nn/feature_maps.hpp"
 #include "psalm/nn/group_norm.hpp"
 #include "psalm/nn/init.hpp"
+#include "psalm/nn/map_tokens.hpp"
 #include "psalm/nn/module.hpp"
-#include "psalm/nn/position_encoding.hpp"
 #include "psalm/nn/state_dict.hpp"
 
 namespace psalm::models::deformable {
@@ -61,7 +62,7 @@ struct PixelDecoderConfig {
 
   /// From a JSON config with these field names (docs/pixel_decoder.md); absent fields keep
   /// PSALM's values. Errors name the file and field.
-  static PixelDecoderConfig from_config(const io::ConfigReader& r) {
+  static PixelDecoderConfig from_json(const io::ConfigReader& r) {
     PixelDecoderConfig c;
     if (r.has("in_channels")) {
       const auto in = r.required<std::vector<std::int64_t>>("in_channels");
@@ -108,20 +109,13 @@ class ConvGroupNorm : public nn::Module<T, Dev> {
   bool relu = false;
 };
 
-/// The backbone levels the pixel decoder reads (Swin's res2..res5, strides 4, 8, 16, 32).
-template <Real T, Device Dev = cpu>
-struct PixelDecoderInput {
-  Var<T, Dev> res2;  // (B, Ci2, H4, W4)
-  Var<T, Dev> res3;  // (B, Ci3, H8, W8)
-  Var<T, Dev> res4;  // (B, Ci4, H16, W16)
-  Var<T, Dev> res5;  // (B, Ci5, H32, W32)
-};
-
 /// What the pixel decoder returns (PSALM's forward_features returns these plus out[0]).
 template <Real T, Device Dev = cpu>
 struct PixelDecoderOutput {
-  Var<T, Dev> mask_features;               // (B, Cm, H4, W4)
-  std::array<Var<T, Dev>, 3> multi_scale;  // (B, C, H32, W32), (B, C, H16, W16), (B, C, H8, W8)
+  Var<T, Dev> mask_features;  // (B, Cm, H4, W4)
+  /// The encoded maps res5 (B, C, H32, W32), res4 (B, C, H16, W16), res3 (B, C, H8, W8); the
+  /// mask decoder reads them coarsest first (upstream's multi_scale_features order).
+  nn::FeatureMaps<T, Dev> multi_scale;
 };
 
 /// MSDeformAttnPixelDecoder (Mask2Former) with PSALM's FPN convs (both with a bias).
@@ -169,45 +163,35 @@ class PixelDecoder : public nn::Module<T, Dev> {
     v.child("layer_1", layer_1);
   }
 
-  /// The backbone levels -> mask_features (B, Cm, H4, W4) and the multi-scale maps
-  /// (1/32, 1/16, 1/8), each (B, C, H, W).
-  PixelDecoderOutput<T, Dev> operator()(const PixelDecoderInput<T, Dev>& in) const {
+  /// The backbone levels res2..res5 (B, Ci_k, H_k, W_k) -> mask_features (B, Cm, H4, W4) and
+  /// the encoded maps res3..res5, each (B, C, H_k, W_k).
+  PixelDecoderOutput<T, Dev> operator()(const nn::FeatureMaps<T, Dev>& in) const {
     using namespace autograd;
-    const std::int64_t c = config_.conv_dim;
-    const std::array<const Var<T, Dev>*, 4> levels{&in.res2, &in.res3, &in.res4, &in.res5};
-    const char* names[4] = {"res2", "res3", "res4", "res5"};
-    for (std::size_t i = 0; i < 4; ++i) {
-      const Var<T, Dev>& x = *levels[i];
-      PSALM_CHECK(x.defined() && x.rank() == 4 && x.size(1) == config_.in_channels[i] &&
-                      x.size(0) == in.res2.size(0),
-                  "PixelDecoder: ", names[i], " must be (B, ", config_.in_channels[i],
-                  ", H, W) with the batch of res2, got ", x.defined() ? x.shape() : Shape{});
+    for (int k = 2; k <= 5; ++k) {
+      const std::int64_t ci = config_.in_channels[static_cast<std::size_t>(k - 2)];
+      PSALM_CHECK(in.has(k) && in.res(k).size(1) == ci, "PixelDecoder: res", k, " must be (B, ", ci,
+                  ", H, W), got ", in.has(k) ? in.res(k).shape() : Shape{},
+                  " (present: ", in.names(), ")");
     }
-    // 1. project res5, res4, res3 (low to high resolution) and their sine positions
-    std::vector<Var<T, Dev>> srcs;
-    std::vector<Tensor<T, Dev>> pos;
-    for (std::size_t l = 0; l < 3; ++l) {
-      const Var<T, Dev>& x = *levels[3 - l];
-      srcs.push_back(input_proj[l](x));  // (B, C, H_l, W_l)
-      pos.push_back(nn::sine_position_encoding<T, Dev>(x.size(2), x.size(3),
-                                                       c / 2));  // (1, C, H_l, W_l)
-    }
-    // 2. the deformable encoder over all three levels at once
-    const EncoderOutput<T, Dev> encoded = transformer(srcs, pos);  // (B, S, C)
+    // 1. project res5, res4, res3 (input_proj[0] is res5's)
+    nn::FeatureMaps<T, Dev> projected;
+    for (int k = 5; k >= 3; --k)
+      projected.set(k, input_proj[static_cast<std::size_t>(5 - k)](in.res(k)));  // (B, C, H, W)
+    // 2. the deformable encoder over all three levels at once, coarsest first
+    const EncoderOutput<T, Dev> encoded = transformer(projected);  // (B, S, C)
     // 3. split the tokens back into maps
     PixelDecoderOutput<T, Dev> out;
-    const std::int64_t b = in.res2.size(0);
     std::int64_t start = 0;
     for (std::size_t l = 0; l < 3; ++l) {
       const auto [h, w] = encoded.shapes.hw[l];
       const Var<T, Dev> part = slice(encoded.memory, 1, start, start + h * w);  // (B, HW, C)
-      out.multi_scale[l] = reshape(transpose(part, 1, 2), {b, c, h, w});        // (B, C, H, W)
+      out.multi_scale.set(5 - static_cast<int>(l), nn::tokens_to_map(part, h, w));  // (B, C, H, W)
       start += h * w;
     }
     // 4. FPN on res2: lateral 1x1 conv + upsampled 1/8 map, then a 3x3 conv
-    const Var<T, Dev> lateral = adapter_1(in.res2);  // (B, C, H4, W4)
+    const Var<T, Dev> lateral = adapter_1(in.res(2));  // (B, C, H4, W4)
     const Var<T, Dev> upsampled =
-        interpolate(out.multi_scale[2], lateral.size(2), lateral.size(3),
+        interpolate(out.multi_scale.res(3), lateral.size(2), lateral.size(3),
                     {.mode = InterpolateMode::bilinear, .align_corners = false});  // (B, C, H4, W4)
     const Var<T, Dev> fpn = layer_1(lateral + upsampled);                          // (B, C, H4, W4)
     out.mask_features = mask_features(fpn);  // (B, Cm, H4, W4)
@@ -237,24 +221,18 @@ class PixelDecoder : public nn::Module<T, Dev> {
   PixelDecoderConfig config_;
 };
 
-/// Whose parameter names a checkpoint uses for the FPN convs.
-enum class PixelDecoderNames {
-  psalm,       ///< `adapter_1.{0,1}.*`, `layer_1.{0,1}.*` (nn.Sequential), conv biases present
-  mask2former  ///< `adapter_1.{weight, norm.*}`, `layer_1.{weight, norm.*}` (detectron2 Conv2d
-               ///< with norm, no bias): renamed as PSALM does, absent conv biases set to 0
-};
-
-/// Options of load_pixel_decoder.
-struct PixelDecoderLoadOptions {
-  std::string prefix{};  ///< e.g. "pixel_decoder." or "sem_seg_head.pixel_decoder."
-  PixelDecoderNames names = PixelDecoderNames::psalm;
-  bool strict = true;  ///< missing / unexpected tensors under `prefix` are errors
-};
-
-/// A weight source seen through PSALM's renames of Mask2Former's FPN names (spec §7.3):
-/// `<p>adapter_1.weight` -> `<p>adapter_1.0.weight`, `<p>adapter_1.norm.{weight,bias}` ->
-/// `<p>adapter_1.1.*`, `<p>adapter_1.bias` (if any) -> `<p>adapter_1.0.bias`; `layer_1` alike.
-/// Every other name passes through. Holds a reference: `source` must outlive it.
+/// A weight source seen with PSALM's names where it holds Mask2Former's FPN names (spec §7.3),
+/// so that a Mask2Former checkpoint loads into a PixelDecoder with nn::load_state_dict:
+///
+///   nn::load_state_dict(decoder, Mask2FormerPixelDecoderNames(source, prefix),
+///                       {.prefix = prefix});
+///
+/// Under `prefix`: `adapter_1.weight` -> `adapter_1.0.weight`, `adapter_1.norm.{weight,bias}` ->
+/// `adapter_1.1.*`, `adapter_1.bias` (if any) -> `adapter_1.0.bias`; `layer_1` alike. Mask2Former's
+/// FPN convs have no bias (detectron2 Conv2d with a norm), so where `<m>.0.bias` is absent it is
+/// shown as zeros of the conv's output width, as PSALM initialises it. Every other name passes
+/// through unchanged (a PSALM-named source loads the same through it). Holds a reference:
+/// `source` must outlive it.
 template <nn::WeightSource S>
 class Mask2FormerPixelDecoderNames {
  public:
@@ -276,12 +254,30 @@ class Mask2FormerPixelDecoderNames {
       to_source_[renamed] = name;
       names_.push_back(renamed);
     }
+    for (const char* module : {"adapter_1.0.", "layer_1.0."}) {
+      const std::string weight = prefix + module + "weight", bias = prefix + module + "bias";
+      if (!to_source_.contains(weight) || to_source_.contains(bias)) continue;
+      const auto& shape = source_.shape(to_source_.at(weight));  // (O, I, k, k)
+      PSALM_CHECK(!shape.empty(), "Mask2Former pixel-decoder names: \"", to_source_.at(weight),
+                  "\" has no output dimension");
+      zero_biases_[bias] = static_cast<std::int64_t>(*shape.begin());
+      names_.push_back(bias);
+    }
   }
   std::vector<std::string> names() const { return names_; }
-  bool contains(std::string_view name) const { return to_source_.contains(std::string(name)); }
-  decltype(auto) shape(std::string_view name) const { return source_.shape(source_name(name)); }
+  bool contains(std::string_view name) const {
+    return to_source_.contains(std::string(name)) || zero_biases_.contains(std::string(name));
+  }
+  std::vector<std::int64_t> shape(std::string_view name) const {
+    if (auto it = zero_biases_.find(std::string(name)); it != zero_biases_.end())
+      return {it->second};
+    const auto& shape = source_.shape(source_name(name));
+    return {shape.begin(), shape.end()};
+  }
   template <Scalar U>
   Tensor<U> load(std::string_view name) const {
+    if (auto it = zero_biases_.find(std::string(name)); it != zero_biases_.end())
+      return Tensor<U>::zeros({it->second});  // (O)
     return source_.template load<U>(source_name(name));
   }
 
@@ -294,28 +290,9 @@ class Mask2FormerPixelDecoderNames {
   }
 
   const S& source_;
-  std::map<std::string, std::string> to_source_;  // renamed -> name in source
+  std::map<std::string, std::string> to_source_;     // renamed -> name in source
+  std::map<std::string, std::int64_t> zero_biases_;  // absent FPN conv bias -> its width
   std::vector<std::string> names_;
 };
-
-/// Loads a PixelDecoder from a StateDict, io::SafetensorsFile or io::SafetensorsCheckpoint,
-/// strictly by default. With PixelDecoderNames::mask2former, the FPN names are renamed as PSALM
-/// does when it starts from a Mask2Former checkpoint, and the FPN conv biases, absent there,
-/// are set to 0 (every other tensor is required as usual).
-template <Real T, Device Dev, nn::WeightSource S>
-nn::LoadReport load_pixel_decoder(PixelDecoder<T, Dev>& decoder, const S& source,
-                                  const PixelDecoderLoadOptions& options = {}) {
-  nn::LoadOptions load{.prefix = options.prefix, .strict = options.strict};
-  if (options.names == PixelDecoderNames::psalm) return nn::load_state_dict(decoder, source, load);
-  const Mask2FormerPixelDecoderNames<S> renamed(source, options.prefix);
-  for (auto* conv : {&decoder.adapter_1.conv, &decoder.layer_1.conv}) {
-    const std::string name =
-        conv == &decoder.adapter_1.conv ? "adapter_1.0.bias" : "layer_1.0.bias";
-    if (renamed.contains(options.prefix + name)) continue;
-    conv->bias.value().fill(T{0});
-    load.allow_missing.push_back(name);
-  }
-  return nn::load_state_dict(decoder, renamed, load);
-}
 
 }  // namespace psalm::models::deformable

@@ -2,7 +2,7 @@
 // decoder (MultiScaleMaskedTransformerDecoderForOPTPreTrain.forward_woconcat): outside queries,
 // layers cycling levels 1/32, 1/16, 1/8 (masked cross-attn, self-attn, FFN, post-norm), a
 // prediction after the initial queries and every layer. Depends on: models/mask2former/*,
-// nn/embedding, nn/position_encoding. Test: tests/mask2former/test_decoder.cpp.
+// nn/{embedding, feature_maps, map_tokens, position_encoding}. Test: tests/mask2former/.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,8 @@
 #include "psalm/models/mask2former/config.hpp"
 #include "psalm/models/mask2former/prediction_head.hpp"
 #include "psalm/nn/embedding.hpp"
+#include "psalm/nn/feature_maps.hpp"
+#include "psalm/nn/map_tokens.hpp"
 #include "psalm/nn/module.hpp"
 #include "psalm/nn/position_encoding.hpp"
 
@@ -40,7 +42,8 @@ class MaskedAttentionDecoder : public nn::Module<T, Dev> {
   MaskedAttentionDecoder() = default;
   /// Initialised as upstream: attention / FFN matrices xavier_uniform, MHA biases zero, the
   /// embeddings N(0, 1), the MLPs PyTorch's default (PSALM then loads its checkpoint).
-  MaskedAttentionDecoder(const MaskDecoderConfig& config, nn::InitRng& rng) : config_(config) {
+  MaskedAttentionDecoder(const MaskDecoderConfig& config, nn::InitRng& rng)
+      : position_(config.hidden_dim / 2), config_(config) {
     config.validate();
     const std::int64_t d = config.hidden_dim;
     for (std::int64_t i = 0; i < config.dec_layers; ++i) {
@@ -69,28 +72,27 @@ class MaskedAttentionDecoder : public nn::Module<T, Dev> {
     v.child("level_embed", level_embed);
   }
 
-  /// queries (B, Q, D); multi_scale: the pixel decoder's maps (B, D, H_l, W_l), l = 0 (1/32),
-  /// 1 (1/16), 2 (1/8); mask_features (B, M, Hm, Wm); the conditions the batch has.
+  /// queries (B, Q, D); multi_scale: the pixel decoder's maps (B, D, H_l, W_l), read coarsest
+  /// first (level l = 0: res5 at 1/32, 1: res4 at 1/16, 2: res3 at 1/8); mask_features
+  /// (B, M, Hm, Wm); the conditions the batch has.
   DecoderOutput<T, Dev> operator()(const Var<T, Dev>& queries,
-                                   const std::vector<Var<T, Dev>>& multi_scale,
+                                   const nn::FeatureMaps<T, Dev>& multi_scale,
                                    const Var<T, Dev>& mask_features,
                                    const Conditions<T, Dev>& conditions = {}) const {
     check_inputs(queries, multi_scale, mask_features, conditions);
-    const std::int64_t b = queries.size(0), d = config_.hidden_dim;
     const std::int64_t levels = config_.num_feature_levels;
     std::vector<Var<T, Dev>> src, pos;
     std::vector<std::int64_t> heights, widths;
-    for (std::int64_t l = 0; l < levels; ++l) {
-      const Var<T, Dev>& x = multi_scale[static_cast<std::size_t>(l)];
+    std::int64_t level = 0;
+    for (int k : multi_scale.coarse_to_fine()) {
+      const Var<T, Dev>& x = multi_scale.res(k);
       const std::int64_t h = x.size(2), w = x.size(3);
       heights.push_back(h);
       widths.push_back(w);
-      const Tensor<T, Dev> pe =
-          nn::sine_position_encoding<T, Dev>(h, w, d / 2).view({1, d, h * w});  // (1, D, S_l)
-      pos.emplace_back(pe.permute({0, 2, 1}));                                  // (1, S_l, D)
-      const Var<T, Dev> tokens =
-          autograd::permute(autograd::reshape(x, {b, d, h * w}), {0, 2, 1});     // (B, S_l, D)
-      src.push_back(tokens + autograd::slice(level_embed.weight, 0, l, l + 1));  // (B, S_l, D)
+      pos.emplace_back(nn::map_to_tokens(position_(h, w)));  // (1, S_l, D), cached per size
+      src.push_back(nn::map_to_tokens(x) +
+                    autograd::slice(level_embed.weight, 0, level, level + 1));  // (B, S_l, D)
+      ++level;
     }
     const Var<T, Dev> query_pos = autograd::unsqueeze(query_embed.weight, 0);  // (1, Q, D)
 
@@ -128,7 +130,8 @@ class MaskedAttentionDecoder : public nn::Module<T, Dev> {
   nn::Embedding<T, Dev> level_embed;      // (3, D)
 
  private:
-  void check_inputs(const Var<T, Dev>& queries, const std::vector<Var<T, Dev>>& multi_scale,
+  nn::SinePositionEncoding<T, Dev> position_;  // hidden_dim / 2 features per axis
+  void check_inputs(const Var<T, Dev>& queries, const nn::FeatureMaps<T, Dev>& multi_scale,
                     const Var<T, Dev>& mask_features, const Conditions<T, Dev>& c) const {
     const std::int64_t d = config_.hidden_dim;
     PSALM_CHECK(
@@ -138,12 +141,12 @@ class MaskedAttentionDecoder : public nn::Module<T, Dev> {
     const std::int64_t b = queries.size(0);
     PSALM_CHECK(static_cast<std::int64_t>(multi_scale.size()) == config_.num_feature_levels,
                 "MaskedAttentionDecoder: expected ", config_.num_feature_levels,
-                " multi-scale maps (1/32, 1/16, 1/8), got ", multi_scale.size());
-    for (std::size_t l = 0; l < multi_scale.size(); ++l)
-      PSALM_CHECK(
-          multi_scale[l].rank() == 4 && multi_scale[l].size(0) == b && multi_scale[l].size(1) == d,
-          "MaskedAttentionDecoder: multi-scale map ", l, " must be (", b, ", ", d, ", H, W), got ",
-          multi_scale[l].shape());
+                " multi-scale maps (1/32, 1/16, 1/8), got ", multi_scale.size(), " (",
+                multi_scale.names(), ")");
+    for (int k : multi_scale.levels())
+      PSALM_CHECK(multi_scale.res(k).size(0) == b && multi_scale.res(k).size(1) == d,
+                  "MaskedAttentionDecoder: multi-scale map res", k, " must be (", b, ", ", d,
+                  ", H, W), got ", multi_scale.res(k).shape());
     PSALM_CHECK(mask_features.rank() == 4 && mask_features.size(0) == b &&
                     mask_features.size(1) == config_.mask_dim,
                 "MaskedAttentionDecoder: mask_features must be (", b, ", ", config_.mask_dim,

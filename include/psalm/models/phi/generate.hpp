@@ -74,7 +74,7 @@ std::int64_t pick_token(std::span<const T> logits, const GenerateOptions& opt, d
 
 /// prompt (B, L) without padding -> (B, L + N) with N <= max_new_tokens generated tokens.
 template <Real T, Device Dev>
-Tensor<std::int64_t> generate(const PhiForCausalLM<T, Dev>& lm, const Tensor<std::int64_t>& prompt,
+Tensor<std::int64_t> generate(PhiForCausalLM<T, Dev>& lm, const Tensor<std::int64_t>& prompt,
                               const GenerateOptions& opt = {}) {
   PSALM_CHECK(prompt.rank() == 2 && prompt.size(1) > 0,
               "generate: prompt must be (B, L), L > 0, got ", prompt.shape());

@@ -56,17 +56,18 @@ class PhiModel : public nn::Module<T, Dev> {
 
   /// input_ids (B, L) -> final-normed hidden states (B, L, D). attention_mask (B, L) on the CPU,
   /// 1 = token, 0 = padding (right padding); undefined = no padding. With a cache, the L
-  /// positions follow the cached ones and attention_mask covers only them.
+  /// positions follow the cached ones and attention_mask covers only them. Non-const, as a
+  /// module's forward is: gradient checkpointing walks each layer's parameters.
   Var<T, Dev> operator()(const Tensor<std::int64_t, Dev>& input_ids,
                          const Tensor<std::int64_t>& attention_mask = {},
-                         PhiKvCache<T, Dev>* cache = nullptr) const {
+                         PhiKvCache<T, Dev>* cache = nullptr) {
     return (*this)(embed(input_ids), attention_mask, cache);
   }
 
   /// inputs_embeds (B, L, D) -> final-normed hidden states (B, L, D); masks as above.
   Var<T, Dev> operator()(const Var<T, Dev>& inputs_embeds,
                          const Tensor<std::int64_t>& attention_mask = {},
-                         PhiKvCache<T, Dev>* cache = nullptr) const {
+                         PhiKvCache<T, Dev>* cache = nullptr) {
     PSALM_CHECK(inputs_embeds.rank() == 3 && inputs_embeds.size(2) == config_.hidden_size,
                 "PhiModel: inputs_embeds must be (B, L, ", config_.hidden_size, "), got ",
                 inputs_embeds.shape());
@@ -85,14 +86,13 @@ class PhiModel : public nn::Module<T, Dev> {
     in.rotary = RotaryTables<T, Dev>::make(config_, offset, l);  // (L, F)
     Var<T, Dev> x = inputs_embeds;                               // (B, L, D)
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      const PhiDecoderLayer<T, Dev>& layer = layers[i];
+      PhiDecoderLayer<T, Dev>& layer = layers[i];
       const auto index = static_cast<std::int64_t>(i);
       if (gradient_checkpointing && cache == nullptr) {
-        // for_each_parameter is non-const; it only reads here (the Vars are copied).
-        std::vector<Var<T, Dev>> params;
-        const_cast<PhiDecoderLayer<T, Dev>&>(layer).for_each_parameter(
-            [&](const std::string&, Var<T, Dev>& p) { params.push_back(p); });
-        x = checkpoint([&layer, in, index](const Var<T, Dev>& xi) { return layer(xi, in, index); },
+        std::vector<Var<T, Dev>> params;  // handles: they share values and gradients
+        layer.for_each_parameter([&](const std::string&, Var<T, Dev>& p) { params.push_back(p); });
+        const PhiDecoderLayer<T, Dev>& block = layer;
+        x = checkpoint([&block, in, index](const Var<T, Dev>& xi) { return block(xi, in, index); },
                        x, params);  // (B, L, D)
       } else {
         x = layer(x, in, index);  // (B, L, D)
@@ -144,13 +144,13 @@ class PhiForCausalLM : public nn::Module<T, Dev> {
   /// input_ids (B, L) -> hidden states (B, L, D) and, when `with_logits`, logits (B, L, V).
   PhiOutput<T, Dev> forward(const Tensor<std::int64_t, Dev>& input_ids,
                             const Tensor<std::int64_t>& attention_mask = {},
-                            bool with_logits = true, PhiKvCache<T, Dev>* cache = nullptr) const {
+                            bool with_logits = true, PhiKvCache<T, Dev>* cache = nullptr) {
     return heads(model(input_ids, attention_mask, cache), with_logits);
   }
   /// inputs_embeds (B, L, D) -> the same.
   PhiOutput<T, Dev> forward(const Var<T, Dev>& inputs_embeds,
                             const Tensor<std::int64_t>& attention_mask = {},
-                            bool with_logits = true, PhiKvCache<T, Dev>* cache = nullptr) const {
+                            bool with_logits = true, PhiKvCache<T, Dev>* cache = nullptr) {
     return heads(model(inputs_embeds, attention_mask, cache), with_logits);
   }
 

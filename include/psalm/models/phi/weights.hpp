@@ -1,8 +1,8 @@
 // psalm/models/phi/weights.hpp — Phi weights in both checkpoint layouts (PSALM_SPEC.md §7.2):
 // split `self_attn.{q,k,v}_proj` (transformers >= 4.37, microsoft/phi-1_5) and fused
 // `self_attn.query_key_value` (transformers 4.36, susnato/phi-1_5_dev, the released PSALM),
-// whose rows are interleaved per head as [heads, 3, head_dim]. Strict loading with
-// `lm_head.bias` declarable as dropped; layout conversion; vocabulary resize (§1.4).
+// whose rows are interleaved per head as [heads, 3, head_dim]: a weight-source view that loads
+// either layout through nn::load_state_dict; layout conversion; vocabulary resize (§1.4).
 // Depends on: nn/state_dict, models/phi/model. Test: tests/phi/test_weights.cpp.
 #pragma once
 
@@ -89,7 +89,13 @@ Tensor<T> fuse_qkv(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, s
 
 /// A weight source that shows a fused-layout source under split names: each
 /// `…query_key_value.{weight,bias}` appears as `…{q,k,v}_proj.{weight,bias}`, sliced on load.
-/// Everything else passes through. Lazy: nothing is copied until loaded.
+/// Everything else passes through, so a split-layout source reads the same through it, and
+/// one call loads either layout strictly:
+///
+///   nn::load_state_dict(lm, FusedQkvAsSplit(source, config.num_attention_heads),
+///                       {.prefix = "", .ignore = {"lm_head.bias"}});  // PSALM drops the bias
+///
+/// Lazy: nothing is copied until loaded. Holds a pointer: `source` must outlive it.
 template <nn::WeightSource S>
 class FusedQkvAsSplit {
  public:
@@ -165,32 +171,12 @@ nn::StateDict<T> to_split_layout(const nn::StateDict<T>& fused, std::int64_t hea
   return out;
 }
 
-struct PhiLoadOptions {
-  /// Prepended to the module's names in the source ("" for a PhiForCausalLM checkpoint,
-  /// "model." to load a PhiModel from one).
-  std::string prefix{};
-  /// Accept and skip `lm_head.bias` in the source (PSALM drops Phi's lm_head bias, §1.5).
-  bool drop_lm_head_bias = false;
-};
-
 /// True when `source` holds the fused query_key_value layout.
 template <nn::WeightSource S>
 bool has_fused_qkv(const S& source) {
   for (const std::string& n : source.names())
     if (detail::split_fused_name(n)) return true;
   return false;
-}
-
-/// Loads a PhiModel or PhiForCausalLM strictly from a split- or fused-layout source: a missing,
-/// unexpected or mis-shaped tensor is an error naming it.
-template <class M, nn::WeightSource S>
-nn::LoadReport load_phi_weights(M& module, const S& source, const PhiConfig& config,
-                                const PhiLoadOptions& opt = {}) {
-  nn::LoadOptions lo{.prefix = opt.prefix};
-  if (opt.drop_lm_head_bias) lo.ignore.push_back("lm_head.bias");
-  if (has_fused_qkv(source))
-    return nn::load_state_dict(module, FusedQkvAsSplit<S>(source, config.num_attention_heads), lo);
-  return nn::load_state_dict(module, source, lo);
 }
 
 /// How resize_token_embeddings initialises rows (PSALM_SPEC.md §1.4).

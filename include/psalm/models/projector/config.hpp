@@ -108,7 +108,7 @@ struct ProjectorConfig {
   /// (mm_projector_type "linear", mm_input_embeds 1024, projector_outdim 4096); the widths of
   /// linear / mlp types (mm_hidden_size, hidden_size) are then required, as upstream reads them
   /// without a default.
-  static ProjectorConfig from_config(const io::ConfigReader& r) {
+  static ProjectorConfig from_json(const io::ConfigReader& r) {
     ProjectorConfig c;
     c.mm_projector_type = r.optional<std::string>("mm_projector_type", "linear");
     c.mm_input_embeds = r.optional<std::int64_t>("mm_input_embeds", 1024);

@@ -1,13 +1,12 @@
 // psalm/models/projector/linear.hpp — the "linear" projector of LLaVA / PSALM's builder.py:
 // one nn.Linear(mm_hidden_size -> hidden_size) on the encoder's tokens. Its state_dict names
 // are the Linear's own (weight, bias; upstream model.mm_projector.weight).
-// Depends on: nn/linear, models/projector/{base,config,tokens}. Test:
+// Depends on: nn/linear, models/projector/{base,config}. Test:
 // tests/projector/test_projector.cpp.
 #pragma once
 
 #include "psalm/models/projector/base.hpp"
 #include "psalm/models/projector/config.hpp"
-#include "psalm/models/projector/tokens.hpp"
 #include "psalm/nn/linear.hpp"
 
 namespace psalm::models::projector {
@@ -32,7 +31,7 @@ class LinearProjector : public Projector<T, Dev> {
 
   /// tokens (B, L, C) or a map (B, C, H, W) -> (B, L, D).
   nn::Var<T, Dev> operator()(const nn::Var<T, Dev>& x) override {
-    const nn::Var<T, Dev> tokens = map_to_tokens(x, "LinearProjector");  // (B, L, C)
+    const nn::Var<T, Dev> tokens = detail::as_tokens(x, "LinearProjector");  // (B, L, C)
     return proj(tokens);                                                 // (B, L, D)
   }
 

@@ -2,7 +2,7 @@
 // builder.py: nn.Sequential(Linear(C -> D), GELU, Linear(D -> D), ...) with N Linears and an
 // exact (erf) GELU between them; "mlp2x_gelu" is LLaVA-1.5's. State_dict names are the
 // Sequential's indices: 0.weight, 0.bias, 2.weight, 2.bias, ... (GELUs hold no weights).
-// Depends on: nn/linear, autograd/ops/activation, models/projector/{base,config,tokens}.
+// Depends on: nn/linear, autograd/ops/activation, models/projector/{base,config}.
 // Test: tests/projector/test_projector.cpp.
 #pragma once
 
@@ -13,7 +13,6 @@
 #include "psalm/autograd/ops/activation.hpp"
 #include "psalm/models/projector/base.hpp"
 #include "psalm/models/projector/config.hpp"
-#include "psalm/models/projector/tokens.hpp"
 #include "psalm/nn/linear.hpp"
 
 namespace psalm::models::projector {
@@ -40,7 +39,7 @@ class MlpGeluProjector : public Projector<T, Dev> {
 
   /// tokens (B, L, C) or a map (B, C, H, W) -> (B, L, D).
   nn::Var<T, Dev> operator()(const nn::Var<T, Dev>& x) override {
-    nn::Var<T, Dev> y = layers[0](map_to_tokens(x, "MlpGeluProjector"));               // (B, L, D)
+    nn::Var<T, Dev> y = layers[0](detail::as_tokens(x, "MlpGeluProjector"));           // (B, L, D)
     for (std::size_t i = 1; i < layers.size(); ++i) y = layers[i](autograd::gelu(y));  // (B, L, D)
     return y;
   }

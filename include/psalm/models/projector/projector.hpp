@@ -11,7 +11,6 @@
 #include "psalm/models/projector/linear.hpp"
 #include "psalm/models/projector/mlp_gelu.hpp"
 #include "psalm/models/projector/swin_conv.hpp"
-#include "psalm/models/projector/tokens.hpp"
 
 namespace psalm::models::projector {
 
@@ -23,7 +22,7 @@ class IdentityProjector : public Projector<T, Dev> {
  public:
   void visit(nn::ModuleVisitor<T, Dev>&) override {}
   nn::Var<T, Dev> operator()(const nn::Var<T, Dev>& x) override {
-    return map_to_tokens(x, "IdentityProjector");  // (B, L, C)
+    return detail::as_tokens(x, "IdentityProjector");  // (B, L, C)
   }
 };
 

@@ -2,7 +2,7 @@
 // upstream ResNetSwin): one ResNet BasicBlock of stride 2 on Swin's res5, flattened row-major
 // into tokens, then a Linear to the LLM width (PSALM_SPEC §1.3). Names as the upstream
 // state_dict (layer1.0.conv1.weight, ..., fc.weight), loaded with prefix model.mm_projector.
-// Depends on: nn (Conv2d, BatchNorm2d, Linear), models/projector/{base,config,tokens}.
+// Depends on: nn (Conv2d, BatchNorm2d, Linear), models/projector/{base,config}.
 // Test: tests/projector/test_swin_conv.cpp.
 #pragma once
 
@@ -14,11 +14,11 @@
 #include "psalm/autograd/ops/arithmetic.hpp"
 #include "psalm/models/projector/base.hpp"
 #include "psalm/models/projector/config.hpp"
-#include "psalm/models/projector/tokens.hpp"
 #include "psalm/nn/batch_norm.hpp"
 #include "psalm/nn/conv2d.hpp"
 #include "psalm/nn/init.hpp"
 #include "psalm/nn/linear.hpp"
+#include "psalm/nn/map_tokens.hpp"
 #include "psalm/nn/module.hpp"
 
 namespace psalm::models::projector {
@@ -120,7 +120,7 @@ class SwinConvProjector : public Projector<T, Dev> {
   /// res5 (B, C, H, W) -> tokens (B, L, D).
   nn::Var<T, Dev> operator()(const nn::Var<T, Dev>& res5) override {
     const nn::Var<T, Dev> map = feature_map(res5);                           // (B, P, h, w)
-    const nn::Var<T, Dev> tokens = map_to_tokens(map, "SwinConvProjector");  // (B, L, P)
+    const nn::Var<T, Dev> tokens = nn::map_to_tokens(map);                   // (B, L, P)
     return fc(tokens);                                                       // (B, L, D)
   }
 

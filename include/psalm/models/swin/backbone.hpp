@@ -1,8 +1,8 @@
 // psalm/models/swin/backbone.hpp — SwinBackbone, PSALM's image encoder (Mask2Former's
 // D2SwinTransformer): PatchEmbed, the stages with PatchMerging between them, and a LayerNorm
-// `norm{s}` per returned stage; returns res2..res5 channels-first (B, C_s, H_s, W_s). Weight
-// names are Mask2Former's Swin keys, loaded strictly under an optional prefix ("backbone.",
-// "model.vision_tower."); relative_position_index may be absent (recomputed).
+// `norm{s}` per returned stage; returns res2..res5 channels-first (B, C_s, H_s, W_s) as
+// nn::FeatureMaps. Parameter names are Mask2Former's Swin keys (nn::load_state_dict with a
+// prefix such as "backbone." or "model.vision_tower."); relative_position_index is recomputable.
 // Depends on: nn, models/swin/{config, patch_embed, stage}. Test: tests/swin/test_backbone.cpp.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include "psalm/models/swin/config.hpp"
 #include "psalm/models/swin/patch_embed.hpp"
 #include "psalm/models/swin/stage.hpp"
-#include "psalm/nn/state_dict.hpp"
+#include "psalm/nn/feature_maps.hpp"
 
 namespace psalm::models::swin {
 
@@ -23,18 +23,6 @@ using autograd::Var;
 
 // Letters: B batch, Hi x Wi image, C_s = embed_dim * 2^s channels and H_s x W_s map of stage s
 // (H_0 = ceil(Hi / patch), H_{s+1} = ceil(H_s / 2)).
-
-/// The backbone's feature maps, one per stage: stages[s] is (B, C_s, H_s, W_s), undefined for
-/// stages not in out_indices. res(k) is Mask2Former's "res{k}" (= stages[k - 2]).
-template <Real T, Device Dev = cpu>
-struct SwinFeatures {
-  std::vector<Var<T, Dev>> stages;
-  const Var<T, Dev>& res(int k) const {
-    PSALM_CHECK(k >= 2 && k - 2 < static_cast<int>(stages.size()) && stages[k - 2].defined(),
-                "SwinFeatures: res", k, " was not computed (out_indices)");
-    return stages[k - 2];
-  }
-};
 
 namespace detail {
 
@@ -100,28 +88,21 @@ class SwinBackbone : public nn::Module<T, Dev> {
       if (config_.stage_is_output(s)) v.child("norm" + std::to_string(s), norms[s]);
   }
 
-  /// image (B, Ci, Hi, Wi) -> the normalised stage maps (B, C_s, H_s, W_s).
-  SwinFeatures<T, Dev> operator()(const Var<T, Dev>& image) {
-    SwinFeatures<T, Dev> out;
+  /// image (B, Ci, Hi, Wi) -> the normalised stage maps (B, C_s, H_s, W_s): stage s as res{s+2}
+  /// for the stages in out_indices (Mask2Former's "res2" .. "res5").
+  nn::FeatureMaps<T, Dev> operator()(const Var<T, Dev>& image) {
+    nn::FeatureMaps<T, Dev> out;
     Var<T, Dev> x = patch_embed(image);  // (B, H_0, W_0, C_0)
     for (std::int64_t s = 0; s < config_.num_stages(); ++s) {
       StageOutput<T, Dev> stage = layers[s](x);  // out (B, H_s, W_s, C_s)
-      if (config_.stage_is_output(s))
-        out.stages.push_back(detail::dense(
-            autograd::permute(norms[s](stage.out), {0, 3, 1, 2})));  // (B, C_s, H_s, W_s)
-      else
-        out.stages.emplace_back();
+      if (config_.stage_is_output(s)) {
+        const Var<T, Dev> normed = norms[s](stage.out);  // (B, H_s, W_s, C_s)
+        out.set(static_cast<int>(s) + 2,
+                detail::dense(autograd::permute(normed, {0, 3, 1, 2})));  // (B, C_s, H_s, W_s)
+      }
       if (s + 1 < config_.num_stages()) x = stage.next;  // (B, H_{s+1}, W_{s+1}, C_{s+1})
     }
     return out;
-  }
-
-  /// Loads Mask2Former-named weights found under `prefix` in `source` (a safetensors file or
-  /// checkpoint, or an nn::StateDict), strictly: a missing, unexpected or mis-shaped tensor is
-  /// an error that names it. relative_position_index may be absent.
-  template <nn::WeightSource S>
-  nn::LoadReport load(const S& source, const std::string& prefix = {}) {
-    return nn::load_state_dict(*this, source, {.prefix = prefix});
   }
 
   const SwinConfig& config() const { return config_; }

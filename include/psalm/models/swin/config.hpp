@@ -1,6 +1,6 @@
 // psalm/models/swin/config.hpp — SwinConfig: the hyper-parameters of the Swin Transformer
 // backbone, with the field names of Hugging Face's SwinConfig (config.json keys), presets
-// (PSALM's / Mask2Former's Swin-B 384, Swin-T, tiny test configs) and reading from JSON.
+// (PSALM's / Mask2Former's Swin-B 384, Swin-T, tiny test configs) and from_json.
 // Depends on: io/json_config, core/error. Test: tests/swin/test_swin_parts.cpp.
 #pragma once
 
@@ -99,51 +99,51 @@ struct SwinConfig {
     c.drop_path_rate = 0.0;
     return c;
   }
-};
 
-/// Reads a SwinConfig from a Hugging Face SwinConfig JSON (unknown keys ignored). Keys psalm
-/// does not implement must keep their neutral values: use_absolute_embeddings false, dropout
-/// probabilities 0, hidden_act "gelu". `out_features` ("stage1", ...) is read when
-/// `out_indices` is absent.
-inline SwinConfig swin_config_from(const io::ConfigReader& r) {
-  SwinConfig c;
-  r.read("num_channels", c.num_channels);
-  r.read("patch_size", c.patch_size);
-  r.read("embed_dim", c.embed_dim);
-  r.read("depths", c.depths);
-  r.read("num_heads", c.num_heads);
-  r.read("window_size", c.window_size);
-  r.read("mlp_ratio", c.mlp_ratio);
-  r.read("qkv_bias", c.qkv_bias);
-  r.read("drop_path_rate", c.drop_path_rate);
-  r.read("layer_norm_eps", c.layer_norm_eps);
-  r.read("patch_norm", c.patch_norm);
-  if (r.has("out_indices")) {
-    r.read("out_indices", c.out_indices);
-  } else if (r.has("out_features")) {
-    const auto names = r.optional<std::vector<std::string>>("out_features", {});
-    c.out_indices.clear();
-    for (const std::string& n : names) {
-      PSALM_CHECK(n.starts_with("stage") && n.size() > 5 &&
-                      n.find_first_not_of("0123456789", 5) == std::string::npos,
-                  r.source(), ": out_features entry \"", n, "\" is not \"stage<k>\"");
-      c.out_indices.push_back(std::stoll(n.substr(5)));
+  /// Reads a SwinConfig from a Hugging Face SwinConfig JSON (unknown keys ignored). Keys psalm
+  /// does not implement must keep their neutral values: use_absolute_embeddings false, dropout
+  /// probabilities 0, hidden_act "gelu". `out_features` ("stage1", ...) is read when
+  /// `out_indices` is absent.
+  static SwinConfig from_json(const io::ConfigReader& r) {
+    SwinConfig c;
+    r.read("num_channels", c.num_channels);
+    r.read("patch_size", c.patch_size);
+    r.read("embed_dim", c.embed_dim);
+    r.read("depths", c.depths);
+    r.read("num_heads", c.num_heads);
+    r.read("window_size", c.window_size);
+    r.read("mlp_ratio", c.mlp_ratio);
+    r.read("qkv_bias", c.qkv_bias);
+    r.read("drop_path_rate", c.drop_path_rate);
+    r.read("layer_norm_eps", c.layer_norm_eps);
+    r.read("patch_norm", c.patch_norm);
+    if (r.has("out_indices")) {
+      r.read("out_indices", c.out_indices);
+    } else if (r.has("out_features")) {
+      const auto names = r.optional<std::vector<std::string>>("out_features", {});
+      c.out_indices.clear();
+      for (const std::string& n : names) {
+        PSALM_CHECK(n.starts_with("stage") && n.size() > 5 &&
+                        n.find_first_not_of("0123456789", 5) == std::string::npos,
+                    r.source(), ": out_features entry \"", n, "\" is not \"stage<k>\"");
+        c.out_indices.push_back(std::stoll(n.substr(5)));
+      }
     }
+    PSALM_CHECK(!r.optional<bool>("use_absolute_embeddings", false), r.source(),
+                ": use_absolute_embeddings = true is not supported (PSALM's Swin has none)");
+    for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"})
+      PSALM_CHECK(r.optional<double>(key, 0.0) == 0.0, r.source(), ": ", key,
+                  " must be 0 (psalm's Swin has no dropout besides drop path)");
+    const std::string act = r.optional<std::string>("hidden_act", "gelu");
+    PSALM_CHECK(act == "gelu", r.source(), ": hidden_act \"", act,
+                "\" is not supported (Swin uses exact GELU, \"gelu\")");
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      fail(r.source(), ": ", e.what());
+    }
+    return c;
   }
-  PSALM_CHECK(!r.optional<bool>("use_absolute_embeddings", false), r.source(),
-              ": use_absolute_embeddings = true is not supported (PSALM's Swin has none)");
-  for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"})
-    PSALM_CHECK(r.optional<double>(key, 0.0) == 0.0, r.source(), ": ", key,
-                " must be 0 (psalm's Swin has no dropout besides drop path)");
-  const std::string act = r.optional<std::string>("hidden_act", "gelu");
-  PSALM_CHECK(act == "gelu", r.source(), ": hidden_act \"", act,
-              "\" is not supported (Swin uses exact GELU, \"gelu\")");
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    fail(r.source(), ": ", e.what());
-  }
-  return c;
-}
+};
 
 }  // namespace psalm::models::swin

@@ -1,21 +1,22 @@
-// tools/components/phi.hpp — the `phi` component of `psalm forward`: Phi-1.5 (or any Phi
-// config.json) on input_ids or inputs_embeds, weights in either layout (split q/k/v or fused
-// query_key_value), returning the final-normed hidden states and, when the weights hold an
-// lm_head, the logits. Depends on: models/phi. Test: tests/phi/test_component.cpp.
+// psalm/models/phi/component.hpp — the `phi` component of `psalm forward` (nn::Component):
+// Phi-1.5 (or any Phi config.json) on input_ids or inputs_embeds, weights in either layout (split
+// q/k/v or fused query_key_value), returning the final-normed hidden states and, when the weights
+// hold an lm_head, the logits. Depends on: models/phi, nn/component.
+// Test: tests/phi/test_component.cpp.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "components/component.hpp"
 #include "psalm/autograd/no_grad.hpp"
 #include "psalm/models/phi.hpp"
+#include "psalm/nn/component.hpp"
 
-namespace psalm::cli {
+namespace psalm::models::phi {
 
-inline Component phi_component() {
-  Component c;
+inline nn::Component phi_component() {
+  nn::Component c;
   c.name = "phi";
   c.summary =
       "Phi-1.5 language model (Hugging Face Phi config.json; weights with split q_proj/k_proj/"
@@ -25,9 +26,8 @@ inline Component phi_component() {
       "dtype (nonzero = token, 0 = right padding)";
   c.outputs_help =
       "last_hidden_state (B, L, D); logits (B, L, V) when the weights hold lm_head.weight";
-  c.run = [](const ComponentRequest& req) {
-    namespace mp = psalm::models::phi;
-    mp::PhiConfig config = mp::PhiConfig::from_json(req.require_config());
+  c.run = [](const nn::ComponentRequest& req) {
+    PhiConfig config = PhiConfig::from_json(req.require_config());
     const io::SafetensorsCheckpoint& weights = req.require_weights();
     const std::string& prefix = req.weights_prefix;
     // A causal-LM checkpoint holds model.embed_tokens.weight; a bare PhiModel embed_tokens.weight.
@@ -50,21 +50,21 @@ inline Component phi_component() {
     }
     autograd::NoGrad no_grad;
     nn::InitRng rng{0};
-    ComponentOutputs out;
+    nn::ComponentOutputs out;
+    const FusedQkvAsSplit source(weights, config.num_attention_heads);  // either layout
     auto run_model = [&](auto& model) {
       if (by_ids) return model(req.input<std::int64_t>("input_ids"), mask);
       return model(autograd::Var<float>(req.input<float>("inputs_embeds")), mask);
     };
     if (has_head) {
-      mp::PhiForCausalLM<float> lm(config, rng);
-      mp::load_phi_weights(lm, weights, config, {.prefix = prefix});
+      PhiForCausalLM<float> lm(config, rng);
+      nn::load_state_dict(lm, source, {.prefix = prefix});
       const autograd::Var<float> hidden = run_model(lm.model);  // (B, L, D)
       out.insert("last_hidden_state", hidden.value());
       out.insert("logits", lm.lm_head(hidden).value());  // (B, L, V)
     } else {
-      mp::PhiModel<float> model(config, rng);
-      mp::load_phi_weights(model, weights, config,
-                           {.prefix = wrapped ? prefix + "model." : prefix});
+      PhiModel<float> model(config, rng);
+      nn::load_state_dict(model, source, {.prefix = wrapped ? prefix + "model." : prefix});
       out.insert("last_hidden_state", run_model(model).value());  // (B, L, D)
     }
     return out;
@@ -72,4 +72,4 @@ inline Component phi_component() {
   return c;
 }
 
-}  // namespace psalm::cli
+}  // namespace psalm::models::phi

@@ -1,8 +1,8 @@
-// tools/components/component.hpp — what `psalm forward` runs: a Component is a named piece of
-// the model (Phi, Swin, the projector, deformable attention, ...) that reads named input tensors
-// (and, when it has them, a config and weights) and returns named output tensors. Each component
-// lives in tools/components/<name>.hpp as `inline Component <name>_component()` and is listed
-// in tools/commands/forward.hpp. docs/cli.md documents each component's inputs and outputs.
+// psalm/nn/component.hpp — a Component: a named piece of a model (Phi, Swin, deformable
+// attention, ...) run on named input tensors (and a JSON config and weights where it has them),
+// returning named output tensors; `psalm forward` lists those of models/*/component.hpp.
+// Depends on: nn/{state_dict, init}, io/{json_config, safetensors}.
+// Test: tests/swin/test_component.cpp (and every tests/<model>/test_component.cpp).
 #pragma once
 
 #include <functional>
@@ -11,11 +11,12 @@
 
 #include "psalm/io/json_config.hpp"
 #include "psalm/io/safetensors.hpp"
+#include "psalm/nn/init.hpp"
 #include "psalm/nn/state_dict.hpp"
 
-namespace psalm::cli {
+namespace psalm::nn {
 
-/// The inputs of one `psalm forward` run. Errors name the option and tensor.
+/// The inputs of one component run. Errors name the option and tensor.
 struct ComponentRequest {
   const io::SafetensorsCheckpoint* inputs = nullptr;   ///< --inputs
   const io::ConfigReader* config = nullptr;            ///< --config, or null
@@ -28,7 +29,7 @@ struct ComponentRequest {
   template <Scalar T = float>
   Tensor<T> input(std::string_view name) const {
     PSALM_CHECK(inputs->contains(name), component, ": --inputs has no tensor named \"", name,
-                "\" (it holds: ", nn::detail::joined(inputs->names()), ")");
+                "\" (it holds: ", detail::joined(inputs->names()), ")");
     return inputs->template load<T>(name);
   }
   const io::ConfigReader& require_config() const {
@@ -39,10 +40,26 @@ struct ComponentRequest {
     PSALM_CHECK(weights != nullptr, component, " needs --weights FILE.safetensors");
     return *weights;
   }
+  /// What a model component does before its forward: `module`'s weights loaded strictly from
+  /// --weights under --prefix (nn::load_state_dict), then eval mode.
+  template <Real T>
+  void load_for_eval(Module<T>& module) const {
+    load_state_dict(module, require_weights(), {.prefix = weights_prefix});
+    module.eval();
+  }
+  /// The module M(config, rng) built and then load_for_eval'ed (its initial values are all
+  /// overwritten by the strict load).
+  template <class M, class Config>
+  M load_model(const Config& config) const {
+    InitRng rng{0};
+    M module(config, rng);
+    load_for_eval(module);
+    return module;
+  }
 };
 
 /// Named float32 outputs, written in insertion order.
-using ComponentOutputs = nn::StateDict<float>;
+using ComponentOutputs = StateDict<float>;
 
 struct Component {
   std::string name;
@@ -52,4 +69,4 @@ struct Component {
   std::function<ComponentOutputs(const ComponentRequest&)> run;
 };
 
-}  // namespace psalm::cli
+}  // namespace psalm::nn

@@ -1,7 +1,8 @@
-// tools/components/mask_decoder.hpp — `psalm forward --component mask_decoder`: PSALM's
-// masked-attention decoder without gradients. Config keys as the upstream constructor arguments
-// (docs/mask_decoder.md); weights load strictly under --prefix (predictor. in PSALM); region
-// conditions come stacked with per-sample counts. Test: tests/mask2former/test_component.cpp.
+// psalm/models/mask2former/component.hpp — `psalm forward --component mask_decoder`
+// (nn::Component): PSALM's masked-attention decoder without gradients; config keys as the
+// upstream constructor arguments (docs/mask_decoder.md), weights strict under --prefix
+// (predictor.), region conditions stacked with per-sample counts. Depends on:
+// models/mask2former, nn/component. Test: tests/mask2former/test_component.cpp.
 #pragma once
 
 #include <cmath>
@@ -9,18 +10,19 @@
 #include <string>
 #include <vector>
 
-#include "components/component.hpp"
 #include "psalm/autograd/no_grad.hpp"
 #include "psalm/autograd/ops/shape.hpp"
 #include "psalm/models/mask2former.hpp"
+#include "psalm/nn/component.hpp"
+#include "psalm/nn/feature_maps.hpp"
 #include "psalm/tensor.hpp"  // the CPU backend
 
-namespace psalm::cli {
+namespace psalm::models::mask2former {
 
-namespace mask_decoder_detail {
+namespace detail {
 
 /// Splits region_conditions (K_total, D) into per-sample (K_b, D) views by region_counts (B).
-inline std::vector<nn::Var<float>> split_region_conditions(const ComponentRequest& req,
+inline std::vector<nn::Var<float>> split_region_conditions(const nn::ComponentRequest& req,
                                                            std::int64_t batch) {
   const Tensor<float> stacked = req.input<float>("region_conditions");  // (K_total, D)
   PSALM_CHECK(req.has_input("region_counts"), req.component, ": region_conditions needs ",
@@ -47,8 +49,8 @@ inline std::vector<nn::Var<float>> split_region_conditions(const ComponentReques
 }
 
 /// Writes one prediction set's tensors as "<prefix>pred_...".
-inline void insert_prediction(ComponentOutputs& out, const std::string& prefix,
-                              const models::mask2former::Prediction<float>& p) {
+inline void insert_prediction(nn::ComponentOutputs& out, const std::string& prefix,
+                              const Prediction<float>& p) {
   out.insert(prefix + "pred_masks", p.masks.value().contiguous());  // (B, Q, Hm, Wm)
   if (p.class_logits.defined())
     out.insert(prefix + "pred_class_logits", p.class_logits.value().contiguous());  // (B, Q, C)
@@ -59,9 +61,9 @@ inline void insert_prediction(ComponentOutputs& out, const std::string& prefix,
                autograd::concat(p.region_logits, 0).value().contiguous());  // (K_total, Q)
 }
 
-}  // namespace mask_decoder_detail
+}  // namespace detail
 
-inline Component mask_decoder_component() {
+inline nn::Component mask_decoder_component() {
   return {
       "mask_decoder",
       "PSALM's masked-attention transformer decoder (Mask2Former-style, deep supervision)",
@@ -72,37 +74,32 @@ inline Component mask_decoder_component() {
       "pred_masks (B, Q, H/4, W/4), pred_class_logits (B, Q, C), pred_seg_logits (B, Q, 1), "
       "pred_region_logits (K_total, Q) of the last layer (those whose conditions were given), "
       "and aux_<i>_pred_... for the sets i = 0 (initial queries) .. dec_layers - 1",
-      [](const ComponentRequest& req) {
-        using models::mask2former::MaskDecoderConfig;
+      [](const nn::ComponentRequest& req) {
         const MaskDecoderConfig config = MaskDecoderConfig::from_json(req.require_config());
-        nn::InitRng rng{0};  // every value is overwritten by the strict load below
-        models::mask2former::MaskedAttentionDecoder<float> decoder(config, rng);
-        nn::load_state_dict(decoder, req.require_weights(), {.prefix = req.weights_prefix});
-        decoder.eval();
+        const auto decoder = req.load_model<MaskedAttentionDecoder<float>>(config);
         const autograd::NoGrad no_grad;
         const nn::Var<float> queries(req.input<float>("queries"));  // (B, Q, D)
         PSALM_CHECK(queries.rank() == 3, req.component, ": queries must be (B, Q, D), got ",
                     queries.shape());
-        std::vector<nn::Var<float>> multi_scale;
+        nn::FeatureMaps<float> multi_scale;  // multi_scale_0 (1/32) is res5, _1 res4, _2 res3
         for (int l = 0; l < 3; ++l)
-          multi_scale.emplace_back(req.input<float>("multi_scale_" + std::to_string(l)));
+          multi_scale.set(5 - l,
+                          nn::Var<float>(req.input<float>("multi_scale_" + std::to_string(l))));
         const nn::Var<float> mask_features(req.input<float>("mask_features"));  // (B, M, Hm, Wm)
-        models::mask2former::Conditions<float> cond;
+        Conditions<float> cond;
         if (req.has_input("class_conditions"))
           cond.class_conditions = nn::Var<float>(req.input<float>("class_conditions"));
         if (req.has_input("referring_conditions"))
           cond.referring_conditions = nn::Var<float>(req.input<float>("referring_conditions"));
         if (req.has_input("region_conditions"))
-          cond.region_conditions =
-              mask_decoder_detail::split_region_conditions(req, queries.size(0));
+          cond.region_conditions = detail::split_region_conditions(req, queries.size(0));
         const auto result = decoder(queries, multi_scale, mask_features, cond);
-        ComponentOutputs out;
-        mask_decoder_detail::insert_prediction(out, "", result.last());
+        nn::ComponentOutputs out;
+        detail::insert_prediction(out, "", result.last());
         for (std::size_t i = 0; i + 1 < result.predictions.size(); ++i)
-          mask_decoder_detail::insert_prediction(out, "aux_" + std::to_string(i) + "_",
-                                                 result.predictions[i]);
+          detail::insert_prediction(out, "aux_" + std::to_string(i) + "_", result.predictions[i]);
         return out;
       }};
 }
 
-}  // namespace psalm::cli
+}  // namespace psalm::models::mask2former
