@@ -178,13 +178,12 @@ struct PsalmConfig {
     c.ref_token_id = r.optional<std::optional<std::int64_t>>("ref_token_id", std::nullopt);
     r.read("region_num_points", c.region_num_points);
     r.read("model_max_length", c.model_max_length);
-    if (r.has("swin")) c.swin = models::swin::swin_config_from(r.child("swin"));
+    if (r.has("swin")) c.swin = models::swin::SwinConfig::from_json(r.child("swin"));
     if (r.has("projector"))
-      c.projector = models::projector::ProjectorConfig::from_config(r.child("projector"));
+      c.projector = models::projector::ProjectorConfig::from_json(r.child("projector"));
     if (r.has("phi")) c.phi = models::phi::PhiConfig::from_json(r.child("phi"));
     if (r.has("pixel_decoder"))
-      c.pixel_decoder =
-          models::deformable::PixelDecoderConfig::from_config(r.child("pixel_decoder"));
+      c.pixel_decoder = models::deformable::PixelDecoderConfig::from_json(r.child("pixel_decoder"));
     if (r.has("mask_decoder"))
       c.mask_decoder = models::mask2former::MaskDecoderConfig::from_json(r.child("mask_decoder"));
     if (r.has("matcher")) c.matcher = MatcherConfig::from_json(r.child("matcher"));

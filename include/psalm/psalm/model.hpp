@@ -146,7 +146,7 @@ class PsalmModel : public nn::Module<T, Dev> {
     const Var<T, Dev> pixels(batch.pixels);
     // ref: llava_phi.py runs the vision tower once for the projector tokens and once more for
     // the pixel decoder; with drop path active the two passes differ (two_vision_passes).
-    const models::swin::SwinFeatures<T, Dev> features = model.vision_tower(pixels);
+    const nn::FeatureMaps<T, Dev> features = model.vision_tower(pixels);  // res2..res5
     out.image_tokens = (*model.mm_projector)(features.res(5));  // (B, N, D)
     const std::vector<Var<T, Dev>> regions = pool_batch_regions(out.image_tokens, batch);
     out.inputs_embeds = splice_embeddings<T, Dev>(
@@ -161,15 +161,11 @@ class PsalmModel : public nn::Module<T, Dev> {
                          {b, config_.num_mask_tokens, config_.phi.hidden_size}));  // (B, Q, E)
     out.conditions = conditions_for(batch.task, out.hidden, seq);
 
-    const models::swin::SwinFeatures<T, Dev> decoder_features =
+    const nn::FeatureMaps<T, Dev> decoder_features =
         two_vision_passes ? model.vision_tower(pixels) : features;
-    const models::deformable::PixelDecoderOutput<T, Dev> pixel = pixel_decoder(
-        {decoder_features.res(2), decoder_features.res(3), decoder_features.res(4),
-         decoder_features.res(5)});
-    const std::vector<Var<T, Dev>> multi_scale(pixel.multi_scale.begin(),
-                                               pixel.multi_scale.end());
+    const models::deformable::PixelDecoderOutput<T, Dev> pixel = pixel_decoder(decoder_features);
     out.predictions =
-        predictor(out.queries, multi_scale, pixel.mask_features, out.conditions).predictions;
+        predictor(out.queries, pixel.multi_scale, pixel.mask_features, out.conditions).predictions;
     return out;
   }
 
