@@ -15,6 +15,7 @@
 #include "psalm/models/deformable/pixel_decoder.hpp"
 #include "psalm/nn/component.hpp"
 #include "psalm/nn/feature_maps.hpp"
+#include "psalm/tensor.hpp"  // the CPU backend: a component runs on the CPU
 
 namespace psalm::models::deformable {
 

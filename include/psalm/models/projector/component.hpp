@@ -8,6 +8,7 @@
 #include "psalm/autograd/no_grad.hpp"
 #include "psalm/models/projector.hpp"
 #include "psalm/nn/component.hpp"
+#include "psalm/tensor.hpp"  // the CPU backend: a component runs on the CPU
 
 namespace psalm::models::projector {
 
