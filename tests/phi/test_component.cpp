@@ -1,9 +1,17 @@
 // The `phi` component of `psalm forward` on the transformers fixtures: hidden states and logits
 // from input_ids (with padding) or inputs_embeds, weights in either layout, bare PhiModel
-// weights give hidden states only, and bad requests are clear errors.
+// weights give hidden states only, a config with tied word embeddings gives logits from
+// embed_tokens, and bad requests are clear errors. Letters: B batch, L tokens, D hidden, V vocab.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "phi/phi_fixtures.hpp"
+#include "psalm/io/json_config.hpp"
 #include "psalm/models/phi/component.hpp"
 #include "support/component_harness.hpp"
 
@@ -93,4 +101,45 @@ TEST_CASE("phi component: fused weights, inputs_embeds, and bare PhiModel weight
   both_file.write(both);
   REQUIRE_THROWS_WITH(phi_run(both_file.string(), dir + "weights.safetensors", "tiny_a").run(),
                       Contains("exactly one of input_ids and inputs_embeds"));
+}
+
+TEST_CASE("phi component: a config with tied word embeddings gives logits from embed_tokens",
+          "[phi]") {
+  // tiny_b's weights without lm_head, its config with tie_word_embeddings: the logits are
+  // transformers' last hidden states times embed_tokens.weight^T, summed here in double.
+  const std::string dir = fixture_dir("tiny_b");
+  const auto split = io::SafetensorsFile::open(dir + "weights.safetensors");
+  io::SafetensorsWriter untied;
+  for (const std::string& n : split.names())
+    if (!n.starts_with("lm_head.")) untied.add(n, split.load<float>(n));
+  const TempSafetensors weights_file("phi_tied.safetensors");
+  weights_file.write(untied);
+  nlohmann::json config = io::read_json_file(dir + "config.json");
+  config["tie_word_embeddings"] = true;
+  config["lm_head_bias"] = false;
+  const std::filesystem::path config_file = std::filesystem::temp_directory_path() /
+                                            ("psalm_" + std::to_string(::getpid()) + "_tied.json");
+  { std::ofstream(config_file) << config.dump(); }
+  ComponentHarness h(mp::phi_component());
+  h.inputs(dir + "reference.safetensors")
+      .weights(weights_file.string())
+      .config(config_file.string());
+  const auto out = h.run();
+  std::filesystem::remove(config_file);
+  REQUIRE(out.names() == std::vector<std::string>{"last_hidden_state", "logits"});
+
+  const auto ref = fixture_reference("tiny_b");
+  const Tensor<float> hidden = ref.load<float>("last_hidden_state").contiguous();  // (B, L, D)
+  const Tensor<float> embed =
+      split.load<float>("model.embed_tokens.weight").contiguous();  // (V, D)
+  const std::int64_t rows = hidden.size(0) * hidden.size(1), d = hidden.size(2), v = embed.size(0);
+  Tensor<float> want(Shape{hidden.size(0), hidden.size(1), v});  // (B, L, V)
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < v; ++j) {
+      double acc = 0;
+      for (std::int64_t k = 0; k < d; ++k)
+        acc += static_cast<double>(hidden.data()[r * d + k]) * embed.data()[j * d + k];
+      want.data()[r * v + j] = static_cast<float>(acc);
+    }
+  require_close(out.at("logits"), want, fwd_rtol, fwd_atol);
 }

@@ -1,8 +1,8 @@
 // psalm/models/phi/component.hpp — the `phi` component of `psalm forward` (nn::Component):
 // Phi-1.5 (or any Phi config.json) on input_ids or inputs_embeds, weights in either layout (split
 // q/k/v or fused query_key_value), returning the final-normed hidden states and, when the weights
-// hold an lm_head, the logits. Depends on: models/phi, nn/component.
-// Test: tests/phi/test_component.cpp.
+// hold an lm_head (or the config ties the word embeddings), the logits.
+// Depends on: models/phi, nn/component. Test: tests/phi/test_component.cpp.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,8 @@ inline nn::Component phi_component() {
       "input_ids (B, L) int64 | inputs_embeds (B, L, D); optional attention_mask (B, L), any "
       "dtype (nonzero = token, 0 = right padding)";
   c.outputs_help =
-      "last_hidden_state (B, L, D); logits (B, L, V) when the weights hold lm_head.weight";
+      "last_hidden_state (B, L, D); logits (B, L, V) when the weights hold lm_head.weight or the "
+      "config ties the word embeddings";
   c.run = [](const nn::ComponentRequest& req) {
     PhiConfig config = PhiConfig::from_json(req.require_config());
     const io::SafetensorsCheckpoint& weights = req.require_weights();
@@ -36,8 +37,11 @@ inline nn::Component phi_component() {
     PSALM_CHECK(wrapped || weights.contains(prefix + "embed_tokens.weight"), req.component,
                 ": --weights holds neither \"", prefix, "model.embed_tokens.weight\" nor \"",
                 prefix, "embed_tokens.weight\"");
-    const bool has_head = wrapped && weights.contains(prefix + "lm_head.weight");
-    config.lm_head_bias = has_head && weights.contains(prefix + "lm_head.bias");
+    // Logits from lm_head, or (tie_word_embeddings, no lm_head entry) from the embedding.
+    const bool has_head =
+        wrapped && (config.tie_word_embeddings || weights.contains(prefix + "lm_head.weight"));
+    config.lm_head_bias =
+        has_head && !config.tie_word_embeddings && weights.contains(prefix + "lm_head.bias");
 
     const bool by_ids = req.has_input("input_ids");
     PSALM_CHECK(by_ids != req.has_input("inputs_embeds"), req.component,
@@ -62,7 +66,7 @@ inline nn::Component phi_component() {
       nn::load_state_dict(lm, source, {.prefix = prefix});
       const autograd::Var<float> hidden = run_model(lm.model);  // (B, L, D)
       out.insert("last_hidden_state", hidden.value());
-      out.insert("logits", lm.lm_head(hidden).value());  // (B, L, V)
+      out.insert("logits", lm.logits(hidden).value());  // (B, L, V)
     } else {
       PhiModel<float> model(config, rng);
       nn::load_state_dict(model, source, {.prefix = wrapped ? prefix + "model." : prefix});
