@@ -77,7 +77,7 @@ Tensor<T, Dev> sum_to_shape(const Tensor<T, Dev>& g, const Shape& target) {
     Executor<Dev>::launch(
         out.numel(),
         detail::SumToShape<T>{g.data(), out.data(), g.shape().dims(), g.strides(), keep, reduced},
-        std::max<std::int64_t>(1, (1 << 14) / (reduced + 1)));
+        grain_for(reduced));
   return out;
 }
 

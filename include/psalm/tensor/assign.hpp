@@ -89,7 +89,7 @@ void run_assignment(T* dst, const Dims& dst_strides, const Dims& ext, bool dst_d
     const std::int64_t width = ext[ext.rank - 1];
     const std::int64_t rows = n / width;
     const std::int64_t dst_step = dst_strides[ext.rank - 1];
-    Executor<Dev>::parallel_for(rows, (1 << 15) / (width + 1) + 1,
+    Executor<Dev>::parallel_for(rows, grain_for(width, 1 << 15),
                                 [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         Dims c;

@@ -37,8 +37,9 @@ Tensor<Out, Dev> reduce_axis(const Tensor<T, Dev>& x, int axis, bool keepdim, co
   const Tensor<T, Dev> src = x.contiguous();
   Tensor<Out, Dev> out{Shape(out_extents)};
   if (out.numel() > 0)
-    Executor<Dev>::launch(out.numel(), kernels::ReduceAxis<T, Out, Op>{src.data(), out.data(), len, inner},
-                          std::max<std::int64_t>(1, (1 << 14) / (len + 1)));
+    Executor<Dev>::launch(out.numel(),
+                          kernels::ReduceAxis<T, Out, Op>{src.data(), out.data(), len, inner},
+                          grain_for(len));
   return out;
 }
 

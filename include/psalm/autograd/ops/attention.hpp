@@ -93,7 +93,7 @@ Var<T, Dev> scaled_dot_product_attention(const Var<T, Dev>& q, const Var<T, Dev>
             p.data(), nullptr, mask.additive.defined() ? mask.additive.data() : nullptr,
             add_strides, mask.blocked.defined() ? mask.blocked.data() : nullptr, block_strides, h,
             lq, lk},
-        std::max<std::int64_t>(1, (1 << 14) / (lk + 1)));
+        grain_for(lk));
   Tensor<T, Dev> y = psalm::matmul(p, v.value());  // (B, H, Lq, Dv)
 
   AttentionContext<T, Dev> ctx{q.grad_ref(), k.grad_ref(), v.grad_ref(), {}, {}, {}, {}, scale};
@@ -117,7 +117,7 @@ Var<T, Dev> scaled_dot_product_attention(const Var<T, Dev>& q, const Var<T, Dev>
           Executor<Dev>::launch(n / cols,
                                 psalm::kernels::SoftmaxRowsBackward<T>{c.p.data(), d_s.data(),
                                                                        d_s.data(), cols, false},
-                                std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
+                                grain_for(cols));
         c.p = Tensor<T, Dev>();  // free the probabilities before the last two GEMMs
         if (c.q.needed())        // (B, H, Lq, Lk) @ (B, H, Lk, D) -> (B, H, Lq, D)
           c.q.accumulate(psalm::matmul(d_s, c.k_value, {.alpha = c.scale}));

@@ -69,7 +69,7 @@ Var<T, Dev> batch_norm2d(const Var<T, Dev>& x, const Var<T, Dev>& weight, const 
           c,
           psalm::kernels::LayerNormRows<T>{x_rows.data(), nullptr, nullptr, xhat.data(),
                                            mean.data(), rstd.data(), m, opt.eps},
-          std::max<std::int64_t>(1, (1 << 14) / (m + 1)));
+          grain_for(m));
     const T mom = static_cast<T>(opt.momentum);
     if (running_mean.defined())
       running_mean.assign(running_mean * (T(1) - mom) + mean.view({c}) * mom);
@@ -116,7 +116,7 @@ Var<T, Dev> batch_norm2d(const Var<T, Dev>& x, const Var<T, Dev>& weight, const 
                                   psalm::kernels::LayerNormRowsBackward<T>{
                                       k.x_rows.data(), nullptr, d_xhat.data(), k.mean.data(),
                                       k.rstd.data(), d_rows.data(), m},
-                                  std::max<std::int64_t>(1, (1 << 14) / (m + 1)));
+                                  grain_for(m));
           const Shape& xs = k.x.shape();
           k.x.accumulate(d_rows.view({c, k.batch, k.positions})
                              .permute({1, 0, 2})

@@ -69,7 +69,7 @@ Tensor<T, Dev> conv_columns(const Tensor<T, Dev>& x, const kernels::ConvGeometry
         bodies,
         kernels::Im2Col<T>{part.data(), cols.data(), part.strides()[0], part.strides()[1],
                            part.strides()[2], part.strides()[3], g},
-        std::max<std::int64_t>(1, (1 << 14) / (g.out_w + 1)));
+        grain_for(g.out_w));
   return cols;
 }
 
@@ -183,7 +183,7 @@ Var<T, Dev> conv2d(const Var<T, Dev>& x, const Var<T, Dev>& weight, const Var<T,
               Executor<Dev>::launch(
                   nb * g.channels * g.height,
                   kernels::Col2Im<T>{d_cols.data(), d_x.narrow(0, n0, nb).data(), g},
-                  std::max<std::int64_t>(1, (1 << 12) / (g.width + 1)));
+                  grain_for(g.width, 1 << 12));
           }
           ctx.x.accumulate(std::move(d_x));
         }

@@ -61,7 +61,7 @@ Var<T, Dev> cross_entropy(const Var<T, Dev>& logits, const Tensor<std::int64_t, 
                           psalm::kernels::CrossEntropyRows<T>{
                               x.data(), t.data(), w.defined() ? w.data() : nullptr, loss.data(),
                               w_row.data(), lse.data(), c, opt.ignore_index},
-                          std::max<std::int64_t>(1, (1 << 14) / (c + 1)));
+                          grain_for(c));
   const double divisor =
       opt.reduction == Reduction::mean ? static_cast<double>(psalm::sum(w_row).item()) : 1.0;
   Tensor<T, Dev> y = detail::reduce_loss(loss, opt.reduction, divisor);
@@ -78,7 +78,7 @@ Var<T, Dev> cross_entropy(const Var<T, Dev>& logits, const Tensor<std::int64_t, 
               psalm::kernels::CrossEntropyRowsBackward<T>{
                   ctx.x.data(), ctx.target.data(), ctx.w_row.data(), ctx.lse.data(), g.d.data(),
                   d_x.data(), cols, g.stride, g.factor},
-              std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
+              grain_for(cols));
         ctx.logits.accumulate(std::move(d_x));
       });
 }

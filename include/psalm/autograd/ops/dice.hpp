@@ -54,7 +54,7 @@ Var<T, Dev> dice_loss(const Var<T, Dev>& logits, const Tensor<T, Dev>& target,
   if (n > 0)
     Executor<Dev>::launch(
         n, psalm::kernels::DiceRows<T>{x.data(), y.data(), loss.data(), num.data(), den.data(), p},
-        std::max<std::int64_t>(1, (1 << 14) / (p + 1)));
+        grain_for(p));
   const double divisor = opt.num_masks > 0 ? opt.num_masks : static_cast<double>(n);
   Tensor<T, Dev> out = detail::reduce_loss(loss, opt.reduction, divisor);
   return record(std::move(out), should_record(logits),
@@ -68,7 +68,7 @@ Var<T, Dev> dice_loss(const Var<T, Dev>& logits, const Tensor<T, Dev>& target,
                                           psalm::kernels::DiceRowsBackward<T>{
                                               c.x.data(), c.y.data(), c.num.data(), c.den.data(),
                                               g.d.data(), d_x.data(), cols, g.stride, g.factor},
-                                          std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
+                                          grain_for(cols));
                   c.logits.accumulate(std::move(d_x));
                 });
 }

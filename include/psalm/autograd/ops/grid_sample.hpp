@@ -65,7 +65,7 @@ Var<T, Dev> grid_sample(const Var<T, Dev>& input, const Var<T, Dev>& grid,
                   d.data(), d_input.defined() ? d_input.data() : nullptr,
                   d_grid.defined() ? d_grid.data() : nullptr, c, in[2], in[3], ho, wo,
                   k.align_corners},
-              std::max<std::int64_t>(1, (1 << 14) / (c + 1)));
+              grain_for(c));
         if (k.input.needed()) k.input.accumulate(std::move(d_input));
         if (k.grid.needed()) k.grid.accumulate(std::move(d_grid));
       });

@@ -53,7 +53,7 @@ Var<T, Dev> group_norm(const Var<T, Dev>& x, std::int64_t groups, const Var<T, D
         rows,
         psalm::kernels::LayerNormRows<T>{x_rows.data(), nullptr, nullptr, y.data(), mean.data(),
                                          rstd.data(), cols, eps},
-        std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
+        grain_for(cols));
   Tensor<T, Dev> y3 = y.view({n, c, s});  // (N, C, S)
   detail::assign_channel_affine(y3, y3, weight, bias, c);
   const bool recording = should_record(x, weight, bias);
@@ -84,7 +84,7 @@ Var<T, Dev> group_norm(const Var<T, Dev>& x, std::int64_t groups, const Var<T, D
                                             psalm::kernels::LayerNormRowsBackward<T>{
                                                 k.x_rows.data(), nullptr, d_xhat.data(),
                                                 k.mean.data(), k.rstd.data(), d_x.data(), m},
-                                            std::max<std::int64_t>(1, (1 << 14) / (m + 1)));
+                                            grain_for(m));
                     k.x.accumulate(std::move(d_x));
                   }
                   if (k.weight.needed()) {  // sum over N and S of d_y * xhat

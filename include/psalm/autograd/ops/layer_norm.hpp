@@ -49,7 +49,7 @@ Var<T, Dev> layer_norm(const Var<T, Dev>& x, const Var<T, Dev>& weight = {},
         psalm::kernels::LayerNormRows<T>{src.data(), w.defined() ? w.data() : nullptr,
                                          b.defined() ? b.data() : nullptr, y.data(), mean.data(),
                                          rstd.data(), cols, eps},
-        std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
+        grain_for(cols));
   const bool recording = should_record(x, weight, bias);
   LayerNormContext<T, Dev> ctx{x.grad_ref(), weight.grad_ref(), bias.grad_ref(), src, w, mean,
                                rstd};
@@ -66,7 +66,7 @@ Var<T, Dev> layer_norm(const Var<T, Dev>& x, const Var<T, Dev>& weight = {},
                 psalm::kernels::LayerNormRowsBackward<T>{
                     c.x_rows.data(), c.weight_value.defined() ? c.weight_value.data() : nullptr,
                     g.data(), c.mean.data(), c.rstd.data(), d_x.data(), n},
-                std::max<std::int64_t>(1, (1 << 14) / (n + 1)));
+                grain_for(n));
           c.x.accumulate(std::move(d_x));
         }
         if (c.weight.needed() || c.bias.needed()) {  // column sums of d_y * xhat and d_y

@@ -107,7 +107,7 @@ Var<T, Dev> ms_deform_attn(const Var<T, Dev>& value,
     Executor<Dev>::launch(calls,
                           kernels::MSDeformAttnForward<T>{v.data(), l.data(), a.data(), y.data(),
                                                           lv, s, q, m, d, p, chunk},
-                          std::max<std::int64_t>(1, (1 << 12) / (d * lv.count * p + 1)));
+                          grain_for(d * lv.count * p, 1 << 12));
   MSDeformAttnContext<T, Dev> ctx{value.grad_ref(), loc.grad_ref(), attn.grad_ref(), v, l, a, lv,
                                   opt.backward};
   return record(
@@ -142,7 +142,7 @@ Var<T, Dev> ms_deform_attn(const Var<T, Dev>& value,
                 b * q * m,
                 kernels::MSDeformAttnBackward<T>{k.value_v.data(), k.loc_v.data(), k.attn_v.data(),
                                                  g.data(), dv, dl, da, k.levels, s, q, m, d, p},
-                std::max<std::int64_t>(1, (1 << 12) / (d * k.levels.count * p + 1)));
+                grain_for(d * k.levels.count * p, 1 << 12));
           }
         } else {  // nothing sampled: the location and weight gradients are zero
           if (d_loc.defined()) d_loc = Tensor<T, Dev>::zeros(k.loc_v.shape());

@@ -51,7 +51,7 @@ Var<T, Dev> softmax_impl(const Var<T, Dev>& x, const Tensor<T, Dev>& mask, bool 
                           psalm::kernels::SoftmaxRows<T>{
                               src.data(), y.data(),
                               mask_rows.defined() ? mask_rows.data() : nullptr, cols, period, log},
-                          std::max<std::int64_t>(1, (1 << 14) / (cols + 1)));
+                          grain_for(cols));
   return record(y, should_record(x), SoftmaxContext<T, Dev>{x.grad_ref(), y, log},
                 [](SoftmaxContext<T, Dev>& c, const Tensor<T, Dev>& d_y) {
                   const std::int64_t n = c.y.numel(), w = c.y.shape().rank() ? c.y.size(-1) : 1;
@@ -61,7 +61,7 @@ Var<T, Dev> softmax_impl(const Var<T, Dev>& x, const Tensor<T, Dev>& mask, bool 
                     Executor<Dev>::launch(n / w,
                                           psalm::kernels::SoftmaxRowsBackward<T>{
                                               c.y.data(), g.data(), d_x.data(), w, c.log},
-                                          std::max<std::int64_t>(1, (1 << 14) / (w + 1)));
+                                          grain_for(w));
                   c.x.accumulate(std::move(d_x));
                 });
 }
