@@ -1,6 +1,7 @@
 // Tests for psalm/kernels/attention.hpp: the masked softmax row body of attention against a
 // direct evaluation in double (additive and boolean masks read through broadcast strides), its
-// log-sum-exp, and rows blocked everywhere.
+// log-sum-exp, rows blocked everywhere, and Swin's window rows (relative position bias and the
+// -100 shifted-window mask from region ids).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -71,5 +72,36 @@ TEST_CASE("attention rows: a row blocked everywhere gives zeros and lse -inf",
     body(which);
     for (std::int64_t j = 0; j < lk; ++j) REQUIRE(s.item({which, j}) == 0.0f);
     REQUIRE(lse.item({which}) == -std::numeric_limits<float>::infinity());
+  }
+}
+
+TEST_CASE("window attention rows: bias and the -100 region mask, softmax in place",
+          "[kernels][attention]") {
+  // 4 windows (2 images of nW = 2), 2 heads, N = 5 tokens; window w reads regions[w mod 2].
+  const std::int64_t nw = 2, bw = 4, heads = 2, n = 5, rows = bw * heads * n;
+  const auto s0 = Tensor<double>::randn({bw, heads, n, n}, 5);
+  const auto bias = Tensor<double>::randn({heads, n, n}, 6);
+  const std::vector<std::uint8_t> regions{0, 0, 1, 1, 2, 3, 3, 3, 0, 4};  // (nW, N)
+  for (bool shifted : {false, true}) {
+    INFO("shifted " << shifted);
+    Tensor<double> p = s0.clone();
+    Executor<cpu>::launch(
+        rows, kernels::WindowSoftmaxRows<double>{p.data(), bias.data(),
+                                                 shifted ? regions.data() : nullptr, heads, n, nw});
+    // Reference row by row: v_j = score + bias (+ -100 across regions), p_j = exp(v_j - lse).
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t i = r % n, h = (r / n) % heads, w = r / (n * heads);
+      const std::uint8_t* reg = regions.data() + (w % nw) * n;
+      std::vector<double> v(n);
+      double lse = 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        v[j] = s0.item({w, h, i, j}) + bias.item({h, i, j}) +
+               (shifted && reg[i] != reg[j] ? -100.0 : 0.0);
+        lse += std::exp(v[j]);
+      }
+      lse = std::log(lse);
+      for (std::int64_t j = 0; j < n; ++j)
+        REQUIRE(p.item({w, h, i, j}) == Approx(std::exp(v[j] - lse)).epsilon(1e-13).margin(1e-300));
+    }
   }
 }

@@ -1,6 +1,10 @@
 // Tests for psalm/kernels/softmax.hpp: forward and backward against PyTorch
-// (tests/data/tensor/softmax.json) and the backward against finite differences in double.
+// (tests/data/tensor/softmax.json), the backward against finite differences in double, and the
+// shared row body softmax_row (in place, log, statistics, rows masked everywhere).
 #include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
 
 #include "psalm/kernels/softmax.hpp"
 #include "support/fixtures.hpp"
@@ -65,4 +69,31 @@ TEST_CASE("softmax is stable for large inputs (float)", "[kernels][softmax]") {
   float y[2];
   kernels::SoftmaxRows<float>{x, y, nullptr, 2, 1, false}(0);
   REQUIRE(y[0] == Approx(0.5f));
+}
+
+TEST_CASE("softmax_row: the row body every softmax shares, in place, with its statistics",
+          "[kernels][softmax]") {
+  const double x[5] = {0.5, -1.0, 2.0, 0.0, 1.5};
+  double total = 0;
+  for (double v : x) total += std::exp(v - 2.0);
+  double y[5], z[5], lg[5];
+  const auto st = kernels::softmax_row(y, 5, [&](std::int64_t j) { return x[j]; });
+  CHECK(st.max == 2.0);
+  CHECK(st.sum == Approx(total).epsilon(1e-15));
+  for (int j = 0; j < 5; ++j) CHECK(y[j] == Approx(std::exp(x[j] - 2.0) / total).epsilon(1e-15));
+  // In place: at(j) reads the row being overwritten.
+  for (int j = 0; j < 5; ++j) z[j] = x[j];
+  kernels::softmax_row(z, 5, [&](std::int64_t j) { return z[j]; });
+  for (int j = 0; j < 5; ++j) CHECK(z[j] == y[j]);
+  kernels::softmax_row(
+      lg, 5, [&](std::int64_t j) { return x[j]; }, true);
+  for (int j = 0; j < 5; ++j) CHECK(lg[j] == Approx(x[j] - 2.0 - std::log(total)).epsilon(1e-15));
+  // A row that is -inf everywhere: zeros (log: -inf) and the statistics of an empty sum.
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto none = kernels::softmax_row(y, 5, [&](std::int64_t) { return -inf; });
+  CHECK((none.max == -inf && none.sum == 0.0));
+  for (int j = 0; j < 5; ++j) CHECK(y[j] == 0.0);
+  kernels::softmax_row(
+      lg, 5, [&](std::int64_t) { return -inf; }, true);
+  for (int j = 0; j < 5; ++j) CHECK(lg[j] == -inf);
 }

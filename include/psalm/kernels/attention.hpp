@@ -1,8 +1,9 @@
-// psalm/kernels/attention.hpp — the row body of scaled-dot-product attention: one row of scores
-// (already scaled by the GEMM) gets its additive and / or boolean mask, read through broadcast
-// strides, and becomes softmax probabilities in place, with the row's log-sum-exp saved.
-// Max and sum are lane-split and exp is the vectorisable float one (kernels/fast_math.hpp).
-// Depends on: core, kernels/fast_math. Test: tests/kernels/test_attention.cpp.
+// psalm/kernels/attention.hpp — the row bodies of attention: one row of scores (already scaled
+// by the GEMM) gets its mask and becomes softmax probabilities in place. AttentionSoftmaxRows
+// reads additive and / or boolean masks through broadcast strides and saves the row's
+// log-sum-exp; WindowSoftmaxRows adds Swin's relative position bias and derives the
+// shifted-window mask from region ids. Both are kernels/softmax.hpp's softmax_row.
+// Depends on: core, kernels/softmax. Test: tests/kernels/test_attention.cpp.
 #pragma once
 
 #include <cmath>
@@ -11,7 +12,7 @@
 
 #include "psalm/core/dtype.hpp"
 #include "psalm/core/macros.hpp"
-#include "psalm/kernels/fast_math.hpp"
+#include "psalm/kernels/softmax.hpp"
 
 namespace psalm::kernels {
 
@@ -46,33 +47,51 @@ struct AttentionSoftmaxRows {
         add_mask ? add_mask + b * add_strides.b + h * add_strides.h + i * add_strides.q : nullptr;
     const std::uint8_t* bm =
         block ? block + b * block_strides.b + h * block_strides.h + i * block_strides.q : nullptr;
-    // Pass 1: masked scores (written back) and their maximum.
-    C mx = neg_inf;
-    if (am || bm) {
-      for (std::int64_t j = 0; j < cols; ++j) {
-        C v = convert<C>(row[j]);
-        if (am) v += convert<C>(am[j * add_strides.k]);
-        if (bm && bm[j * block_strides.k]) v = neg_inf;
-        row[j] = convert<T>(v);
-        mx = v > mx ? v : mx;
-      }
+    const std::int64_t ak = add_strides.k, bk = block_strides.k;
+    // One loop body per mask case, so no loop tests a mask pointer per element.
+    SoftmaxRowStats<C> st;
+    if (am && bm)
+      st = softmax_row(row, cols, [&](std::int64_t j) {
+        return bm[j * bk] ? neg_inf : convert<C>(row[j]) + convert<C>(am[j * ak]);
+      });
+    else if (am)
+      st = softmax_row(row, cols,
+                       [&](std::int64_t j) { return convert<C>(row[j]) + convert<C>(am[j * ak]); });
+    else if (bm)
+      st = softmax_row(row, cols,
+                       [&](std::int64_t j) { return bm[j * bk] ? neg_inf : convert<C>(row[j]); });
+    else
+      st = softmax_row(row, cols, [&](std::int64_t j) { return convert<C>(row[j]); });
+    if (lse) lse[r] = convert<T>(st.max == neg_inf ? neg_inf : st.max + std::log(st.sum));
+  }
+};
+
+/// Swin's (shifted-)window attention, row r = (bw * H + h) * N + i of the scaled scores s
+/// (Bw * H * N, N), in place: p[r, j] = softmax_j(s[r, j] + bias[h, i, j] + m), where m is -100
+/// when `regions` is set and region[w, i] != region[w, j] (w = bw mod nW), else 0.
+/// ref: Mask2Former swin.py WindowAttention.forward (the -100 of BasicLayer's attn_mask).
+/// requires: s, bias (H, N, N), regions (nW, N) contiguous; regions may be null.
+template <class T>
+struct WindowSoftmaxRows {
+  T* s;
+  const T* bias;
+  const std::uint8_t* regions;  // optional
+  std::int64_t heads, n, num_windows;
+
+  PSALM_HD void operator()(std::int64_t r) const {
+    using C = compute_type_t<T>;
+    const std::int64_t i = r % n, h = (r / n) % heads, bw = r / (n * heads);
+    T* row = s + r * n;
+    const T* b = bias + (h * n + i) * n;
+    if (regions) {
+      const std::uint8_t* reg = regions + (bw % num_windows) * n;
+      const std::uint8_t own = reg[i];
+      softmax_row(row, n, [&](std::int64_t j) {
+        return convert<C>(row[j]) + convert<C>(b[j]) + (reg[j] != own ? C(-100) : C(0));
+      });
     } else {
-      mx = lane_max<C>(cols, [&](std::int64_t j) { return convert<C>(row[j]); });
+      softmax_row(row, n, [&](std::int64_t j) { return convert<C>(row[j]) + convert<C>(b[j]); });
     }
-    if (mx == neg_inf) {
-      for (std::int64_t j = 0; j < cols; ++j) row[j] = convert<T>(C(0));
-      if (lse) lse[r] = convert<T>(neg_inf);
-      return;
-    }
-    // Pass 2: exponentials and their sum; pass 3: normalise.
-    const C total = lane_sum<C>(cols, [&](std::int64_t j) {
-      const C e = fast_exp(convert<C>(row[j]) - mx);
-      row[j] = convert<T>(e);
-      return e;
-    });
-    const C inv = C(1) / total;
-    for (std::int64_t j = 0; j < cols; ++j) row[j] = convert<T>(convert<C>(row[j]) * inv);
-    if (lse) lse[r] = convert<T>(mx + std::log(total));
   }
 };
 
