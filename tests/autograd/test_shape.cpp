@@ -1,5 +1,5 @@
 // Tests for psalm/autograd/ops/shape.hpp: reshape, permute, transpose, slice, unsqueeze,
-// squeeze, concat, stack — views route gradients back to their base — against finite
+// squeeze, concat, stack, contiguous — views route gradients back to their base — against finite
 // differences in double and PyTorch (tests/data/autograd/shape.json).
 #include "op_check.hpp"
 
@@ -66,4 +66,15 @@ TEST_CASE("shape: joins of mismatched inputs are a psalm::Error", "[autograd][sh
                        Var<float>(Tensor<float>::zeros({3, 3}))};
   REQUIRE_THROWS_AS(concat(xs, 1), psalm::Error);
   REQUIRE_THROWS_AS(stack(xs, 0), psalm::Error);
+}
+
+TEST_CASE("shape: contiguous copies a strided view densely and passes the gradient back",
+          "[autograd][shape]") {
+  const auto x = Tensor<double>::randn({4, 3, 2}, 87).permute({2, 1, 0});  // (2, 3, 4) view
+  const Var<double> dense = contiguous(Var<double>(x));
+  CHECK(dense.value().is_contiguous());
+  CHECK(dense.value().to_vector() == x.contiguous().to_vector());
+  const Var<double> same(Tensor<double>::randn({2, 3}, 88));
+  CHECK(contiguous(same).value().shares_storage_with(same.value()));  // no copy when dense
+  check_gradients([](const Vars<double>& v) { return contiguous(v[0]) * v[0]; }, {x});
 }

@@ -172,6 +172,44 @@ std::vector<CaseResult> collect() {
     }));
   }
 
+  // ---- Swin windows, rotary position embedding, dense copies, checkpointing ---------------
+  {
+    const WindowGrid g(5, 4, 3, 1);  // padded to 6 x 6, shifted: 4 windows of 9 tokens
+    out.push_back(run_case<T, Dev>(
+        "window_partition and window_reverse, shifted and padded", 1e-5,
+        Vs{param<T, Dev>({2, 5, 4, 3}, 53)}, [&](Vs& v) {
+          const V w = window_partition(v[0], g);    // (8, 9, 3)
+          const V back = window_reverse(w * w, g);  // (2, 5, 4, 3)
+          return concat(std::vector<V>{reshape(w, {216}), reshape(back, {120})}, 0);  // (336)
+        }));
+    const Tensor<std::uint8_t, Dev> regions = window_regions(g).template to<Dev>();  // (4, 9)
+    for (bool shifted : {false, true})
+      out.push_back(run_case<T, Dev>(
+          shifted ? "window_self_attention with the shifted-window mask" : "window_self_attention",
+          1e-4, Vs{param<T, Dev>({8, 9, 12}, 54), param<T, Dev>({2, 9, 9}, 55)}, [&](Vs& v) {
+            return window_self_attention(v[0], v[1],
+                                         shifted ? regions : Tensor<std::uint8_t, Dev>(),
+                                         2);  // (8, 9, 4)
+          }));
+  }
+  {
+    const auto tables = RotaryTables<T, Dev>::make(6, 10000.0, 3, 5);  // positions 3..7, (5, 3)
+    out.push_back(run_case<T, Dev>("apply_rotary, 6 of 8 features per head", 1e-4,
+                                   Vs{param<T, Dev>({2, 5, 3, 8}, 56)},
+                                   [&](Vs& v) { return apply_rotary(v[0], tables); }));
+  }
+  out.push_back(run_case<T, Dev>("contiguous copy of a permuted view", 1e-6,
+                                 Vs{param<T, Dev>({3, 4, 5}, 57)}, [](Vs& v) {
+                                   return contiguous(permute(v[0], {2, 0, 1})) * 2.0;  // (5, 3, 4)
+                                 }));
+  out.push_back(
+      run_case<T, Dev>("checkpoint of a block (recomputed in backward)", 1e-4,
+                       Vs{param<T, Dev>({4, 6}, 58), param<T, Dev>({6, 5}, 59)}, [](Vs& v) {
+                         const V w = v[1];
+                         return checkpoint([w](const V& x) { return tanh(matmul(x, w)) * 2.0; },
+                                           v[0], std::vector<V>{w});  // (4, 5)
+                       }));
+
   // ---- convolution, resampling -------------------------------------------------------------
   out.push_back(run_case<T, Dev>("conv2d 3x3, stride 2, padding 1, dilation 2, groups 2", 1e-4,
                                  Vs{param<T, Dev>({2, 4, 9, 8}, 32),

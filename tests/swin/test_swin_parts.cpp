@@ -1,4 +1,4 @@
-// Tests of the Swin pieces (include/psalm/models/swin/{config, window, attention_op,
+// Tests of the Swin pieces (include/psalm/models/swin/{config, window (autograd/ops/window*),
 // window_attention, patch_merging}.hpp): the HF config is read with its field names; window
 // partition / reverse equal a literal pad + roll + partition and invert each other; the
 // shifted-window mask equals Mask2Former's slice construction on the padded size; the relative

@@ -4,6 +4,7 @@
 // Depends on: autograd. Test: tests/cuda/test_autograd_parity.cu (nvcc), tests/autograd/.
 #pragma once
 
+#include "psalm/autograd/checkpoint.hpp"
 #include "psalm/autograd/no_grad.hpp"
 #include "psalm/autograd/ops/activation.hpp"
 #include "psalm/autograd/ops/arithmetic.hpp"
@@ -27,10 +28,13 @@
 #include "psalm/autograd/ops/matmul.hpp"
 #include "psalm/autograd/ops/pad.hpp"
 #include "psalm/autograd/ops/reduce.hpp"
+#include "psalm/autograd/ops/rotary.hpp"
 #include "psalm/autograd/ops/select.hpp"
 #include "psalm/autograd/ops/shape.hpp"
 #include "psalm/autograd/ops/softmax.hpp"
 #include "psalm/autograd/ops/unary.hpp"
+#include "psalm/autograd/ops/window.hpp"
+#include "psalm/autograd/ops/window_attention.hpp"
 #include "psalm/autograd/reduce_broadcast.hpp"
 #include "psalm/autograd/tape.hpp"
 #include "psalm/autograd/var.hpp"

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "psalm/models/phi/attention.hpp"
-#include "psalm/models/phi/checkpoint.hpp"
 #include "psalm/models/phi/config.hpp"
 #include "psalm/models/phi/decoder_layer.hpp"
 #include "psalm/models/phi/generate.hpp"

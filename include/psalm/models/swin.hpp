@@ -3,7 +3,6 @@
 // the backbone that returns res2..res5. docs/swin.md walks through it.
 #pragma once
 
-#include "psalm/models/swin/attention_op.hpp"
 #include "psalm/models/swin/backbone.hpp"
 #include "psalm/models/swin/block.hpp"
 #include "psalm/models/swin/config.hpp"

@@ -1,8 +1,8 @@
 // psalm/autograd/ops/shape.hpp — differentiable views and joins: reshape, permute,
-// transpose, slice, unsqueeze, squeeze, concat, stack. Views share the input's storage in the
-// forward; their backward routes the gradient back to the base's layout (the inverse view,
-// or a zero tensor with the gradient written into the viewed part). Backward accumulates.
-// Depends on: autograd/tape, tensor. Test: tests/autograd/test_shape.cpp.
+// transpose, slice, unsqueeze, squeeze, concat, stack, and contiguous (a dense copy). Views share
+// the input's storage in the forward; their backward routes the gradient back to the base's layout
+// (the inverse view, or a zero tensor with the gradient written into the viewed part). Backward
+// accumulates. Depends on: autograd/tape, tensor. Test: tests/autograd/test_shape.cpp.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +44,15 @@ Var<T, Dev> reshape(const Var<T, Dev>& x, std::vector<std::int64_t> extents) {
                 [](ViewContext<T, Dev>& c, const Tensor<T, Dev>& d_y) {
                   c.x.accumulate(d_y.reshape(detail::extents_of(c.x.shape())));
                 });
+}
+
+/// The same elements laid out densely (row-major): x itself when it already is, else a copy
+/// whose gradient passes back unchanged (the logical shape is the same).
+template <Real T, Device Dev>
+Var<T, Dev> contiguous(const Var<T, Dev>& x) {
+  if (x.value().is_contiguous()) return x;
+  return record(x.value().contiguous(), should_record(x), ViewContext<T, Dev>{x.grad_ref()},
+                [](ViewContext<T, Dev>& c, const Tensor<T, Dev>& d_y) { c.x.accumulate(d_y); });
 }
 
 /// Axes reordered: result axis i is input axis order[i] (a view).

@@ -2,7 +2,8 @@
 // and PhiForCausalLM (PhiModel + lm_head), PSALM_SPEC.md §1.5. Two entry points: token ids, or
 // embeddings (PSALM splices image, mask-token and visual-prompt embeddings into the sequence).
 // Optional per-layer activation checkpointing and a KV cache for incremental decoding.
-// Depends on: nn/{embedding,layer_norm,linear}, models/phi/{decoder_layer,checkpoint,kv_cache}.
+// Depends on: nn/{embedding,layer_norm,linear}, autograd/checkpoint,
+// models/phi/{decoder_layer,kv_cache}.
 // Test: tests/phi/test_transformers_parity.cpp, tests/phi/test_generate.cpp.
 #pragma once
 
@@ -10,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "psalm/models/phi/checkpoint.hpp"
+#include "psalm/autograd/checkpoint.hpp"
 #include "psalm/models/phi/decoder_layer.hpp"
 #include "psalm/models/phi/kv_cache.hpp"
 #include "psalm/nn/embedding.hpp"
@@ -92,8 +93,9 @@ class PhiModel : public nn::Module<T, Dev> {
         std::vector<Var<T, Dev>> params;  // handles: they share values and gradients
         layer.for_each_parameter([&](const std::string&, Var<T, Dev>& p) { params.push_back(p); });
         const PhiDecoderLayer<T, Dev>& block = layer;
-        x = checkpoint([&block, in, index](const Var<T, Dev>& xi) { return block(xi, in, index); },
-                       x, params);  // (B, L, D)
+        x = autograd::checkpoint(
+            [&block, in, index](const Var<T, Dev>& xi) { return block(xi, in, index); }, x,
+            params);  // (B, L, D)
       } else {
         x = layer(x, in, index);  // (B, L, D)
       }

@@ -26,17 +26,6 @@ using autograd::Var;
 
 namespace detail {
 
-/// A dense copy of a strided Var (same logical shape, so the gradient passes unchanged).
-template <Real T, Device Dev>
-Var<T, Dev> dense(const Var<T, Dev>& x) {
-  if (x.value().is_contiguous()) return x;
-  struct Ctx {
-    autograd::GradRef<T, Dev> x;
-  };
-  return autograd::record(x.value().contiguous(), autograd::should_record(x), Ctx{x.grad_ref()},
-                          [](Ctx& c, const Tensor<T, Dev>& d_y) { c.x.accumulate(d_y); });
-}
-
 /// splitmix64: decorrelated drop path keys for the blocks of one seed.
 inline std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t block) {
   std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (block + 1);
@@ -97,8 +86,9 @@ class SwinBackbone : public nn::Module<T, Dev> {
       StageOutput<T, Dev> stage = layers[s](x);  // out (B, H_s, W_s, C_s)
       if (config_.stage_is_output(s)) {
         const Var<T, Dev> normed = norms[s](stage.out);  // (B, H_s, W_s, C_s)
-        out.set(static_cast<int>(s) + 2,
-                detail::dense(autograd::permute(normed, {0, 3, 1, 2})));  // (B, C_s, H_s, W_s)
+        const Var<T, Dev> map =
+            autograd::contiguous(autograd::permute(normed, {0, 3, 1, 2}));  // (B, C_s, H_s, W_s)
+        out.set(static_cast<int>(s) + 2, map);
       }
       if (s + 1 < config_.num_stages()) x = stage.next;  // (B, H_{s+1}, W_{s+1}, C_{s+1})
     }

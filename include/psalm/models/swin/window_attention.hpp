@@ -2,7 +2,7 @@
 // fused qkv Linear, the learned relative position bias table [(2w-1)^2, heads] read through
 // the relative position index, attention over all windows in one batched call, output proj.
 // Names as Mask2Former's `attn.{qkv, proj, relative_position_bias_table,
-// relative_position_index}`. Depends on: nn, models/swin/{attention_op, window}.
+// relative_position_index}`. Depends on: nn, autograd/ops/window_attention, models/swin/window.
 // Test: tests/swin/test_swin_parts.cpp.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 #include "psalm/autograd/ops/embedding.hpp"
 #include "psalm/autograd/ops/shape.hpp"
-#include "psalm/models/swin/attention_op.hpp"
+#include "psalm/autograd/ops/window_attention.hpp"
 #include "psalm/models/swin/window.hpp"
 #include "psalm/nn/init.hpp"
 #include "psalm/nn/linear.hpp"
@@ -22,6 +22,7 @@ namespace psalm::models::swin {
 
 using autograd::Real;
 using autograd::Var;
+using autograd::window_self_attention;
 
 // Letters: Bw windows (all images), N = w * w tokens per window, H heads, C channels.
 

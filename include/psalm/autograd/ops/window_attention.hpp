@@ -1,76 +1,33 @@
-// psalm/models/swin/attention_op.hpp — the fused core of Swin's (shifted-)window multi-head
-// self-attention for ALL windows of a stage at once: qkv rows -> softmax(q k^T * scale +
-// relative position bias + shifted-window mask) v, as two batched GEMMs and one row kernel
-// that adds the bias and derives the -100 mask from the windows' region ids on the fly.
-// Backward: four batched GEMMs, one row kernel, and the bias gradient as a sum over windows.
-// Depends on: autograd/tape, kernels/softmax, tensor/matmul, tensor/reduce.
-// Test: tests/swin/test_swin_parts.cpp.
+// psalm/autograd/ops/window_attention.hpp — the fused core of Swin's (shifted-)window
+// multi-head self-attention for ALL windows of a stage at once: qkv rows -> softmax(q k^T *
+// scale + relative position bias + shifted-window mask) v, as two batched GEMMs and one row
+// kernel (kernels/attention.hpp WindowSoftmaxRows) that adds the bias and derives the -100
+// mask from the windows' region ids on the fly. Backward: four batched GEMMs, the softmax
+// backward row body, and the bias gradient as a sum over windows.
+// Depends on: autograd/tape, kernels/attention, tensor/matmul, tensor/reduce.
+// Test: tests/autograd/test_window.cpp.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <utility>
 
 #include "psalm/autograd/tape.hpp"
-#include "psalm/core/macros.hpp"
-#include "psalm/kernels/softmax.hpp"
+#include "psalm/kernels/attention.hpp"
 #include "psalm/tensor/matmul.hpp"
 #include "psalm/tensor/reduce.hpp"
 
-namespace psalm::models::swin {
-
-using autograd::Real;
-using autograd::Var;
+namespace psalm::autograd {
 
 // Letters: Bw = B * nW windows (window index fastest), nW windows per image, N tokens per
 // window, H heads, D head size, C = H * D channels.
-
-namespace kernels {
-
-/// Row r = (bw * H + h) * N + i of the scaled scores s (rows, N): adds bias[h, i, :] and, when
-/// `regions` is set, -100 where region[w, i] != region[w, j] (w = bw mod nW), then turns the row
-/// into softmax probabilities in place. requires: s, bias (H, N, N), regions (nW, N) contiguous.
-template <class T>
-struct WindowSoftmaxRows {
-  T* s;
-  const T* bias;
-  const std::uint8_t* regions;  // optional
-  std::int64_t heads, n, num_windows;
-
-  PSALM_HD void operator()(std::int64_t r) const {
-    using C = compute_type_t<T>;
-    const std::int64_t i = r % n, h = (r / n) % heads, bw = r / (n * heads);
-    T* row = s + r * n;
-    const T* b = bias + (h * n + i) * n;
-    const std::uint8_t* reg = regions ? regions + (bw % num_windows) * n : nullptr;
-    C mx = -std::numeric_limits<C>::infinity();
-    for (std::int64_t j = 0; j < n; ++j) {
-      C v = convert<C>(row[j]) + convert<C>(b[j]);
-      if (reg && reg[j] != reg[i]) v += C(-100);
-      row[j] = convert<T>(v);
-      mx = v > mx ? v : mx;
-    }
-    C total = 0;
-    for (std::int64_t j = 0; j < n; ++j) {
-      const C e = std::exp(convert<C>(row[j]) - mx);
-      row[j] = convert<T>(e);
-      total += e;
-    }
-    const C inv = C(1) / total;
-    for (std::int64_t j = 0; j < n; ++j) row[j] = convert<T>(convert<C>(row[j]) * inv);
-  }
-};
-
-}  // namespace kernels
 
 namespace detail {
 
 /// What the backward of window_self_attention needs: the probabilities and q, k, v.
 template <Real T, Device Dev>
 struct WindowAttentionContext {
-  autograd::GradRef<T, Dev> qkv, bias;
+  GradRef<T, Dev> qkv, bias;
   Tensor<T, Dev> qkv_heads;  // (3, Bw, H, N, D) contiguous: q | k | v
   Tensor<T, Dev> p;          // (Bw, H, N, N)
   double scale;
@@ -80,14 +37,14 @@ struct WindowAttentionContext {
 
 /// Multi-head self-attention inside every window: qkv (Bw, N, 3C) (rows q | k | v, heads
 /// contiguous, as Swin's fused qkv Linear), bias (H, N, N) added to every window's scores,
-/// regions (nW, N) from window_regions() for shifted windows or undefined for none.
-/// Returns (Bw, N, C), heads concatenated. scale 0 means 1 / sqrt(D). Padded (zero) tokens are
-/// ordinary keys, as upstream. ref: Mask2Former swin.py WindowAttention.forward.
+/// regions (nW, N) from window_regions() (autograd/ops/window.hpp) for shifted windows or
+/// undefined for none. Returns (Bw, N, C), heads concatenated. scale 0 means 1 / sqrt(D).
+/// Padded (zero) tokens are ordinary keys, as upstream. ref: Mask2Former swin.py
+/// WindowAttention.forward.
 template <Real T, Device Dev>
-autograd::Var<T, Dev> window_self_attention(const autograd::Var<T, Dev>& qkv,
-                                            const autograd::Var<T, Dev>& bias,
-                                            const Tensor<std::uint8_t, Dev>& regions,
-                                            std::int64_t heads, double scale = 0.0) {
+Var<T, Dev> window_self_attention(const Var<T, Dev>& qkv, const Var<T, Dev>& bias,
+                                  const Tensor<std::uint8_t, Dev>& regions, std::int64_t heads,
+                                  double scale = 0.0) {
   PSALM_CHECK(qkv.rank() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0,
               "window_self_attention: qkv must be (windows, N, 3 * C) with C divisible by ", heads,
               " heads, got ", qkv.shape());
@@ -117,19 +74,19 @@ autograd::Var<T, Dev> window_self_attention(const autograd::Var<T, Dev>& qkv,
   if (rows > 0)
     Executor<Dev>::launch(
         rows,
-        kernels::WindowSoftmaxRows<T>{p.data(), bias_c.data(), reg.defined() ? reg.data() : nullptr,
-                                      heads, n, nw},
-        std::max<std::int64_t>(1, (1 << 14) / (n + 1)));
+        psalm::kernels::WindowSoftmaxRows<T>{p.data(), bias_c.data(),
+                                             reg.defined() ? reg.data() : nullptr, heads, n, nw},
+        grain_for(n));
   const Tensor<T, Dev> y = psalm::matmul(p, v);                                // (Bw, H, N, D)
   Tensor<T, Dev> out = y.permute({0, 2, 1, 3}).contiguous().view({bw, n, c});  // (Bw, N, C)
 
-  const bool recording = autograd::should_record(qkv, bias);
+  const bool recording = should_record(qkv, bias);
   detail::WindowAttentionContext<T, Dev> ctx{qkv.grad_ref(), bias.grad_ref(), {}, {}, scale};
   if (recording) {
     ctx.qkv_heads = qkv_heads;
     ctx.p = std::move(p);
   }
-  return autograd::record(
+  return record(
       std::move(out), recording, std::move(ctx),
       [](detail::WindowAttentionContext<T, Dev>& cx, const Tensor<T, Dev>& d_out) {
         const std::int64_t nb = cx.p.size(0), h = cx.p.size(1), nt = cx.p.size(2);
@@ -151,7 +108,7 @@ autograd::Var<T, Dev> window_self_attention(const autograd::Var<T, Dev>& qkv,
           Executor<Dev>::launch(rows,
                                 psalm::kernels::SoftmaxRowsBackward<T>{cx.p.data(), d_s.data(),
                                                                        d_s.data(), nt, false},
-                                std::max<std::int64_t>(1, (1 << 14) / (nt + 1)));
+                                grain_for(nt));
         cx.p = Tensor<T, Dev>();  // free the probabilities before the last GEMMs
         if (cx.bias.needed())     // the bias is shared by every window: sum over Bw
           cx.bias.accumulate(psalm::sum(d_s.view({nb, h * nt * nt}), 0).view({h, nt, nt}));
@@ -165,4 +122,4 @@ autograd::Var<T, Dev> window_self_attention(const autograd::Var<T, Dev>& qkv,
       });
 }
 
-}  // namespace psalm::models::swin
+}  // namespace psalm::autograd
