@@ -1,8 +1,10 @@
 // Tests for psalm/kernels/interpolate.hpp: source-index rules (PyTorch's bilinear and nearest
 // conventions written out by hand), identity at equal size, a linear ramp reproduced exactly
-// by align_corners=true, and each backward body as the exact adjoint of its forward.
+// by align_corners=true, each backward body as the exact adjoint of its forward, and the resize
+// window (resize fused with a crop) as the crop of the whole resize.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <vector>
 
 #include "psalm/kernels/interpolate.hpp"
@@ -78,4 +80,21 @@ TEST_CASE("interpolate kernels: backward bodies are the adjoints of the forward 
     }
     REQUIRE(dot(y, g) == Approx(dot(x, d_x)).epsilon(1e-12));
   }
+}
+
+TEST_CASE("interpolate kernels: a resize window is the top-left crop of the whole resize",
+          "[kernels][interpolate]") {
+  const Tensor<float> x = Tensor<float>::randn({2, 7, 5}, 4);
+  for (bool align : {false, true})
+    for (const auto& [oh, ow, wh, ww] : std::vector<std::array<std::int64_t, 4>>{
+             {16, 12, 11, 9}, {16, 12, 16, 12}, {5, 3, 2, 1}}) {
+      INFO("to " << oh << "x" << ow << ", window " << wh << "x" << ww << ", align " << align);
+      Tensor<float> full(Shape{2, oh, ow}), window(Shape{2, wh, ww});
+      Executor<cpu>::launch(full.numel(),
+                            ResizeBilinear<float>{x.data(), full.data(), 7, 5, oh, ow, align});
+      Executor<cpu>::launch(window.numel(), ResizeBilinearWindow<float>{x.data(), window.data(), 7,
+                                                                        5, oh, ow, wh, ww, align});
+      // Same taps, same arithmetic: equal to the last bit.
+      CHECK(window.to_vector() == full.slice(1, 0, wh).slice(2, 0, ww).contiguous().to_vector());
+    }
 }

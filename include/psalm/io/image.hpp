@@ -26,7 +26,7 @@
 #include "psalm/core/error.hpp"
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/stb_impl.hpp"
-#include "psalm/tensor.hpp"  // CPU-only code: needs the CPU executor for contiguous() / clone()
+#include "psalm/tensor/host.hpp"  // host_contiguous(): host code, no executor
 
 namespace psalm::io {
 
@@ -376,7 +376,7 @@ inline Tensor<std::uint8_t> encoder_input(const Tensor<std::uint8_t>& image, std
   PSALM_CHECK(h > 0 && w > 0 && h <= INT_MAX && w <= INT_MAX, what, ": cannot encode an image of ",
               w, "x", h, " pixels");
   PSALM_CHECK(w * c <= INT_MAX / 2, what, ": image rows too long to encode");
-  return image.contiguous();
+  return host_contiguous(image);
 }
 
 inline void stb_append(void* context, void* data, int size) {
@@ -531,7 +531,7 @@ inline Tensor<std::int32_t> decode_label_png(std::span<const std::uint8_t> bytes
               ": invalid bit depth ", d, " for colour type ", header.color_type);
   if (header.color_type == 3) {
     const IndexedImage indexed = decode_indexed_png(bytes, max_pixels, name);
-    const std::vector<std::uint8_t> values = indexed.indices.to_vector();
+    const std::vector<std::uint8_t> values = host_to_vector(indexed.indices);
     return Tensor<std::int32_t>::from_data(std::vector<std::int32_t>(values.begin(), values.end()),
                                            indexed.indices.shape());  // (H, W)
   }
@@ -555,7 +555,7 @@ inline std::vector<std::uint8_t> encode_label_png16(const Tensor<std::int32_t>& 
   const std::int64_t h = labels.size(0), w = labels.size(1);
   PSALM_CHECK(h > 0 && w > 0 && h <= 0x7fffffff && w <= 0x3fffffff,
               "encode_label_png16: cannot encode ", w, "x", h, " labels");
-  const std::vector<std::int32_t> values = labels.to_vector();
+  const std::vector<std::int32_t> values = host_to_vector(labels);
   const std::size_t row = static_cast<std::size_t>(w) * 2;
   std::vector<std::uint8_t> rows(static_cast<std::size_t>(h) * (row + 1), 0);
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -592,7 +592,7 @@ inline Tensor<std::uint8_t> decode_binary_mask(std::span<const std::uint8_t> byt
   } else {
     const Tensor<std::uint8_t> gray =
         decode_image(bytes, {.channels = 1, .max_pixels = max_pixels}, name);  // (H, W, 1)
-    mask = gray.reshape({gray.size(0), gray.size(1)});
+    mask = gray.view({gray.size(0), gray.size(1)});
   }
   std::uint8_t* p = mask.data();
   for (std::int64_t i = 0; i < mask.numel(); ++i) {
@@ -614,7 +614,7 @@ inline Tensor<std::uint8_t> load_binary_mask(const std::filesystem::path& path,
 inline void save_binary_mask(const std::filesystem::path& path, const Tensor<std::uint8_t>& mask) {
   PSALM_CHECK(mask.rank() == 2, "save_binary_mask: expected an (H, W) mask, got shape ",
               mask.shape());
-  std::vector<std::uint8_t> values = mask.to_vector();
+  std::vector<std::uint8_t> values = host_to_vector(mask);
   for (std::size_t i = 0; i < values.size(); ++i) {
     PSALM_CHECK(values[i] <= 1, "save_binary_mask: element ", i, " is ", int{values[i]},
                 ", not 0 or 1");
@@ -627,7 +627,7 @@ inline void save_binary_mask(const std::filesystem::path& path, const Tensor<std
 inline Tensor<std::int32_t> panoptic_ids_from_rgb(const Tensor<std::uint8_t>& rgb) {
   PSALM_CHECK(rgb.rank() == 3 && rgb.size(2) == 3,
               "panoptic_ids_from_rgb: expected an (H, W, 3) image, got shape ", rgb.shape());
-  const Tensor<std::uint8_t> src = rgb.contiguous();
+  const Tensor<std::uint8_t> src = host_contiguous(rgb);
   Tensor<std::int32_t> ids(Shape{rgb.size(0), rgb.size(1)});  // (H, W)
   const std::uint8_t* p = src.data();
   std::int32_t* out = ids.data();
@@ -639,7 +639,7 @@ inline Tensor<std::int32_t> panoptic_ids_from_rgb(const Tensor<std::uint8_t>& rg
 /// The inverse of panoptic_ids_from_rgb: ids in [0, 2^24) -> (H, W, 3) RGB.
 inline Tensor<std::uint8_t> panoptic_ids_to_rgb(const Tensor<std::int32_t>& ids) {
   PSALM_CHECK(ids.rank() == 2, "panoptic_ids_to_rgb: expected (H, W) ids, got shape ", ids.shape());
-  const std::vector<std::int32_t> values = ids.to_vector();
+  const std::vector<std::int32_t> values = host_to_vector(ids);
   Tensor<std::uint8_t> rgb(Shape{ids.size(0), ids.size(1), 3});  // (H, W, 3)
   std::uint8_t* out = rgb.data();
   for (std::size_t i = 0; i < values.size(); ++i) {

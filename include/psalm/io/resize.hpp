@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "psalm/core/error.hpp"
-#include "psalm/tensor.hpp"  // CPU-only code: needs the CPU executor for contiguous() / clone()
+#include "psalm/tensor/host.hpp"  // host_contiguous(): host code, no executor
 
 namespace psalm::io {
 
@@ -191,8 +191,8 @@ Tensor<T> as_hwc(const Tensor<T>& image, const char* what, bool& had_channels) {
               ": expected an (H, W) or (H, W, C) image, got shape ", image.shape());
   had_channels = image.rank() == 3;
   PSALM_CHECK(image.numel() > 0, what, ": cannot resize an empty image of shape ", image.shape());
-  const Tensor<T> c = image.contiguous();
-  return had_channels ? c : c.reshape({image.size(0), image.size(1), 1});
+  const Tensor<T> c = host_contiguous(image);
+  return had_channels ? c : c.view({image.size(0), image.size(1), 1});
 }
 
 template <class T>
@@ -207,18 +207,18 @@ Tensor<T> bilinear(const Tensor<T>& image, std::int64_t out_h, std::int64_t out_
   const auto shape_of = [&](std::int64_t hh, std::int64_t ww) {
     return had_channels ? std::vector<std::int64_t>{hh, ww, c} : std::vector<std::int64_t>{hh, ww};
   };
-  if (out_h == h && out_w == w) return src.clone().reshape(shape_of(h, w));
+  if (out_h == h && out_w == w) return host_clone(src).view(shape_of(h, w));
   const ResampleAxis vertical = bilinear_axis(h, out_h);
   if (out_w == w) {
     Tensor<T> out(Shape{out_h, w, c});  // (OH, W, C)
     resample_pass(src.data(), h, w, c, out.data(), out_h, w, vertical, false, 0);
-    return out.reshape(shape_of(out_h, out_w));
+    return out.view(shape_of(out_h, out_w));
   }
   const ResampleAxis horizontal = bilinear_axis(w, out_w);
   if (out_h == h) {
     Tensor<T> out(Shape{h, out_w, c});  // (H, OW, C)
     resample_pass(src.data(), h, w, c, out.data(), h, out_w, horizontal, true, 0);
-    return out.reshape(shape_of(out_h, out_w));
+    return out.view(shape_of(out_h, out_w));
   }
   Tensor<T> out(Shape{out_h, out_w, c});  // (OH, OW, C)
   // ref: Pillow >= 13 (python-pillow/Pillow#9549) runs the vertical pass first when the height
@@ -228,7 +228,7 @@ Tensor<T> bilinear(const Tensor<T>& image, std::int64_t out_h, std::int64_t out_
     Tensor<T> temp(Shape{out_h, w, c});  // (OH, W, C)
     resample_pass(src.data(), h, w, c, temp.data(), out_h, w, vertical, false, 0);
     resample_pass(temp.data(), out_h, w, c, out.data(), out_h, out_w, horizontal, true, 0);
-    return out.reshape(shape_of(out_h, out_w));
+    return out.view(shape_of(out_h, out_w));
   }
   // Horizontal first, over only the input rows the vertical pass reads: [first, last).
   const int row_first = vertical.first.front();
@@ -239,7 +239,7 @@ Tensor<T> bilinear(const Tensor<T>& image, std::int64_t out_h, std::int64_t out_
   ResampleAxis shifted = vertical;
   for (int& f : shifted.first) f -= row_first;
   resample_pass(temp.data(), temp.size(0), out_w, c, out.data(), out_h, out_w, shifted, false, 0);
-  return out.reshape(shape_of(out_h, out_w));
+  return out.view(shape_of(out_h, out_w));
 }
 
 /// Pillow's NEAREST source index for each output index: the pixel-centre position is
@@ -302,7 +302,7 @@ Tensor<T> resize_nearest(const Tensor<T>& image, std::int64_t out_h, std::int64_
     copy_rows.template operator()<3>();
   else
     copy_rows.template operator()<0>();
-  return had_channels ? out : out.reshape({out_h, out_w});
+  return had_channels ? out : out.view({out_h, out_w});
 }
 
 /// Pillow's Image.resize((out_w, out_h), BILINEAR). uint8: bit-exact with Pillow for modes L
@@ -375,7 +375,7 @@ inline Tensor<float> normalize_image(const Tensor<std::uint8_t>& rgb,
   const std::int64_t ph = pad_h == 0 ? h : pad_h, pw = pad_w == 0 ? w : pad_w;
   PSALM_CHECK(ph >= h && pw >= w, "normalize_image: pad size ", pw, "x", ph,
               " is smaller than the image ", w, "x", h);
-  const Tensor<std::uint8_t> src = rgb.contiguous();
+  const Tensor<std::uint8_t> src = host_contiguous(rgb);
   Tensor<float> out(Shape{3, ph, pw});  // (3, PH, PW)
   const std::uint8_t* in = src.data();
   float* dst = out.data();

@@ -3,7 +3,7 @@
 // bilinearly (align_corners false) to the padded size, cropped to the valid region and resized
 // bilinearly to the original size — eval_seg's F.interpolate followed by detectron2's
 // sem_seg_postprocess (the crop fused into the first resize). Runs on any device through
-// PSALM_HD bodies built on kernels/interpolate.hpp's taps; no tape.
+// kernels/interpolate.hpp's ResizeBilinearWindow body; no tape.
 // Depends on: kernels/interpolate, tensor, psalm/preprocess (ImageGeometry).
 // Test: tests/preprocess/test_postprocess.cpp. Docs: docs/preprocessing.md.
 #pragma once
@@ -13,7 +13,7 @@
 
 #include "psalm/kernels/interpolate.hpp"
 #include "psalm/psalm/preprocess.hpp"
-#include "psalm/tensor.hpp"  // the CPU executor, contiguous()
+#include "psalm/tensor/assign.hpp"  // contiguous(); the program picks the backend
 
 namespace psalm {
 
@@ -22,32 +22,6 @@ namespace psalm {
 
 namespace detail {
 
-/// The top-left (win_h, win_w) window of a bilinear (align_corners false) resize of each plane
-/// to (out_h, out_w): eval_seg's resize to the padded size fused with sem_seg_postprocess's
-/// crop, so padded rows and columns are never computed. Same taps and arithmetic as
-/// kernels::ResizeBilinear. requires: in (P, height, width), out (P, win_h, win_w) contiguous.
-template <class T>
-struct ResizeBilinearWindow {
-  const T* in;
-  T* out;
-  std::int64_t height, width, out_h, out_w, win_h, win_w;
-
-  PSALM_HD void operator()(std::int64_t i) const {
-    using C = compute_type_t<T>;
-    const std::int64_t x = i % win_w, y = (i / win_w) % win_h, p = i / (win_w * win_h);
-    const kernels::BilinearTaps ty = kernels::bilinear_taps<C>(y, height, out_h, false);
-    const kernels::BilinearTaps tx = kernels::bilinear_taps<C>(x, width, out_w, false);
-    const T* plane = in + p * height * width;
-    const C wy1 = static_cast<C>(ty.w1), wx1 = static_cast<C>(tx.w1);
-    const C wy0 = C(1) - wy1, wx0 = C(1) - wx1;
-    const C top = wx0 * convert<C>(plane[ty.i0 * width + tx.i0]) +
-                  wx1 * convert<C>(plane[ty.i0 * width + tx.i1]);
-    const C bottom = wx0 * convert<C>(plane[ty.i1 * width + tx.i0]) +
-                     wx1 * convert<C>(plane[ty.i1 * width + tx.i1]);
-    out[i] = convert<T>(wy0 * top + wy1 * bottom);
-  }
-};
-
 /// planes (P, H, W) contiguous -> the (win_h, win_w) top-left window of their bilinear resize
 /// to (out_h, out_w); the whole resize when the window is the full size.
 template <Scalar T, Device Dev>
@@ -55,9 +29,9 @@ Tensor<T, Dev> resize_planes_bilinear(const Tensor<T, Dev>& planes, std::int64_t
                                       std::int64_t out_w, std::int64_t win_h, std::int64_t win_w) {
   Tensor<T, Dev> out(Shape{planes.size(0), win_h, win_w});  // (P, win_h, win_w)
   if (out.numel() > 0)
-    Executor<Dev>::launch(out.numel(),
-                          ResizeBilinearWindow<T>{planes.data(), out.data(), planes.size(1),
-                                                  planes.size(2), out_h, out_w, win_h, win_w});
+    Executor<Dev>::launch(out.numel(), kernels::ResizeBilinearWindow<T>{
+                                           planes.data(), out.data(), planes.size(1),
+                                           planes.size(2), out_h, out_w, win_h, win_w, false});
   return out;
 }
 

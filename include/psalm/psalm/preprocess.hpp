@@ -2,9 +2,9 @@
 // ResizeShortestEdge(T, T) + FixedSizeCrop(T) as the mappers run them): resize so the long
 // side is T with Pillow BILINEAR, pad bottom/right to T x T with 128, normalise with the
 // ImageNet mean / std in 0-255 space; keeps the padding mask and the geometry that
-// postprocess.hpp needs to bring predictions back to the original image.
-// Depends on: io/resize, tensor. Test: tests/preprocess/test_preprocess.cpp. Docs:
-// docs/preprocessing.md.
+// postprocess.hpp needs to bring predictions back to the original image. Host code (CPU
+// tensors, no executor). Depends on: io/resize, tensor/host.
+// Test: tests/preprocess/test_preprocess.cpp. Docs: docs/preprocessing.md.
 #pragma once
 
 #include <algorithm>
@@ -13,7 +13,7 @@
 
 #include "psalm/core/error.hpp"
 #include "psalm/io/resize.hpp"
-#include "psalm/tensor.hpp"  // contiguous() lives in tensor/assign.hpp
+#include "psalm/tensor/host.hpp"  // host_contiguous(): host code, no executor
 
 namespace psalm {
 
@@ -64,10 +64,10 @@ inline Tensor<std::uint8_t> as_rgb(const Tensor<std::uint8_t>& image) {
       "image, got shape ", image.shape());
   PSALM_CHECK(image.size(0) >= 1 && image.size(1) >= 1, "preprocess_image: empty image of shape ",
               image.shape());
-  if (image.rank() == 3 && image.size(2) == 3) return image.contiguous();  // (H, W, 3)
+  if (image.rank() == 3 && image.size(2) == 3) return host_contiguous(image);  // (H, W, 3)
   const std::int64_t h = image.size(0), w = image.size(1);
-  const Tensor<std::uint8_t> src =
-      image.rank() == 2 ? image.view({h, w, 1}).contiguous() : image.contiguous();  // (H, W, c)
+  const Tensor<std::uint8_t> src = image.rank() == 2 ? host_contiguous(image.view({h, w, 1}))
+                                                     : host_contiguous(image);  // (H, W, c)
   const std::int64_t c = src.size(2);
   Tensor<std::uint8_t> rgb(Shape{h, w, 3});  // (H, W, 3)
   const std::uint8_t* in = src.data();
@@ -101,7 +101,7 @@ inline PreprocessedImage preprocess_image(const Tensor<std::uint8_t>& image,
       (h == h0 && w == w0) ? rgb : io::resize_bilinear(rgb, h, w);  // (h, w, 3)
   PreprocessedImage out;
   out.pixels = io::normalize_image(resized, options.normalization, t, t);  // (3, T, T)
-  out.padding_mask = Tensor<std::uint8_t>::zeros(Shape{t, t});             // (T, T)
+  out.padding_mask = Tensor<std::uint8_t>(Shape{t, t});                    // (T, T)
   std::uint8_t* mask = out.padding_mask.data();
   for (std::int64_t y = 0; y < t; ++y)
     for (std::int64_t x = 0; x < t; ++x) mask[y * t + x] = (y >= h || x >= w) ? 1 : 0;
@@ -123,7 +123,7 @@ inline std::pair<std::int64_t, std::int64_t> valid_extent(
     const Tensor<std::uint8_t>& padding_mask) {
   PSALM_CHECK(padding_mask.rank() == 2, "valid_extent: padding mask must be (T, T), got ",
               padding_mask.shape());
-  const Tensor<std::uint8_t> m = padding_mask.contiguous();
+  const Tensor<std::uint8_t> m = host_contiguous(padding_mask);
   const std::int64_t rows = m.size(0), cols = m.size(1);
   std::int64_t min_y = rows, max_y = -1, min_x = cols, max_x = -1;
   for (std::int64_t y = 0; y < rows; ++y)

@@ -1,5 +1,5 @@
 // psalm/tensor/print.hpp — a readable summary of a tensor for debugging: shape, dtype, device
-// and the first few values, e.g. `Tensor(2, 3) float32 cpu [0, 1, 2, 3, 4, 5]`. Host-side only
+// and the first few values, e.g. `Tensor(2, 3) float32 cpu [0, 1, 2, 3, 4, 5]`. Host code
 // (uses fmt; never include it from a .cu file). Also lets fmt::format("{}", tensor) work.
 // Depends on: tensor/tensor, fmt. Test: tests/tensor/test_print.cpp.
 #pragma once

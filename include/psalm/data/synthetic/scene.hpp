@@ -17,7 +17,7 @@
 #include "psalm/data/synthetic/render.hpp"
 #include "psalm/data/synthetic/vocabulary.hpp"
 #include "psalm/io/rle.hpp"
-#include "psalm/tensor.hpp"
+#include "psalm/tensor/tensor.hpp"
 
 namespace psalm::data::synthetic {
 
