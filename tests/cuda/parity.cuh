@@ -47,4 +47,8 @@ void run_ms_deform_attn_cases();
 /// and backward (tests/cuda/test_models.cu).
 void run_model_cases();
 
+/// Post-processing (psalm/postprocess.hpp) of mask logits back to the original image size
+/// (tests/cuda/test_postprocess.cu).
+void run_postprocess_cases();
+
 }  // namespace psalm::parity

@@ -9,11 +9,15 @@
 #include "cuda/parity.cuh"
 #include "psalm/backend/cpu/emulate.hpp"
 #include "psalm/cuda.cuh"
+#include "psalm/kernels/attention.hpp"
 #include "psalm/kernels/bilinear.hpp"
 #include "psalm/kernels/elementwise.hpp"
 #include "psalm/kernels/fast_math.hpp"
+#include "psalm/kernels/interpolate.hpp"
 #include "psalm/kernels/layer_norm.hpp"
+#include "psalm/kernels/rotary.hpp"
 #include "psalm/kernels/softmax.hpp"
+#include "psalm/kernels/window.hpp"
 
 using namespace psalm;
 
@@ -201,6 +205,82 @@ int main() {
       expect_close("bilinear backward (atomic scatter)", gd.to_vector(), d_plane_host, 1e-4f);
       expect_close("bilinear backward (coordinates)", gdxy.to_vector(), dxy_host, 1e-4f);
     }
+    // Swin's window gathers: partition (pad, roll by -shift, cut) and its inverse, exact.
+    {
+      const std::int64_t b = 2, h = 5, w = 7, c = 3, win = 3, shift = 1, hp = 6, wp = 9;
+      const std::int64_t rows = b * (hp / win) * (wp / win) * win * win;
+      const std::vector<float> map = host_random(b * h * w * c, 18);
+      std::vector<float> win_host(rows * c), back_host(map.size());
+      const kernels::WindowLayout at{c, h, w, win, shift, hp, wp};
+      run_host(rows, kernels::WindowPartitionRows<float>{map.data(), win_host.data(), at});
+      run_host(b * h * w, kernels::WindowReverseRows<float>{win_host.data(), back_host.data(), at});
+      auto gmap = Tensor<float, cuda>::from_data(map, {b, h, w, c});
+      Tensor<float, cuda> gwin({rows, c}), gback({b, h, w, c});
+      Executor<cuda>::launch(rows,
+                             kernels::WindowPartitionRows<float>{gmap.data(), gwin.data(), at});
+      Executor<cuda>::launch(b * h * w,
+                             kernels::WindowReverseRows<float>{gwin.data(), gback.data(), at});
+      expect_close("window partition rows (shifted, padded)", gwin.to_vector(), win_host, 0.0f);
+      expect_close("window reverse rows", gback.to_vector(), back_host, 0.0f);
+    }
+    // Swin's window-attention softmax rows: relative position bias and the -100 region mask.
+    {
+      const std::int64_t nw = 2, bw = 4, heads = 2, n = 9, rows = bw * heads * n;
+      const std::vector<float> s = host_random(rows * n, 19), bias = host_random(heads * n * n, 20);
+      std::vector<std::uint8_t> regions(nw * n);
+      for (std::int64_t i = 0; i < nw * n; ++i)
+        regions[i] = static_cast<std::uint8_t>((i * 7 / 5) % 3);
+      auto gbias = Tensor<float, cuda>::from_data(bias, {heads, n, n});
+      auto greg = Tensor<std::uint8_t, cuda>::from_data(regions, {nw, n});
+      for (bool shifted : {false, true}) {
+        std::vector<float> p_host = s;
+        run_host(rows,
+                 kernels::WindowSoftmaxRows<float>{
+                     p_host.data(), bias.data(), shifted ? regions.data() : nullptr, heads, n, nw});
+        auto gp = Tensor<float, cuda>::from_data(s, {rows, n});
+        Executor<cuda>::launch(
+            rows, kernels::WindowSoftmaxRows<float>{gp.data(), gbias.data(),
+                                                    shifted ? greg.data() : nullptr, heads, n, nw});
+        expect_close(shifted ? "window softmax rows, shifted-window mask" : "window softmax rows",
+                     gp.to_vector(), p_host);
+      }
+    }
+    // Rotary position embedding, forward and inverse rotation (partial: 6 of 8 features).
+    {
+      const std::int64_t b = 2, l = 5, heads = 3, hd = 8, r = 6, n = b * l * heads * hd;
+      const std::vector<float> x = host_random(n, 21), cos = host_random(l * r / 2, 22),
+                               sin = host_random(l * r / 2, 23);
+      auto gx = Tensor<float, cuda>::from_data(x, {b, l, heads, hd});
+      auto gc = Tensor<float, cuda>::from_data(cos, {l, r / 2}),
+           gs = Tensor<float, cuda>::from_data(sin, {l, r / 2});
+      for (float sign : {1.0f, -1.0f}) {
+        std::vector<float> y_host(n);
+        run_host(n, kernels::RotaryBody<float>{x.data(), y_host.data(), cos.data(), sin.data(), l,
+                                               heads, hd, r, sign});
+        Tensor<float, cuda> gy({b, l, heads, hd});
+        Executor<cuda>::launch(n, kernels::RotaryBody<float>{gx.data(), gy.data(), gc.data(),
+                                                             gs.data(), l, heads, hd, r, sign});
+        expect_close(sign > 0 ? "rotary body" : "rotary body, inverse rotation", gy.to_vector(),
+                     y_host);
+      }
+    }
+    // Bilinear resize fused with a top-left crop (post-processing), both corner conventions.
+    {
+      const std::int64_t p = 3, h = 7, w = 5, oh = 16, ow = 12, wh = 11, ww = 9;
+      const std::vector<float> in = host_random(p * h * w, 24);
+      auto gin = Tensor<float, cuda>::from_data(in, {p, h, w});
+      for (bool align : {false, true}) {
+        std::vector<float> out_host(p * wh * ww);
+        run_host(p * wh * ww, kernels::ResizeBilinearWindow<float>{in.data(), out_host.data(), h, w,
+                                                                   oh, ow, wh, ww, align});
+        Tensor<float, cuda> gout({p, wh, ww});
+        Executor<cuda>::launch(
+            gout.numel(), kernels::ResizeBilinearWindow<float>{gin.data(), gout.data(), h, w, oh,
+                                                               ow, wh, ww, align});
+        expect_close(align ? "bilinear resize window, align_corners" : "bilinear resize window",
+                     gout.to_vector(), out_host);
+      }
+    }
     // GEMM: f32, bf16 (f32 accumulate) and a transposed batched case against a naive product.
     {
       const std::int64_t b = 3, m = 17, k = 33, n = 9;
@@ -221,6 +301,7 @@ int main() {
     parity::run_autograd_cases();
     parity::run_ms_deform_attn_cases();
     parity::run_model_cases();
+    parity::run_postprocess_cases();
   } catch (const psalm::Error& e) {
     std::printf("FAIL: %s\n", e.what());
     return 1;

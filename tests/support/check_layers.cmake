@@ -1,56 +1,182 @@
-# Checks docs/design.md's layer rule: a header under include/psalm/<layer>/ may include psalm
-# headers only from its own layer or the layers it is allowed to depend on.
+# Checks docs/design.md's layer rule on include/psalm (the table is tests/support/layers.cmake):
+# 1. a header under <layer>/ reaches, through any chain of psalm includes (umbrella headers
+#    such as psalm/tensor.hpp are looked through), only headers of the layers it may use;
+#    every included psalm header exists; every folder is a layer;
+# 2. the table itself is closed: a layer may use everything the layers it uses may use;
+# 3. library headers stay in their backend: Eigen, BLAS, oneDNN and OpenMP in backend/cpu,
+#    CUDA headers in .cuh files under backend/cuda, fmt never in core or kernels (nvcc);
+# 4. kernel bodies (PSALM_HD) only in core, kernels, tensor, backend, autograd, and tape
+#    entries (record()) only in autograd: models, psalm and the layers above compose ops.
 # Usage: cmake -DROOT=<include/psalm> -P check_layers.cmake
-set(allowed_core "core")
-set(allowed_kernels "core;kernels")
-set(allowed_tensor "core;kernels;tensor")
-set(allowed_backend "core;kernels;tensor;backend")
-set(allowed_autograd "core;kernels;tensor;backend;autograd")
-set(allowed_nn "core;kernels;tensor;backend;autograd;io;nn")
-set(allowed_models "core;kernels;tensor;backend;autograd;io;nn;models")
-set(allowed_optim "core;kernels;tensor;backend;autograd;optim")
-set(allowed_io "core;kernels;tensor;io")
-set(allowed_data "core;kernels;tensor;io;data")
-set(allowed_eval "core;kernels;tensor;io;eval")
-set(allowed_psalm "core;kernels;tensor;backend;autograd;nn;models;optim;io;data;eval;psalm")
-set(allowed_train "core;kernels;tensor;backend;autograd;nn;models;optim;io;data;eval;psalm;train")
+# tests/support/check_layers_selftest.cmake shows it failing on deliberately wrong trees.
+cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/layers.cmake)
 
-file(GLOB_RECURSE headers RELATIVE ${ROOT} ${ROOT}/*.hpp ${ROOT}/*.cuh)
+get_filename_component(ROOT "${ROOT}" ABSOLUTE)
+if(NOT IS_DIRECTORY "${ROOT}")
+  message(FATAL_ERROR "check_layers: ROOT '${ROOT}' is not a folder")
+endif()
 set(failures "")
+
+# ---- 2. the table is closed under "may use" ------------------------------------------------
+foreach(layer IN LISTS PSALM_LAYERS)
+  foreach(used IN LISTS allowed_${layer})
+    foreach(below IN LISTS allowed_${used})
+      if(NOT below IN_LIST allowed_${layer})
+        string(APPEND failures "\n  table: ${layer} may use ${used}, which may use ${below}, "
+               "but ${layer} may not use ${below}")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
+# ---- read every header's direct psalm includes ----------------------------------------------
+file(GLOB_RECURSE headers RELATIVE ${ROOT} ${ROOT}/*.hpp ${ROOT}/*.cuh)
+list(SORT headers)
 foreach(h IN LISTS headers)
-  string(REGEX MATCH "^[^/]+" layer ${h})
-  if(h STREQUAL layer)  # umbrella headers at include/psalm/*.hpp may include anything
-    continue()
+  string(MAKE_C_IDENTIFIER "${h}" id)
+  file(STRINGS ${ROOT}/${h} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]psalm/")
+  set(direct "")
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "[<\"]psalm/([^\">]+)[\">]" _ "${line}")
+    set(target ${CMAKE_MATCH_1})
+    if(NOT EXISTS ${ROOT}/${target})
+      string(APPEND failures "\n  ${h} includes psalm/${target}, which does not exist")
+    else()
+      list(APPEND direct ${target})
+    endif()
+  endforeach()
+  set(inc_${id} "${direct}")
+endforeach()
+
+# The layer of a header: its first folder; "" for the umbrella headers at include/psalm/.
+function(layer_of h out)
+  if(h MATCHES "^([^/]+)/")
+    set(${out} ${CMAKE_MATCH_1} PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
   endif()
-  if(NOT DEFINED allowed_${layer})
+endfunction()
+
+# reach_<id>: every psalm header h includes directly or through other headers (memoised in
+# global properties).
+function(compute_reach h)
+  string(MAKE_C_IDENTIFIER "${h}" id)
+  get_property(done GLOBAL PROPERTY reach_${id} SET)
+  if(done)
+    return()
+  endif()
+  set_property(GLOBAL PROPERTY reach_${id} "")  # guards against include cycles
+  set(all "")
+  foreach(d IN LISTS inc_${id})
+    string(MAKE_C_IDENTIFIER "${d}" did)
+    compute_reach(${d})
+    get_property(below GLOBAL PROPERTY reach_${did})
+    list(APPEND all ${d} ${below})
+  endforeach()
+  list(REMOVE_DUPLICATES all)
+  set_property(GLOBAL PROPERTY reach_${id} "${all}")
+endfunction()
+
+foreach(h IN LISTS headers)
+  compute_reach(${h})
+  string(MAKE_C_IDENTIFIER "${h}" id)
+  get_property(reach_${id} GLOBAL PROPERTY reach_${id})
+endforeach()
+
+# ---- 1. the include direction, through umbrellas ------------------------------------------
+foreach(h IN LISTS headers)
+  layer_of(${h} layer)
+  if(layer STREQUAL "")
+    continue()  # an umbrella at include/psalm/: belongs to no layer, includes what it bundles
+  endif()
+  if(NOT layer IN_LIST PSALM_LAYERS)
     string(APPEND failures "\n  ${h}: folder '${layer}' is not a layer of docs/design.md")
     continue()
   endif()
-  file(STRINGS ${ROOT}/${h} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]psalm/")
-  foreach(line IN LISTS lines)
-    string(REGEX MATCH "psalm/([^/\">]+)" _ ${line})
-    set(target ${CMAKE_MATCH_1})
-    # An umbrella header (psalm/tensor.hpp, psalm/autograd.hpp, ...) belongs to its layer;
-    # psalm/cuda.cuh is the CUDA backend's.
-    string(REGEX REPLACE "\\.(hpp|cuh)$" "" target ${target})
-    if(target STREQUAL "cuda")
-      set(target backend)
+  string(MAKE_C_IDENTIFIER "${h}" id)
+  set(reported "")
+  foreach(r IN LISTS reach_${id})
+    layer_of(${r} rlayer)
+    if(rlayer STREQUAL "" OR rlayer IN_LIST allowed_${layer} OR rlayer IN_LIST reported)
+      continue()
     endif()
-    list(FIND allowed_${layer} ${target} found)
-    if(found EQUAL -1)
-      string(APPEND failures "\n  ${h} includes psalm/${target}/ (layer ${layer} may use: ${allowed_${layer}})")
+    list(APPEND reported ${rlayer})
+    # Name the direct include the violation comes through.
+    set(via "")
+    foreach(d IN LISTS inc_${id})
+      string(MAKE_C_IDENTIFIER "${d}" did)
+      if(d STREQUAL r OR r IN_LIST reach_${did})
+        set(via ${d})
+        break()
+      endif()
+    endforeach()
+    if(via STREQUAL r)
+      set(how "includes psalm/${r}")
+    else()
+      set(how "reaches psalm/${r} through psalm/${via}")
     endif()
+    string(REPLACE ";" " " may "${allowed_${layer}}")
+    string(APPEND failures "\n  ${h} ${how}: layer ${layer} may not use ${rlayer} "
+           "(it may use: ${may})")
   endforeach()
-  # Backend libraries only in their backend; fmt never in core/kernels (nvcc cannot compile it).
+endforeach()
+
+# ---- 3. library headers ---------------------------------------------------------------------
+foreach(h IN LISTS headers)
+  layer_of(${h} layer)
+  file(STRINGS ${ROOT}/${h} cpu_libs
+       REGEX "^[ \t]*#[ \t]*include[ \t]*<(Eigen/|cblas|oneapi/|dnnl|omp\\.h)")
+  if(cpu_libs AND NOT h MATCHES "^backend/cpu/")
+    string(APPEND failures "\n  ${h} includes a CPU backend library outside backend/cpu: ${cpu_libs}")
+  endif()
+  file(STRINGS ${ROOT}/${h} cuda_libs
+       REGEX "^[ \t]*#[ \t]*include[ \t]*<(cuda|cublas|thrust/|cub/|curand|nccl)")
+  if(cuda_libs AND NOT h MATCHES "^backend/cuda/.*\\.cuh$")
+    string(APPEND failures "\n  ${h} includes a CUDA header outside backend/cuda/*.cuh: ${cuda_libs}")
+  endif()
   if(layer STREQUAL "core" OR layer STREQUAL "kernels")
-    file(STRINGS ${ROOT}/${h} bad REGEX "#[ \t]*include[ \t]*[<\"](fmt/|Eigen/|cuda|cublas|thrust/|cblas|oneapi/)")
-    if(bad)
-      string(APPEND failures "\n  ${h} includes a library header: ${bad}")
+    file(STRINGS ${ROOT}/${h} fmt REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]fmt/")
+    if(fmt)
+      string(APPEND failures "\n  ${h} includes fmt, which nvcc cannot compile: ${fmt}")
     endif()
   endif()
 endforeach()
+
+# ---- 4. kernel bodies and tape entries in their layers ------------------------------------
+foreach(h IN LISTS headers)
+  layer_of(${h} layer)
+  if(layer STREQUAL "")
+    continue()
+  endif()
+  file(STRINGS ${ROOT}/${h} code REGEX "PSALM_HD|record\\(")
+  set(bodies "")
+  set(tape "")
+  foreach(line IN LISTS code)
+    if(line MATCHES "^[ \t]*//")
+      continue()
+    endif()
+    if(line MATCHES "PSALM_HD" AND NOT line MATCHES "#[ \t]*(define|if|endif|else)")
+      set(bodies "${line}")
+    endif()
+    if(line MATCHES "(^|[^_A-Za-z0-9])record\\(")
+      set(tape "${line}")
+    endif()
+  endforeach()
+  if(bodies AND NOT layer IN_LIST PSALM_BODY_LAYERS)
+    string(STRIP "${bodies}" bodies)
+    string(APPEND failures "\n  ${h} defines a kernel body (${bodies}): kernel bodies belong in "
+           "kernels/ (layer ${layer} launches them)")
+  endif()
+  if(tape AND NOT layer IN_LIST PSALM_TAPE_LAYERS)
+    string(STRIP "${tape}" tape)
+    string(APPEND failures "\n  ${h} records a tape entry (${tape}): differentiable ops belong in "
+           "autograd/ (layer ${layer} composes them)")
+  endif()
+endforeach()
+
 if(failures)
-  message(FATAL_ERROR "include direction violations:${failures}")
+  message(FATAL_ERROR "layer rule violations:${failures}")
 endif()
 list(LENGTH headers n)
-message(STATUS "layer order: ${n} headers checked")
+message(STATUS "layer order: ${n} headers checked, umbrellas looked through")
