@@ -39,8 +39,9 @@ TEST_CASE("window ops: window_self_attention equals attention with bias + shift 
   // The same maths through the general attention op: (Bw, H, N, D) heads, one additive mask.
   const Tensor<double> parts = qkv.view({bw, n, 3, heads, d}).permute({2, 0, 3, 1, 4});
   AttentionMask<double, cpu> m;
-  m.additive = Tensor<double>(bias.view({1, 1, heads, n, n}) + mask.view({1, nw, 1, n, n}))
-                   .view({bw, heads, n, n});  // window w of image i reads mask[w]
+  Tensor<double> added(Shape{b, nw, heads, n, n});  // (B, nW, H, N, N): window w reads mask[w]
+  added.assign(bias.view({1, 1, heads, n, n}) + mask.view({1, nw, 1, n, n}));
+  m.additive = added.view({bw, heads, n, n});
   const Var<double> general =
       scaled_dot_product_attention(Var<double>(parts.select(0, 0)), Var<double>(parts.select(0, 1)),
                                    Var<double>(parts.select(0, 2)), m, 0.25);  // (Bw, H, N, D)

@@ -27,7 +27,7 @@ TEST_CASE("host copies equal the executor's copies on any layout", "[tensor][hos
     INFO("shape " << t.shape() << ", contiguous " << t.is_contiguous());
     const Tensor<float> copy = host_clone(t);
     CHECK(copy.shape() == t.shape());
-    CHECK(copy.is_contiguous());
+    CHECK((copy.is_contiguous() || copy.numel() == 0));  // empty shapes report no layout
     CHECK(!copy.shares_storage_with(base));
     CHECK(copy.to_vector() == t.clone().to_vector());
     CHECK(host_to_vector(t) == t.to_vector());
