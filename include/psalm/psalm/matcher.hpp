@@ -22,7 +22,7 @@
 #include "psalm/psalm/linear_assignment.hpp"
 #include "psalm/psalm/point_sampling.hpp"
 #include "psalm/psalm/targets.hpp"
-#include "psalm/tensor.hpp"
+#include "psalm/tensor/assign.hpp"  // the program picks the backend
 
 namespace psalm {
 

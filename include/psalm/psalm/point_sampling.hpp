@@ -16,7 +16,7 @@
 #include "psalm/autograd/no_grad.hpp"
 #include "psalm/autograd/ops/grid_sample.hpp"
 #include "psalm/core/error.hpp"
-#include "psalm/tensor.hpp"
+#include "psalm/tensor/assign.hpp"  // the program picks the backend
 
 namespace psalm {
 

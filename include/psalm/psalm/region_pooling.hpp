@@ -14,7 +14,7 @@
 #include "psalm/core/error.hpp"
 #include "psalm/core/rng.hpp"
 #include "psalm/kernels/bilinear.hpp"
-#include "psalm/tensor.hpp"
+#include "psalm/tensor/host.hpp"  // host_contiguous(): the masks are host data
 
 namespace psalm {
 
@@ -62,7 +62,7 @@ inline std::vector<std::vector<std::int64_t>> choose_region_pixels(
   PSALM_CHECK(masks.rank() == 3 && masks.size(0) >= 1 && masks.size(1) >= 1 && masks.size(2) >= 1,
               "region points: masks must be (K, H, W) with K >= 1, got ", masks.shape());
   PSALM_CHECK(num_points >= 1, "region points: num_points must be positive, got ", num_points);
-  const Tensor<std::uint8_t> m = masks.contiguous();  // (K, H, W)
+  const Tensor<std::uint8_t> m = host_contiguous(masks);  // (K, H, W)
   std::vector<std::vector<std::int64_t>> out;
   for (std::int64_t k = 0; k < m.size(0); ++k) {
     std::vector<std::int64_t> px = detail::prompt_pixels(m, k);

@@ -1,7 +1,8 @@
 // psalm/psalm/sequence_batch.hpp — a batch of SequenceLayouts right-padded to the longest one
 // (upstream prepare_inputs_labels_for_multimodal: embeddings padded with zeros, labels with
 // IGNORE, the attention mask with 0). Padding positions get source `padding`, token id 0,
-// source_index -1. Depends on: psalm/sequence. Test: tests/psalm/test_sequence.cpp.
+// source_index -1. Host code (CPU tensors, no executor). Depends on: psalm/sequence, tensor/host.
+// Test: tests/psalm/test_sequence.cpp.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "psalm/core/error.hpp"
 #include "psalm/psalm/sequence.hpp"
+#include "psalm/tensor/host.hpp"
 
 namespace psalm {
 
@@ -42,14 +44,13 @@ inline SequenceBatch batch_sequences(std::span<const SequenceLayout> layouts) {
   const auto batch = static_cast<std::int64_t>(layouts.size());
   const Shape shape{batch, longest};
   SequenceBatch out;
-  out.token_ids = Tensor<std::int64_t>::zeros(shape);       // (B, Lb)
-  out.attention_mask = Tensor<std::int64_t>::zeros(shape);  // (B, Lb)
-  out.source = Tensor<std::uint8_t>::full(                  // (B, Lb)
-      shape, static_cast<std::uint8_t>(TokenSource::padding));
-  out.source_index = Tensor<std::int64_t>::full(shape, -1);      // (B, Lb)
-  out.class_index = Tensor<std::int64_t>::zeros(shape);          // (B, Lb)
-  out.refer_mask = Tensor<std::uint8_t>::zeros(shape);           // (B, Lb)
-  out.labels = Tensor<std::int64_t>::full(shape, kIgnoreIndex);  // (B, Lb)
+  out.token_ids = host_full<std::int64_t>(shape, 0);                                 // (B, Lb)
+  out.attention_mask = host_full<std::int64_t>(shape, 0);                            // (B, Lb)
+  out.source = host_full(shape, static_cast<std::uint8_t>(TokenSource::padding));   // (B, Lb)
+  out.source_index = host_full<std::int64_t>(shape, -1);                             // (B, Lb)
+  out.class_index = host_full<std::int64_t>(shape, 0);                               // (B, Lb)
+  out.refer_mask = host_full<std::uint8_t>(shape, 0);                                // (B, Lb)
+  out.labels = host_full<std::int64_t>(shape, kIgnoreIndex);                         // (B, Lb)
   for (std::int64_t b = 0; b < batch; ++b) {
     const SequenceLayout& l = layouts[static_cast<std::size_t>(b)];
     const std::int64_t row = b * longest;

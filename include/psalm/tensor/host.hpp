@@ -1,7 +1,7 @@
-// psalm/tensor/host.hpp — copies of CPU tensors made by a loop on the calling thread, without
-// an executor: host code (io, data, psalm's image pre-processing) uses them, so it needs no
+// psalm/tensor/host.hpp — copies and fills of CPU tensors made by a loop on the calling thread,
+// without an executor: host code (io, data, psalm's image pre-processing) uses them, so it needs no
 // backend, stays in its layer and compiles in any program, g++ or nvcc. Everything else uses
-// contiguous() / clone() / to_vector(), which run on the program's executor.
+// contiguous() / clone() / to_vector() / full(), which run on the program's executor.
 // Depends on: tensor/tensor. Test: tests/tensor/test_host.cpp.
 #pragma once
 
@@ -44,6 +44,14 @@ Tensor<T, cpu> host_clone(const Tensor<T, cpu>& t) {
 template <Scalar T>
 Tensor<T, cpu> host_contiguous(const Tensor<T, cpu>& t) {
   return t.is_contiguous() ? t : host_clone(t);
+}
+
+/// A new tensor of `shape` with every element `value` (as Tensor::full).
+template <Scalar T>
+Tensor<T, cpu> host_full(const Shape& shape, T value) {
+  Tensor<T, cpu> out(shape);
+  std::fill_n(out.data(), out.numel(), value);
+  return out;
 }
 
 /// The elements in row-major order (as t.to_vector()).

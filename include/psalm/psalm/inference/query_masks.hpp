@@ -2,7 +2,7 @@
 // reads off the queries' mask logits at the original image size: the binary mask (logit > 0),
 // the mask score (mean sigmoid inside the binary mask, as instance / referring / region scores
 // weight their class scores), the softmax of class logits, and views the evaluators take.
-// Depends on: tensor, eval/mask_view. Test: tests/psalm/test_inference.cpp.
+// Depends on: tensor, kernels/softmax, eval/mask_view. Test: tests/psalm/test_inference.cpp.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 
 #include "psalm/core/error.hpp"
 #include "psalm/eval/mask_view.hpp"
+#include "psalm/kernels/softmax.hpp"
 #include "psalm/tensor.hpp"
 
 namespace psalm {
@@ -64,26 +65,15 @@ inline std::vector<float> mask_scores(const Tensor<float>& logits) {
   return out;
 }
 
-/// logits (N, C) -> softmax over C in float (max-subtracted), row by row. (N, C)
+/// logits (N, C) -> softmax over C in float, row by row (kernels/softmax.hpp's row body). (N, C)
 inline Tensor<float> softmax_rows(const Tensor<float>& logits) {
   PSALM_CHECK(logits.defined() && logits.rank() == 2 && logits.size(1) >= 1,
               "softmax_rows: expected (N, C) logits, got ",
               logits.defined() ? logits.shape() : Shape{});
   const Tensor<float> x = logits.contiguous();  // (N, C)
   Tensor<float> out(x.shape());                 // (N, C)
-  const std::int64_t n = x.size(0), c = x.size(1);
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float* in = x.data() + r * c;
-    float* o = out.data() + r * c;
-    float mx = in[0];
-    for (std::int64_t j = 1; j < c; ++j) mx = std::max(mx, in[j]);
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < c; ++j) {
-      o[j] = std::exp(in[j] - mx);
-      sum += o[j];
-    }
-    for (std::int64_t j = 0; j < c; ++j) o[j] = static_cast<float>(o[j] / sum);
-  }
+  const kernels::SoftmaxRows<float> rows{x.data(), out.data(), nullptr, x.size(1), 1, false};
+  for (std::int64_t r = 0; r < x.size(0); ++r) rows(r);
   return out;
 }
 
