@@ -6,7 +6,8 @@
 # 3. library headers stay in their backend: Eigen, BLAS, oneDNN and OpenMP in backend/cpu,
 #    CUDA headers in .cuh files under backend/cuda, fmt never in core or kernels (nvcc);
 # 4. kernel bodies (PSALM_HD) only in core, kernels, tensor, backend, autograd, and tape
-#    entries (record()) only in autograd: models, psalm and the layers above compose ops.
+#    entries (record() in a header that reaches autograd/) only in autograd: models, psalm and
+#    the layers above compose ops.
 # Usage: cmake -DROOT=<include/psalm> -P check_layers.cmake
 # tests/support/check_layers_selftest.cmake shows it failing on deliberately wrong trees.
 cmake_minimum_required(VERSION 3.25)
@@ -168,7 +169,17 @@ foreach(h IN LISTS headers)
     string(APPEND failures "\n  ${h} defines a kernel body (${bodies}): kernel bodies belong in "
            "kernels/ (layer ${layer} launches them)")
   endif()
-  if(tape AND NOT layer IN_LIST PSALM_TAPE_LAYERS)
+  # A tape entry needs the tape: a header that reaches no autograd header calls some other
+  # record() (io's TensorRecord lookups), not autograd::record.
+  set(uses_tape FALSE)
+  string(MAKE_C_IDENTIFIER "${h}" id)
+  foreach(r IN LISTS reach_${id})
+    if(r MATCHES "^autograd/")
+      set(uses_tape TRUE)
+      break()
+    endif()
+  endforeach()
+  if(tape AND uses_tape AND NOT layer IN_LIST PSALM_TAPE_LAYERS)
     string(STRIP "${tape}" tape)
     string(APPEND failures "\n  ${h} records a tape entry (${tape}): differentiable ops belong in "
            "autograd/ (layer ${layer} composes them)")

@@ -72,6 +72,12 @@ broken_case("kernel body in a model folder" models/net.hpp APPEND
   "models/net.hpp defines a kernel body")
 broken_case("tape entry in a model folder" models/net.hpp APPEND
   "inline int h() { return autograd::record(2); }\n" "models/net.hpp records a tape entry")
+# A record() that is no tape entry (a lookup in a header that cannot reach the tape) passes.
+set(_root ${WORK}/record_lookup_in_io/psalm)
+write_clean_tree(${_root})
+file(APPEND ${_root}/io/image.hpp
+     "struct Records { int record(int i) const; int first() const { return record(0); } };\n")
+expect_check("record() lookup in io" ${_root} "")
 broken_case("BLAS library outside backend/cpu" io/image.hpp APPEND "#include <Eigen/Core>\n"
   "io/image.hpp includes a CPU backend library outside backend/cpu")
 broken_case("missing header" io/image.hpp APPEND "#include \"psalm/io/gone.hpp\"\n"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "psalm/core/error.hpp"
-#include "psalm/tensor.hpp"
+#include "psalm/tensor/tensor.hpp"
 
 namespace psalm::data {
 
