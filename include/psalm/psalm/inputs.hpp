@@ -1,6 +1,7 @@
 // psalm/psalm/inputs.hpp — examples in image pixels (psalm/example.hpp) turned into the model's
-// inputs: the image preprocessed (resize + pad + normalise), the prompt of the task built,
-// tokenized and expanded, visual prompts resized and padded like the image and their pooling
+// inputs. Host code: CPU tensors, made with the CPU executor (psalm/tensor.hpp). The image
+// preprocessed (resize + pad + normalise), the prompt of the task built, tokenized and expanded,
+// visual prompts resized and padded like the image and their pooling
 // points drawn, targets resized (nearest) and padded to T x T; and single-task batches of
 // encoded examples collated into a PsalmBatch with their targets. The one path every caller
 // takes: training, evaluation, `psalm segment`. Depends on: psalm/{example, prompt, expand,

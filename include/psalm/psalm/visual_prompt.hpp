@@ -1,6 +1,7 @@
 // psalm/psalm/visual_prompt.hpp — interactive prompts rasterised from user coordinates in the
 // original image (PSALM_SPEC §2.4, §8.3): point (disc r = 10), scribble (polyline, disc r = 5),
 // box (filled), mask (as given), then the image's resize + pad -> (K, T, T) 0/1 masks.
+// Host code (CPU masks, filled by loops and tensor/host.hpp's copies).
 // Depends on: io/resize, psalm/preprocess, tensor. Test: tests/psalm/test_visual_prompt.cpp.
 #pragma once
 
@@ -14,7 +15,8 @@
 #include "psalm/core/error.hpp"
 #include "psalm/io/resize.hpp"
 #include "psalm/psalm/preprocess.hpp"
-#include "psalm/tensor.hpp"
+#include "psalm/tensor/host.hpp"
+#include "psalm/tensor/tensor.hpp"
 
 namespace psalm {
 
@@ -148,14 +150,14 @@ inline Tensor<std::uint8_t> rasterize_visual_prompt(const VisualPrompt& prompt, 
   PSALM_CHECK(options.point_radius >= 0 && options.scribble_radius >= 0,
               "visual prompt: radii must be non-negative");
   const char* kind = to_string(prompt.kind);
-  Tensor<std::uint8_t> out = Tensor<std::uint8_t>::zeros(Shape{height, width});  // (H0, W0)
+  Tensor<std::uint8_t> out = host_full(Shape{height, width}, std::uint8_t{0});  // (H0, W0)
   std::uint8_t* m = out.data();
   if (prompt.kind == VisualPromptKind::mask) {
     PSALM_CHECK(prompt.mask.defined() && prompt.mask.rank() == 2 && prompt.mask.size(0) == height &&
                     prompt.mask.size(1) == width,
                 "visual prompt: a mask prompt must be (", height, ", ", width,
                 ") like the image, got ", prompt.mask.defined() ? prompt.mask.shape() : Shape{});
-    const Tensor<std::uint8_t> src = prompt.mask.contiguous();  // (H0, W0)
+    const Tensor<std::uint8_t> src = host_contiguous(prompt.mask);  // (H0, W0)
     for (std::int64_t i = 0; i < height * width; ++i) m[i] = src.data()[i] ? 1 : 0;
   } else {
     PSALM_CHECK(!prompt.points.empty(), "visual prompt: a ", kind, " prompt needs coordinates");
@@ -171,7 +173,7 @@ inline Tensor<std::uint8_t> rasterize_visual_prompt(const VisualPrompt& prompt, 
         std::fill(m + y * width + std::min(xa, xb), m + y * width + std::max(xa, xb) + 1,
                   std::uint8_t{1});
     } else {
-      Tensor<std::uint8_t> seeds = Tensor<std::uint8_t>::zeros(Shape{height, width});  // (H0, W0)
+      Tensor<std::uint8_t> seeds = host_full(Shape{height, width}, std::uint8_t{0});  // (H0, W0)
       std::uint8_t* s = seeds.data();
       if (prompt.kind == VisualPromptKind::point) {
         for (const auto& [x, y] : px) s[y * width + x] = 1;
@@ -200,9 +202,9 @@ inline Tensor<std::uint8_t> resize_pad_mask(const Tensor<std::uint8_t>& mask, st
   PSALM_CHECK(target >= 1, "resize_pad_mask: target must be positive, got ", target);
   const auto [h, w] = resized_extent(mask.size(0), mask.size(1), target);
   const Tensor<std::uint8_t> resized = (h == mask.size(0) && w == mask.size(1))
-                                           ? mask.contiguous()
-                                           : io::resize_nearest(mask, h, w);      // (h, w)
-  Tensor<std::uint8_t> out = Tensor<std::uint8_t>::zeros(Shape{target, target});  // (T, T)
+                                           ? host_contiguous(mask)
+                                           : io::resize_nearest(mask, h, w);     // (h, w)
+  Tensor<std::uint8_t> out = host_full(Shape{target, target}, std::uint8_t{0});  // (T, T)
   for (std::int64_t y = 0; y < h; ++y)
     std::copy_n(resized.data() + y * w, w, out.data() + y * target);
   return out;

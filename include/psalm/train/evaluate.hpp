@@ -4,6 +4,7 @@
 // interactive mIoU per prompt kind. Inference as in deployment: eval mode, canonical class
 // order, strided visual-prompt points, post-processing at the original image size.
 // Depends on: psalm/{model, inputs, inference/*}, eval/*. Test: tests/train/test_evaluate.cpp.
+// Host code: encoding (psalm/inputs.hpp) and post-processing (psalm/inference/) run on the CPU.
 #pragma once
 
 #include <cstdint>

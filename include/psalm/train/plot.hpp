@@ -1,7 +1,8 @@
 // psalm/train/plot.hpp — a loss curve as a PNG, drawn without a plotting library: series of
 // (x, y) points scaled into a white canvas with a frame, horizontal grid lines and one colour
 // per series (raw values light, a moving average dark). Enough to look at a training run.
-// Depends on: tensor, io/image. Test: tests/train/test_trainer.cpp.
+// Host code (a CPU canvas, tensor/host.hpp). Depends on: tensor, io/image.
+// Test: tests/train/test_trainer.cpp.
 #pragma once
 
 #include <algorithm>
@@ -12,8 +13,11 @@
 #include <vector>
 
 #include "psalm/io/image.hpp"
+#include "psalm/tensor/host.hpp"
 
 namespace psalm::train {
+
+// Letters: H W the canvas.
 
 struct PlotSeries {
   std::vector<double> x, y;
@@ -26,8 +30,7 @@ inline Tensor<std::uint8_t> plot_series(const std::vector<PlotSeries>& series, s
                                         std::int64_t height, bool log_y = true) {
   PSALM_CHECK(width >= 32 && height >= 32 && width <= 4096 && height <= 4096,
               "plot_series: canvas ", width, " x ", height, " is outside 32 .. 4096");
-  Tensor<std::uint8_t> img(Shape{height, width, 3});
-  img.fill(255);
+  Tensor<std::uint8_t> img = host_full(Shape{height, width, 3}, std::uint8_t{255});  // (H, W, 3)
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   bool positive = true;
   for (const auto& s : series)

@@ -1,5 +1,6 @@
-// psalm/train/trainer.hpp — PSALM's training loop (PSALM_SPEC §4.5): single-task batches in
-// blocks per task (task_mixer.hpp), examples encoded with shuffled classes and sampled prompt
+// psalm/train/trainer.hpp — PSALM's training loop (PSALM_SPEC §4.5), on the CPU:
+// Host code, as it encodes and evaluates examples there (psalm/inputs.hpp). Single-task batches
+// in blocks per task (task_mixer.hpp), examples encoded with shuffled classes and sampled prompt
 // points, the criterion on every prediction set (segmentation) or the next-token loss
 // (conversation batches), AdamW with per-group learning rates and a linear warm-up + cosine
 // schedule, optional gradient clipping, a check that stops on (or skips) a non-finite loss

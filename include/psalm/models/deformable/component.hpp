@@ -3,6 +3,7 @@
 // and `pixel_decoder`, PSALM's MSDeformAttnPixelDecoder on res2..res5 (config as
 // docs/pixel_decoder.md plus `weight_names`: "psalm" or "mask2former"), without gradients.
 // Depends on: models/deformable, nn/component. Test: tests/{msda,pixel_decoder}/test_component.cpp.
+// Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 
 #include <array>

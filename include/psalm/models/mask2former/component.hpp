@@ -3,6 +3,7 @@
 // upstream constructor arguments (docs/mask_decoder.md), weights strict under --prefix
 // (predictor.), region conditions stacked with per-sample counts. Depends on:
 // models/mask2former, nn/component. Test: tests/mask2former/test_component.cpp.
+// Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 
 #include <cmath>

@@ -3,6 +3,7 @@
 // q/k/v or fused query_key_value), returning the final-normed hidden states and, when the weights
 // hold an lm_head (or the config ties the word embeddings), the logits.
 // Depends on: models/phi, nn/component. Test: tests/phi/test_component.cpp.
+// Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 // on the encoder's res5 map; config keys as PSALM's config.json (docs/projector.md), weights
 // strict under --prefix (model.mm_projector.). Depends on: models/projector, nn/component.
 // Test: tests/projector/test_component.cpp.
+// Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 
 #include "psalm/autograd/no_grad.hpp"

@@ -3,6 +3,7 @@
 // norms; config a Hugging Face SwinConfig JSON, weights Mask2Former's Swin keys loaded strictly
 // under --prefix (backbone., or model.vision_tower. for PSALM's). Depends on: models/swin,
 // nn/component. Test: tests/swin/test_component.cpp.
+// Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 
 #include <string>
