@@ -26,6 +26,7 @@
 #include "psalm/psalm/sequence_batch.hpp"
 #include "psalm/psalm/targets.hpp"
 #include "psalm/psalm/visual_prompt.hpp"
+#include "psalm/tensor.hpp"  // the CPU executor: examples are encoded on the CPU
 
 namespace psalm {
 
