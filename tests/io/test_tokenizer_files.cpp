@@ -178,7 +178,7 @@ TEST_CASE("tokenizer files: malformed or unsupported files give psalm::Error nam
 
   dir.write("tokenizer.json", "{\"model\": ");
   CHECK_THROWS_WITH(Tokenizer::from_tokenizer_json(dir.path / "tokenizer.json"),
-                    Catch::Contains("tokenizer.json") && Catch::Contains("not valid JSON"));
+                    Catch::Contains("tokenizer.json") && Catch::Contains("invalid JSON"));
   json unigram = tiny_model;
   unigram["type"] = "Unigram";
   // ByteLevel add_prefix_space: each stretch of text gets a leading space if it has none.

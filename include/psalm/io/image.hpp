@@ -1,7 +1,8 @@
 // psalm/io/image.hpp — images in and out: PNG / JPEG / BMP / GIF decoding into (H, W, C) uint8
 // tensors with a pixel limit checked before allocation, atomic PNG and JPEG saving, binary
 // masks, indexed (palette) PNGs read and written as raw indices, 16-bit label PNGs and
-// panoptic RGB ids. Depends on: stb (io/stb_impl.hpp), zlib, io/atomic_file, tensor.
+// panoptic RGB ids. Depends on: stb (io/stb_impl.hpp), zlib, io/atomic_file,
+// io/read_file, tensor.
 // Test: tests/io/test_image.cpp. Docs: docs/images.md.
 #pragma once
 
@@ -15,16 +16,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "psalm/core/error.hpp"
 #include "psalm/io/atomic_file.hpp"
+#include "psalm/io/read_file.hpp"
 #include "psalm/io/stb_impl.hpp"
 #include "psalm/tensor/host.hpp"  // host_contiguous(): host code, no executor
 
@@ -63,22 +63,7 @@ using Bytes = std::span<const std::uint8_t>;
 
 inline std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path,
                                                  std::int64_t max_bytes) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  PSALM_CHECK(!ec && std::filesystem::exists(status), path.string(), ": image file not found");
-  PSALM_CHECK(!std::filesystem::is_directory(status), path.string(),
-              ": is a folder, not an image file");
-  const auto size = std::filesystem::file_size(path, ec);
-  PSALM_CHECK(!ec, path.string(), ": cannot read the file size: ", ec.message());
-  PSALM_CHECK(static_cast<std::int64_t>(size) <= max_bytes, path.string(), ": file of ", size,
-              " bytes exceeds the limit of ", max_bytes, " bytes");
-  std::ifstream in(path, std::ios::binary);
-  PSALM_CHECK(in.good(), path.string(), ": cannot open for reading");
-  std::vector<std::uint8_t> bytes(size);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  PSALM_CHECK(in.gcount() == static_cast<std::streamsize>(size), path.string(), ": short read (",
-              in.gcount(), " of ", size, " bytes)");
-  return bytes;
+  return io::read_file_bytes(path, max_bytes, "image");
 }
 
 inline void check_dimensions(std::int64_t height, std::int64_t width, std::int64_t max_pixels,

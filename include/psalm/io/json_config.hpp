@@ -1,25 +1,25 @@
-// psalm/io/json_config.hpp — strict JSON parsing (duplicate keys are errors) and ConfigReader,
-// which reads typed config fields with errors that name the file and the key. Unknown keys are
-// ignored. Depends on: std, nlohmann/json, core/error. Test: tests/io/test_json_config.cpp.
+// psalm/io/json_config.hpp — strict JSON parsing (duplicate keys are errors), the one JSON file
+// reader (bounded, regular files only: io/read_file.hpp) and ConfigReader, which reads typed
+// config fields with errors that name the file and the key. Unknown keys are ignored.
+// Depends on: std, nlohmann/json, core/error, io/read_file. Test: tests/io/test_json_config.cpp.
 #pragma once
 
 #include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "psalm/core/error.hpp"
+#include "psalm/io/read_file.hpp"
 
 namespace psalm::io {
 
@@ -75,13 +75,12 @@ inline nlohmann::json parse_json_strict(std::string_view text, std::string_view 
   return out;
 }
 
-/// Reads and strictly parses a JSON file; errors name the file.
-inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  PSALM_CHECK(in.good(), path.string(), ": cannot open JSON file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_json_strict(text.str(), path.string());
+/// Reads and strictly parses a JSON file of at most `max_bytes` (configs and index files by
+/// default; annotations and results pass kMaxAnnotationFileBytes). Errors name the file: a
+/// missing path, a folder or device, a file above the limit, invalid JSON, a duplicate key.
+inline nlohmann::json read_json_file(const std::filesystem::path& path,
+                                     std::int64_t max_bytes = kMaxConfigFileBytes) {
+  return parse_json_strict(read_file(path, max_bytes, "JSON"), path.string());
 }
 
 namespace detail {

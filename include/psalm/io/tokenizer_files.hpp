@@ -1,17 +1,17 @@
 // psalm/io/tokenizer_files.hpp — readers for Hugging Face tokenizer files (untrusted input).
 // vocab.json / encoder.json, merges.txt / vocab.bpe, tokenizer.json (BPE model, ByteLevel
 // pre-tokenizer, added_tokens), added_tokens.json, special_tokens_map.json and
-// tokenizer_config.json (added_tokens_decoder). Every error names the file and the field.
-// Depends on: nlohmann-json, psalm/core/error.hpp, bpe_model.hpp, tokenizer_added_tokens.hpp.
+// tokenizer_config.json (added_tokens_decoder). Every error names the file and the field. Files
+// are read by io/read_file.hpp (regular files, at most kMaxTokenizerFileBytes) and JSON parsed
+// strictly (io/json_config.hpp). Depends on: nlohmann-json, psalm/core/error.hpp,
+// read_file.hpp, json_config.hpp, bpe_model.hpp, tokenizer_added_tokens.hpp.
 // Test: tests/io/test_tokenizer_files.cpp.
 #pragma once
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +19,8 @@
 
 #include "psalm/core/error.hpp"
 #include "psalm/io/bpe_model.hpp"
+#include "psalm/io/json_config.hpp"
+#include "psalm/io/read_file.hpp"
 #include "psalm/io/tokenizer_added_tokens.hpp"
 
 namespace psalm::io {
@@ -37,25 +39,13 @@ namespace tokenizer_files {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-/// Whole file as bytes; the error names the path.
+/// Whole file as bytes (a regular file of at most kMaxTokenizerFileBytes); errors name the path.
 inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  PSALM_CHECK(in.good(), "tokenizer: cannot open '", path.string(), "'");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  PSALM_CHECK(!in.bad(), "tokenizer: error reading '", path.string(), "'");
-  return std::move(buffer).str();
+  return io::read_file(path, kMaxTokenizerFileBytes, "tokenizer");
 }
 
-inline Json parse_json(const std::string& text, const fs::path& path) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {
-    fail("tokenizer: '", path.string(), "' is not valid JSON: ", e.what());
-  }
-}
-
-inline Json read_json(const fs::path& path) { return parse_json(read_file(path), path); }
+/// A tokenizer JSON file, strictly parsed (a key repeated in one object is an error).
+inline Json read_json(const fs::path& path) { return read_json_file(path, kMaxTokenizerFileBytes); }
 
 inline int32_t checked_id(const Json& value, const fs::path& path, const std::string& field) {
   PSALM_CHECK(value.is_number_integer(), "tokenizer: '", path.string(), "': ", field,
