@@ -94,7 +94,7 @@ TEST_CASE("coco_instance: one detection at IoU 5/8 scores AP 0.3 by hand", "[eva
   const std::string text = r.to_string();
   CHECK(text.find("maxDets: 1 10 100") != std::string::npos);
   CHECK(text.find("medium [1024, 9216]") != std::string::npos);
-  CHECK(text.find("AP @[IoU=0.50 | area=all | maxDets=100] = 1.000") != std::string::npos);
+  CHECK(text.find("AP @[IoU=0.50 | area=all | maxDets=100] = 100.000") != std::string::npos);
 }
 
 TEST_CASE("coco_instance: thresholds equal numpy linspace values", "[eval][coco]") {

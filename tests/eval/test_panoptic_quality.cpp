@@ -107,6 +107,30 @@ TEST_CASE("panoptic_quality: hand-computed scene with VOID and crowd", "[eval][p
   const std::string text = r.to_string();
   CHECK(text.find("IoU > 0.5") != std::string::npos);
   CHECK(text.find("75.000") != std::string::npos);
+  CHECK(text.find("percent") != std::string::npos);
+  CHECK(r.area_mismatches.empty());  // both JSON areas equal the pixels
+}
+
+TEST_CASE("panoptic_quality: a gt area that disagrees with its pixels is used and reported",
+          "[eval][pq]") {
+  // gt segment 7 covers 4 pixels but claims area 2: panopticapi's union is then
+  // 4 + 2 - 4 = 2 for a perfect prediction, IoU 2 > 1. Segment 8 claims 3 pixels and has
+  // none: an FN. PQ = 2 / (1 TP + 0.5 FN) = 133 %; psalm keeps that number (faithful to
+  // panopticapi) and lists both segments.
+  const std::vector<std::int32_t> gt = {7, 7, 7, 7, 0, 0};
+  const std::vector<std::int32_t> pred = {3, 3, 3, 3, 0, 0};
+  PanopticQuality pq({{1, true, "a"}});
+  pq.add_image(5, {gt.data(), 1, 6}, {{7, 1, false, 2}, {8, 1, false, 3}}, {pred.data(), 1, 6},
+               {{3, 1, false, std::nullopt}});
+  const auto r = pq.result();
+  CHECK(r.all.pq == Approx(2.0 / 1.5));
+  REQUIRE(r.area_mismatches.size() == 2);
+  CHECK(r.area_mismatches[0].image_id == 5);
+  CHECK(r.area_mismatches[0].segment_id == 7);
+  CHECK(r.area_mismatches[0].json_area == 2);
+  CHECK(r.area_mismatches[0].pixels == 4);
+  CHECK(r.area_mismatches[1].segment_id == 8);  // listed, absent from the PNG
+  CHECK(r.area_mismatches[1].pixels == 0);
 }
 
 TEST_CASE("panoptic_quality: rgb_to_id is R + 256 G + 256^2 B", "[eval][pq]") {

@@ -198,4 +198,13 @@ TEST_CASE("video: bad sequences are a psalm::Error that names the problem", "[ev
   CHECK(ev.objects()[0].j == std::vector<double>{1.0});
   CHECK(ev.result().j_mean == 1.0);
   CHECK(ev.result().jf_mean == 1.0);
+  // A first frame without objects: any object id in a prediction says so (not "objects 1..0").
+  std::vector<std::int32_t> empty0 = {0, 0, 0, 0};
+  const std::vector<LabelView> no_objects = {{empty0.data(), 2, 2}, gt[1], gt[2]};
+  CHECK_THROWS_WITH(ev.add_sequence("e", bad_id, no_objects),
+                    Catch::Contains("uses object id 3 but the first annotation has no objects"));
+  // Object ids beyond what any label PNG holds are refused before anything is allocated.
+  std::vector<std::int32_t> huge0 = {0, 2000000000, 0, 0};
+  const std::vector<LabelView> huge = {{huge0.data(), 2, 2}, gt[1], gt[2]};
+  CHECK_THROWS_WITH(ev.add_sequence("h", good, huge), Catch::Contains("more than 65535 objects"));
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -113,6 +114,11 @@ inline std::int64_t coco_int(const nlohmann::json& j, const char* key, const cha
   const auto& v = coco_field(j, key, what, index);
   PSALM_CHECK(v.is_number_integer() || v.is_boolean(), "coco: ", what, " ", index, " field `", key,
               "` is not an integer: ", v.dump());
+  PSALM_CHECK(!v.is_number_unsigned() ||
+                  v.get<std::uint64_t>() <=
+                      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+              "coco: ", what, " ", index, " field `", key, "` = ", v.dump(),
+              " is out of the int64 range");
   return v.is_boolean() ? std::int64_t{v.get<bool>()} : v.get<std::int64_t>();
 }
 
@@ -484,7 +490,8 @@ inline CocoInstanceResult evaluate_coco_instance(const nlohmann::json& gt,
 }
 
 inline std::string CocoInstanceResult::to_string() const {
-  // The rows of pycocotools' summarize(), in its order and wording.
+  // The rows of pycocotools' summarize(), in its order and wording, in percent as the other
+  // evaluators print (summarize prints fractions).
   struct Row {
     const char* kind;
     const char* iou;
@@ -501,11 +508,17 @@ inline std::string CocoInstanceResult::to_string() const {
                         {"AR", "0.50:0.95", "medium", last}, {"AR", "0.50:0.95", "large", last}};
   std::ostringstream out;
   out << describe_protocol(params);
+  out << "  values in percent (pycocotools prints fractions); -1 = no ground truth in that range\n";
   out.setf(std::ios::fixed);
   out.precision(3);
-  for (int i = 0; i < 12; ++i)
+  for (int i = 0; i < 12; ++i) {
     out << "  " << rows[i].kind << " @[IoU=" << rows[i].iou << " | area=" << rows[i].area
-        << " | maxDets=" << rows[i].max_dets << "] = " << stats[i] << '\n';
+        << " | maxDets=" << rows[i].max_dets << "] = ";
+    if (stats[i] < 0)
+      out << "-1\n";
+    else
+      out << 100.0 * stats[i] << '\n';
+  }
   return out.str();
 }
 

@@ -45,9 +45,18 @@ struct PqScores {
   std::int64_t n = 0;  // categories averaged (those with tp + fp + fn > 0)
 };
 
+/// A ground-truth segment whose segments_info `area` differs from its pixel count in the PNG.
+/// panopticapi uses the JSON area in the IoU's union without checking it, so psalm scores it
+/// the same way and reports it: an inconsistent file can push PQ above 100 %.
+struct PanopticAreaMismatch {
+  std::int64_t image_id = 0, segment_id = 0;
+  std::int64_t json_area = 0, pixels = 0;
+};
+
 struct PanopticQualityResult {
   PqScores all, things, stuff;
-  std::map<std::int64_t, PqScores> per_class;  // n = 1 if the category counted, else 0
+  std::vector<PanopticAreaMismatch> area_mismatches;  // in the order the images were added
+  std::map<std::int64_t, PqScores> per_class;         // n = 1 if the category counted, else 0
   std::map<std::int64_t, PqStat> stats;
   std::string to_string() const;
 };
@@ -135,6 +144,12 @@ class PanopticQuality {
     for (const auto& s : pred_segments)
       PSALM_CHECK(pred_area.count(s.id), "panoptic: in the image with ID ", image_id,
                   " segment ID ", s.id, " is presented in JSON and not presented in PNG");
+    for (const auto& s : gt_segments) {
+      const auto it = gt_area.find(s.id);
+      const std::int64_t pixels = it == gt_area.end() ? 0 : it->second;
+      if (s.area && *s.area != pixels)
+        area_mismatches_.push_back({image_id, s.id, *s.area, pixels});
+    }
     auto gt_area_of = [&](const PanopticSegment& s) {
       if (s.area) return *s.area;
       const auto it = gt_area.find(s.id);
@@ -195,6 +210,7 @@ class PanopticQuality {
   PanopticQualityResult result() const {
     PanopticQualityResult out;
     out.stats = stats_;
+    out.area_mismatches = area_mismatches_;
     out.all = average(std::nullopt, &out.per_class);
     out.things = average(true, nullptr);
     out.stuff = average(false, nullptr);
@@ -244,6 +260,7 @@ class PanopticQuality {
 
   std::vector<PanopticCategory> categories_;
   std::map<std::int64_t, PqStat> stats_;
+  std::vector<PanopticAreaMismatch> area_mismatches_;
 };
 
 inline std::string PanopticQualityResult::to_string() const {
@@ -251,7 +268,7 @@ inline std::string PanopticQualityResult::to_string() const {
   out << describe_panoptic_protocol();
   out.setf(std::ios::fixed);
   out.precision(3);
-  out << "          PQ       SQ       RQ     N\n";
+  out << "          PQ       SQ       RQ     N   (percent; N = categories averaged)\n";
   const std::pair<const char*, const PqScores*> rows[3] = {
       {"All   ", &all}, {"Things", &things}, {"Stuff ", &stuff}};
   for (const auto& [name, s] : rows)

@@ -35,6 +35,10 @@ struct SemanticResult {
   std::string to_string() const;
 };
 
+/// The most classes a SemanticEvaluator takes: its (N + 1)^2 int64 matrix is then 128 MiB.
+/// (The largest common label sets: ADE20K-full 847, Pascal Context 459.)
+inline constexpr std::int64_t kMaxSemanticClasses = 4096;
+
 /// Accumulates a (N + 1) x (N + 1) confusion matrix, row = predicted class, column = gt class;
 /// the extra row and column collect what detectron2 drops:
 ///   - gt pixels equal to `ignore_label` go to column N and are never counted;
@@ -47,7 +51,8 @@ class SemanticEvaluator {
  public:
   explicit SemanticEvaluator(std::int64_t num_classes, std::int64_t ignore_label = 255)
       : num_classes_(num_classes), ignore_label_(ignore_label) {
-    PSALM_CHECK(num_classes > 0, "SemanticEvaluator: num_classes must be positive, got ",
+    PSALM_CHECK(num_classes > 0 && num_classes <= kMaxSemanticClasses,
+                "SemanticEvaluator: num_classes must be in [1, ", kMaxSemanticClasses, "], got ",
                 num_classes);
     PSALM_CHECK(ignore_label < 0 || ignore_label >= num_classes, "SemanticEvaluator: ignore_label ",
                 ignore_label, " collides with a class id in [0, ", num_classes, ")");

@@ -246,17 +246,21 @@ struct VideoResult {
   std::string to_string() const {
     std::ostringstream s;
     s << protocol << "\n" << std::fixed << std::setprecision(3);
-    s << "J&F-Mean  J-Mean  J-Recall  J-Decay  F-Mean  F-Recall  F-Decay\n";
-    s << std::setw(8) << jf_mean << std::setw(8) << j_mean << std::setw(10) << j_recall
-      << std::setw(9) << j_decay << std::setw(8) << f_mean << std::setw(10) << f_recall
-      << std::setw(9) << f_decay << "\n";
-    s << "object  J-Mean  F-Mean\n";
+    s << "J&F-Mean   J-Mean J-Recall  J-Decay   F-Mean F-Recall  F-Decay   (percent)\n";
+    for (const double v : {jf_mean, j_mean, j_recall, j_decay, f_mean, f_recall})
+      s << std::setw(8) << 100.0 * v << " ";
+    s << std::setw(8) << 100.0 * f_decay << "\n";
+    s << "object  J-Mean  F-Mean   (percent)\n";
     for (const auto& o : objects)
-      s << o.sequence << "_" << o.object_id << "  " << o.j_stats.mean << "  " << o.f_stats.mean
-        << "\n";
+      s << o.sequence << "_" << o.object_id << "  " << 100.0 * o.j_stats.mean << "  "
+        << 100.0 * o.f_stats.mean << "\n";
     return s.str();
   }
 };
+
+/// The most objects one sequence may have (ids 1..K of the first annotation): indexed PNGs
+/// hold up to 255, 16-bit label PNGs up to 65535.
+inline constexpr std::int64_t kMaxVideoObjects = 65535;
 
 struct VideoProtocol {
   double bound_th = 0.008;          // F matching radius: ratio of the diagonal, or pixels if >= 1
@@ -304,14 +308,22 @@ class VideoEvaluator {
         if (t == 0 && g != protocol_.void_label && g > k) k = g;
       }
     }
+    PSALM_CHECK(k <= kMaxVideoObjects, "video evaluation: sequence '", name,
+                "' first annotation has object id ", k, ", more than ", kMaxVideoObjects,
+                " objects");
     for (std::size_t t = first; t < last; ++t) {
       PSALM_CHECK(pred[t].height == h && pred[t].width == w, "video evaluation: sequence '", name,
                   "' predicted frame ", t, " is ", pred[t].height, " x ", pred[t].width,
                   " but its annotation is ", h, " x ", w);
       for (std::int64_t i = 0; i < pred[t].size(); ++i) {
         const std::int32_t p = pred[t].data[i];
-        PSALM_CHECK(p >= 0 && p <= k, "video evaluation: sequence '", name, "' predicted frame ", t,
-                    " uses object id ", p, " but the first annotation has objects 1..", k);
+        if (p < 0 || p > k) [[unlikely]] {
+          if (k == 0)
+            fail("video evaluation: sequence '", name, "' predicted frame ", t, " uses object id ",
+                 p, " but the first annotation has no objects (only background)");
+          fail("video evaluation: sequence '", name, "' predicted frame ", t, " uses object id ", p,
+               " but the first annotation has objects 1..", k);
+        }
       }
     }
     const std::size_t frames = last - first;
