@@ -73,23 +73,41 @@ TEST_CASE("synthetic export: every format reads back to the in-memory scenes") {
   }
   REQUIRE(a == inst["annotations"].size());
   // Referring entries resolve to their annotation; gRefCOCO no-target entries have no anns.
+  // Their ground truth also as mask PNGs named by ref_id / annotation id, equal to the RLEs.
+  const auto mask_rle = [](const fs::path& png) {
+    const auto m = psalm::io::load_binary_mask(png).contiguous();
+    return psalm::io::rle_encode(m.data(), m.size(0), m.size(1));
+  };
   const auto refs = read_json(dir / "refcoco_val.json");
   REQUIRE(!refs.empty());
   for (const auto& r : refs) {
     REQUIRE(!r["instruction"].empty());
     REQUIRE(r["anns"].size() == 1);
+    REQUIRE(mask_rle(dir / "refcoco_val" / image_file_name(r["ref_id"].get<std::int64_t>())) ==
+            psalm::io::rle_from_json(r["anns"][0]["segmentation"]));
   }
   int none = 0;
   for (const auto& r : read_json(dir / "grefcoco_val.json")) {
     REQUIRE(r["no_target"].get<bool>() == r["anns"].empty());
     none += r["no_target"].get<bool>();
+    const auto png =
+        mask_rle(dir / "grefcoco_val" / image_file_name(r["ref_id"].get<std::int64_t>()));
+    std::vector<psalm::io::Rle> parts;
+    for (const auto& a : r["anns"]) parts.push_back(psalm::io::rle_from_json(a["segmentation"]));
+    REQUIRE(psalm::io::rle_area(png) ==
+            (parts.empty() ? 0 : psalm::io::rle_area(psalm::io::rle_merge(parts))));
   }
   REQUIRE(none > 0);
   const auto inter = read_json(dir / "coco_interactive_val_psalm.json");
-  for (const auto& ann : inter["annotations"])
+  for (const auto& ann : inter["annotations"]) {
     for (const char* key : {"point_visual_prompt_mask", "scribble_visual_prompt_mask",
                             "box_visual_prompt_mask", "mask_visual_prompt_mask"})
       REQUIRE(psalm::io::rle_area(psalm::io::rle_from_json(ann[key])) > 0);
+    for (const char* type : {"point", "scribble", "box", "mask"})
+      REQUIRE(mask_rle(dir / "interactive_val" / type /
+                       image_file_name(ann["id"].get<std::int64_t>())) ==
+              psalm::io::rle_from_json(ann["segmentation"]));
+  }
   // DAVIS: indexed PNG annotations hold the object ids of each frame.
   VideoOptions vo;
   vo.scene = scene_options(o);
@@ -152,11 +170,45 @@ TEST_CASE("synthetic export: pycocotools reports our areas, boxes and RLE string
 TEST_CASE("synthetic export: write the reference dataset", "[.synthetic_export]") {
   const char* dir = std::getenv("PSALM_SYNTH_EXPORT_DIR");
   REQUIRE(dir != nullptr);
-  export_dataset(check_options(dir));
+  ExportOptions o = check_options(dir);
+  o.overwrite = true;  // a rerun replaces the previous export
+  export_dataset(o);
 }
 
-TEST_CASE("synthetic export: unknown tasks are errors") {
-  ExportOptions o = check_options(fs::temp_directory_path() / "psalm_synth_bad");
+TEST_CASE("synthetic export: unknown tasks and out-of-range options are errors before writing") {
+  const fs::path dir = fs::temp_directory_path() / "psalm_synth_bad";
+  fs::remove_all(dir);
+  ExportOptions o = check_options(dir);
   o.tasks = {"panoptic", "depth"};
   REQUIRE_THROWS_AS(export_dataset(o), psalm::Error);
+  o = check_options(dir);
+  o.video_frames = 1;
+  REQUIRE_THROWS_WITH(export_dataset(o), Catch::Contains("outside 2 .. 64"));
+  o = check_options(dir);
+  o.count = kMaxExportScenes + 1;
+  REQUIRE_THROWS_WITH(export_dataset(o), Catch::Contains("count"));
+  REQUIRE(!fs::exists(dir));
+}
+
+TEST_CASE("synthetic export: a non-empty folder needs overwrite, which replaces only the export") {
+  const fs::path dir = fs::temp_directory_path() / "psalm_test_synthetic_overwrite";
+  fs::remove_all(dir);
+  ExportOptions o = check_options(dir);
+  o.count = 3;
+  o.videos = 2;
+  export_dataset(o);
+  std::ofstream(dir / "mine.txt") << "kept";
+  o.count = 1;
+  o.videos = 1;
+  REQUIRE_THROWS_WITH(export_dataset(o), Catch::Contains("not empty"));
+  REQUIRE(fs::exists(dir / "images" / "val" / image_file_name(3)));
+  o.overwrite = true;
+  export_dataset(o);
+  REQUIRE(!fs::exists(dir / "images" / "val" / image_file_name(2)));
+  REQUIRE(!fs::exists(dir / "panoptic_val" / image_file_name(2)));
+  REQUIRE(!fs::exists(dir / "davis" / "Annotations" / "480p" / "val_0001"));
+  REQUIRE(fs::exists(dir / "davis" / "Annotations" / "480p" / "val_0000"));
+  REQUIRE(read_json(dir / "instances_val.json")["images"].size() == 1);
+  REQUIRE(fs::exists(dir / "mine.txt"));
+  fs::remove_all(dir);
 }

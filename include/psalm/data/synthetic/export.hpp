@@ -7,6 +7,7 @@
 // Test: tests/dataset/test_synthetic_export.cpp (pycocotools fixtures in tests/data/synthetic/).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -37,8 +38,15 @@ struct ExportOptions {
   std::vector<std::string> tasks = {"panoptic", "instances",   "semantic", "refcoco",
                                     "grefcoco", "interactive", "davis"};
   std::int64_t videos = 4;  // DAVIS sequences
-  int video_frames = 12;
+  int video_frames = 12;    // 2 .. 64
+  /// An `out` folder that is not empty is an error unless `overwrite`, which first removes
+  /// everything an export of this split writes (export_paths); other files stay.
+  bool overwrite = false;
 };
+
+/// Bounds of ExportOptions, checked before anything is written.
+inline constexpr std::int64_t kMaxExportScenes = 1000000;
+inline constexpr std::int64_t kMaxExportVideos = 100000;
 
 /// Called after each scene or video: (task group, done, total).
 using ProgressCallback = std::function<void(std::string_view, std::int64_t, std::int64_t)>;
@@ -205,11 +213,76 @@ inline void write_json(const std::filesystem::path& path, const nlohmann::json& 
   io::write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())));
 }
 
+/// Everything an export of `split` writes under `root`, for every task: files, folders, and
+/// (for DAVIS) the sequence folders `<split>_*`, as they exist now.
+inline std::vector<std::filesystem::path> export_paths(const std::filesystem::path& root,
+                                                       Split split) {
+  namespace fs = std::filesystem;
+  const std::string s = split_name(split);
+  std::vector<fs::path> out = {root / "images" / s,
+                               root / ("panoptic_" + s),
+                               root / ("panoptic_" + s + ".json"),
+                               root / ("instances_" + s + ".json"),
+                               root / ("semantic_" + s),
+                               root / ("refcoco_" + s),
+                               root / ("refcoco_" + s + ".json"),
+                               root / ("grefcoco_" + s),
+                               root / ("grefcoco_" + s + ".json"),
+                               root / ("interactive_" + s),
+                               root / ("coco_interactive_" + s + "_psalm.json"),
+                               root / "davis" / "ImageSets" / "2017" / (s + ".txt")};
+  for (const char* kind : {"JPEGImages", "Annotations"}) {
+    const fs::path dir = root / "davis" / kind / "480p";
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().starts_with(s + "_")) out.push_back(e.path());
+  }
+  return out;
+}
+
+/// Removes what export_paths lists (a previous export of `split`); other files stay.
+inline void remove_export(const std::filesystem::path& root, Split split) {
+  for (const auto& p : export_paths(root, split)) {
+    std::error_code ec;
+    std::filesystem::remove_all(p, ec);
+    PSALM_CHECK(!ec, p.string(), ": cannot remove the previous export: ", ec.message());
+  }
+}
+
+namespace detail {
+
+inline void make_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  PSALM_CHECK(!ec && std::filesystem::is_directory(dir), dir.string(),
+              ": cannot create the folder: ",
+              ec ? ec.message() : std::string("a file of that name exists"));
+}
+
+/// The (H, W) 0/1 mask of the visible pixels of any object in `ids`.
+inline Tensor<std::uint8_t> objects_mask(const Scene& s, const std::vector<int>& ids) {
+  std::vector<std::uint8_t> m(s.object_map.size(), 0);
+  for (std::size_t p = 0; p < m.size(); ++p)
+    m[p] = std::find(ids.begin(), ids.end(), s.object_map[p]) != ids.end() ? 1 : 0;
+  return Tensor<std::uint8_t>::from_data(m, Shape{s.height(), s.width()});  // (H, W)
+}
+
+}  // namespace detail
+
 /// Writes the requested tasks of `count` scenes (and `videos` videos) under `options.out`.
+/// Options are checked (and the folder's state) before anything is written.
 inline void export_dataset(const ExportOptions& options, const ProgressCallback& progress = {}) {
   namespace fs = std::filesystem;
   PSALM_CHECK(!options.out.empty(), "export_dataset: no output folder");
-  PSALM_CHECK(options.count >= 0 && options.videos >= 0, "export_dataset: negative count");
+  PSALM_CHECK(options.count >= 0 && options.count <= kMaxExportScenes, "export_dataset: count ",
+              options.count, " is outside 0 .. ", kMaxExportScenes);
+  PSALM_CHECK(options.videos >= 0 && options.videos <= kMaxExportVideos, "export_dataset: videos ",
+              options.videos, " is outside 0 .. ", kMaxExportVideos);
+  PSALM_CHECK(options.size >= 64 && options.size <= 1024, "export_dataset: size ", options.size,
+              " is outside 64 .. 1024");
+  PSALM_CHECK(options.video_frames >= 2 && options.video_frames <= 64,
+              "export_dataset: ", options.video_frames, " frames per video is outside 2 .. 64");
   const auto has = [&](std::string_view t) {
     return std::find(options.tasks.begin(), options.tasks.end(), t) != options.tasks.end();
   };
@@ -219,11 +292,32 @@ inline void export_dataset(const ExportOptions& options, const ProgressCallback&
                 "export_dataset: unknown task '", t, "'");
   const std::string split = split_name(options.split);
   const fs::path root = options.out;
+  {
+    std::error_code ec;
+    const auto st = fs::status(root, ec);
+    if (fs::exists(st)) {
+      PSALM_CHECK(fs::is_directory(st), root.string(), ": is a file, not a folder");
+      const bool empty = fs::directory_iterator(root, ec) == fs::directory_iterator();
+      PSALM_CHECK(!ec, root.string(), ": cannot list the folder: ", ec.message());
+      PSALM_CHECK(empty || options.overwrite, root.string(),
+                  ": folder is not empty; export_dataset writes only into an empty folder "
+                  "unless ExportOptions::overwrite");
+      if (options.overwrite) remove_export(root, options.split);
+    }
+  }
   const fs::path images = root / "images" / split, pan_dir = root / ("panoptic_" + split),
-                 sem_dir = root / ("semantic_" + split);
-  fs::create_directories(images);
-  if (has("panoptic")) fs::create_directories(pan_dir);
-  if (has("semantic")) fs::create_directories(sem_dir);
+                 sem_dir = root / ("semantic_" + split), ref_dir = root / ("refcoco_" + split),
+                 gref_dir = root / ("grefcoco_" + split),
+                 inter_dir = root / ("interactive_" + split);
+  static const char* const kPromptTypes[4] = {"point", "scribble", "box", "mask"};
+  detail::make_folder(root);
+  detail::make_folder(images);
+  if (has("panoptic")) detail::make_folder(pan_dir);
+  if (has("semantic")) detail::make_folder(sem_dir);
+  if (has("refcoco")) detail::make_folder(ref_dir);
+  if (has("grefcoco")) detail::make_folder(gref_dir);
+  if (has("interactive"))
+    for (const char* type : kPromptTypes) detail::make_folder(inter_dir / type);
   const SceneOptions so = scene_options(options);
   nlohmann::json img_list = nlohmann::json::array(), inst = nlohmann::json::array(),
                  pan = nlohmann::json::array(), refs = nlohmann::json::array(),
@@ -246,12 +340,31 @@ inline void export_dataset(const ExportOptions& options, const ProgressCallback&
       io::save_png(sem_dir / image_file_name(image_id),
                    Tensor<std::uint8_t>::from_data(labels, Shape{s.height(), s.width()}));
     }
+    // Referring, gRefCOCO and interactive ground truth also as mask PNGs named by ref_id /
+    // annotation id (what `psalm score --task referring|gres|interactive` reads).
     if (has("refcoco"))
-      for (auto& r : refcoco_entries(s, image_id, ref_id, split)) refs.push_back(std::move(r));
+      for (auto& r : refcoco_entries(s, image_id, ref_id, split)) {
+        io::save_binary_mask(ref_dir / image_file_name(r["ref_id"].get<std::int64_t>()),
+                             detail::objects_mask(s, {r["ann_id"].get<int>()}));
+        refs.push_back(std::move(r));
+      }
     if (has("grefcoco"))
-      for (auto& r : grefcoco_entries(s, image_id, gref_id, split)) grefs.push_back(std::move(r));
+      for (auto& r : grefcoco_entries(s, image_id, gref_id, split)) {
+        std::vector<int> targets;
+        for (const auto& a : r["anns"]) targets.push_back(a["id"].get<int>());
+        io::save_binary_mask(gref_dir / image_file_name(r["ref_id"].get<std::int64_t>()),
+                             detail::objects_mask(s, targets));
+        grefs.push_back(std::move(r));
+      }
     if (has("interactive"))
-      for (auto& a : interactive_annotations(s, image_id, inter_id)) inter.push_back(std::move(a));
+      for (auto& a : interactive_annotations(s, image_id, inter_id)) {
+        const auto mask = detail::objects_mask(s, {a["object_id"].get<int>()});
+        for (const char* type : kPromptTypes)
+          if (io::rle_area(io::rle_from_json(a[std::string(type) + "_visual_prompt_mask"])) > 0)
+            io::save_binary_mask(inter_dir / type / image_file_name(a["id"].get<std::int64_t>()),
+                                 mask);
+        inter.push_back(std::move(a));
+      }
     if (progress) progress("scenes", i + 1, options.count);
   }
   if (has("instances"))
@@ -279,8 +392,8 @@ inline void export_dataset(const ExportOptions& options, const ProgressCallback&
       const Video video = generate_video(vo, scene_index(options.split, v) + (1ull << 32));
       const fs::path jpg = root / "davis" / "JPEGImages" / "480p" / name;
       const fs::path ann = root / "davis" / "Annotations" / "480p" / name;
-      fs::create_directories(jpg);
-      fs::create_directories(ann);
+      detail::make_folder(jpg);
+      detail::make_folder(ann);
       for (std::size_t t = 0; t < video.frames.size(); ++t) {
         char frame[32];
         std::snprintf(frame, sizeof frame, "%05zu", t);
@@ -295,7 +408,7 @@ inline void export_dataset(const ExportOptions& options, const ProgressCallback&
       list += std::string(name) + "\n";
       if (progress) progress("videos", v + 1, options.videos);
     }
-    fs::create_directories(root / "davis" / "ImageSets" / "2017");
+    detail::make_folder(root / "davis" / "ImageSets" / "2017");
     io::write_file_atomically(root / "davis" / "ImageSets" / "2017" / (split + ".txt"),
                               std::as_bytes(std::span(list.data(), list.size())));
   }
