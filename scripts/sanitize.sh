@@ -10,6 +10,7 @@
 #                          tests/<layer>/ folder, which costs about as much again as CI's
 #                          Release build per layer added)
 #   PSALM_SANITIZE_CLI     1 (default): also the `psalm` program and its tests/cli tests
+#                          (the cli_* CTest entries and test_cli)
 #   PSALM_JOBS             parallel compile and test jobs (default: nproc)
 # docs/testing.md explains the choice of layers and flags, and how to run one test by hand.
 set -euo pipefail
@@ -43,7 +44,7 @@ for layer in $layers; do
   regex+="${regex:+|}$layer"
 done
 if [ "$with_cli" = 1 ]; then
-  targets+=(psalm_cli)
+  targets+=(psalm_cli test_cli)  # test_cli: the cli_end_to_end test, which runs psalm
   regex+="${regex:+|}cli_.*"
 fi
 echo "sanitize: building ${targets[*]} with ASan + UBSan in $build"

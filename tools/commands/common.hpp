@@ -1,19 +1,31 @@
 // tools/commands/common.hpp — what every `psalm` subcommand shares: the command table entry,
-// parsing with cxxopts into clear usage errors, and JSON / text output helpers.
+// parsing with cxxopts into clear usage errors (unknown, repeated or stray arguments, numbers
+// out of range, options that do not apply), and the bounded JSON reader for annotation files.
 // Exit codes: 0 success, 2 bad input (arguments, files), 1 internal failure.
 #pragma once
 
+// cxxopts splits the value of a std::vector option at this character. Argument strings cannot
+// hold '\0', so no value is ever split: "a,b" stays "a,b" (give an option several times for
+// several values). Must come before the first include of cxxopts in the program.
+#ifdef CXXOPTS_VECTOR_DELIMITER
+#error "tools/commands/common.hpp must be included before <cxxopts.hpp>"
+#endif
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "psalm/core/error.hpp"
+#include "psalm/io/json_config.hpp"
 
 namespace psalm::cli {
 
@@ -28,10 +40,15 @@ struct Command {
   std::function<int(int argc, char** argv)> run;  // argv[0] is "psalm <name>"
 };
 
-/// Parses argv with `options`; prints help and returns true for --help; turns cxxopts errors
-/// into UsageError naming the problem.
-inline bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out) {
-  options.add_options()("h,help", "show this help");
+/// Parses argv with `options`; prints help and returns true for --help. cxxopts errors, stray
+/// positional arguments and options given more than once (except those in `may_repeat`) are
+/// UsageErrors naming the argument. Adds --verbose (read by tools/psalm.cpp).
+inline bool parse_or_help(cxxopts::Options& options, int argc, char** argv,
+                          cxxopts::ParseResult& out, const std::set<std::string>& may_repeat = {}) {
+  options.add_options("", {
+                              {"h,help", "show this help"},
+                              {"verbose", "errors also say where in the source they were raised"},
+                          });
   try {
     out = options.parse(argc, argv);
   } catch (const cxxopts::exceptions::exception& e) {
@@ -41,6 +58,12 @@ inline bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxo
     std::printf("%s\n", options.help().c_str());
     return true;
   }
+  if (!out.unmatched().empty())
+    throw UsageError("unexpected argument '" + out.unmatched().front() + "' (see --help)");
+  std::map<std::string, int> seen;
+  for (const auto& kv : out.arguments())
+    if (++seen[kv.key()] == 2 && !may_repeat.contains(kv.key()))
+      throw UsageError("option --" + kv.key() + " is given more than once");
   return false;
 }
 
@@ -51,15 +74,51 @@ T required(const cxxopts::ParseResult& args, const std::string& name) {
   return args[name].as<T>();
 }
 
-/// Parses a JSON file, naming the file (and the parser's position) in any error.
-inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open " + path.string());
+/// An integer option (required unless it has a default) checked against [lo, hi] before it is
+/// used for anything, so no size derived from it can overflow.
+template <class T>
+T in_range(const cxxopts::ParseResult& args, const std::string& name, T lo, T hi) {
+  T v{};
   try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path.string() + ": invalid JSON: " + e.what());
+    v = args[name].as<T>();  // the given value or the default
+  } catch (const cxxopts::exceptions::exception&) {
+    throw UsageError("missing required option --" + name + " (see --help)");
   }
+  if (v < lo || v > hi)
+    throw UsageError("--" + name + " must be in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got " + std::to_string(v));
+  return v;
+}
+
+/// Every option given on the command line must be one of `allowed` (plus help / verbose):
+/// an option that does not apply to `context` is a UsageError rather than silently ignored.
+inline void only_options(const cxxopts::ParseResult& args, const std::set<std::string>& allowed,
+                         const std::string& context) {
+  for (const auto& kv : args.arguments()) {
+    const std::string& key = kv.key();
+    if (key == "help" || key == "verbose" || allowed.contains(key)) continue;
+    throw UsageError("--" + key + " does not apply to " + context + " (see --help)");
+  }
+}
+
+/// A JSON value with every non-finite floating-point number replaced by "nan", "inf" or "-inf"
+/// (nlohmann would write null).
+inline nlohmann::json json_with_nonfinite_as_strings(nlohmann::json j) {
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return j;
+  }
+  if (j.is_array() || j.is_object())
+    for (auto& v : j) v = json_with_nonfinite_as_strings(std::move(v));
+  return j;
+}
+
+/// An annotation or results JSON file (COCO, panoptic, ...): strictly parsed, a regular file of
+/// at most io::kMaxAnnotationFileBytes; errors name the file once.
+inline nlohmann::json read_annotation_json(const std::filesystem::path& path) {
+  return io::read_json_file(path, io::kMaxAnnotationFileBytes);
 }
 
 }  // namespace psalm::cli

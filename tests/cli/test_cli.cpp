@@ -1,0 +1,625 @@
+// End-to-end tests of the `psalm` program that need more than one command line and a regex
+// (tests/cli/CMakeLists.txt holds those): files made on the fly (FIFOs, oversized or
+// inconsistent inputs, tensors holding NaN), several commands in a row, and text compared with
+// the library's tokenizer. The program runs as a child process with exactly the arguments
+// given (no shell), its stdout and stderr captured, under a time limit.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "psalm/io/image.hpp"
+#include "psalm/io/safetensors.hpp"
+#include "psalm/io/safetensors_writer.hpp"
+#include "psalm/io/tokenizer.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kData = PSALM_TEST_DATA_DIR;
+const fs::path kGpt2 = PSALM_CLI_GPT2_DIR;
+
+struct Run {
+  int rc = -1;  // exit code; -1 when killed (time limit or signal)
+  std::string out, err;
+  std::string all() const { return out + err; }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// A folder under the system temp folder, unique to this process, removed at exit.
+const fs::path& scratch() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("psalm_test_cli_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+  }();
+  static const struct Cleanup {
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup;
+  return dir;
+}
+
+/// Runs `psalm args...` and waits at most `limit_s` seconds (then kills it: rc = -1).
+Run run_psalm(const std::vector<std::string>& args, int limit_s = 300) {
+  static int counter = 0;
+  const fs::path out = scratch() / ("stdout_" + std::to_string(counter));
+  const fs::path err = scratch() / ("stderr_" + std::to_string(counter++));
+  std::vector<std::string> argv_s{PSALM_CLI_PATH};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(spawned == 0);
+  Run r;
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      r.err = "(killed after " + std::to_string(limit_s) + " s)\n";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (WIFEXITED(status) && r.err.empty()) r.rc = WEXITSTATUS(status);
+  r.out = slurp(out);
+  r.err += slurp(err);
+  UNSCOPED_INFO("psalm " <<
+                [&] {
+                  std::string s;
+                  for (const auto& a : args) s += "'" + a + "' ";
+                  return s;
+                }() << "\nexit "
+                         << r.rc << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  return r;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
+/// A small synthetic export shared by the tests that score it (written once per process).
+const fs::path& synth_export() {
+  static const fs::path dir = [] {
+    const fs::path d = scratch() / "synth";
+    const Run r = run_psalm({"synth", "--out", d.string(), "--count", "3", "--size", "64", "--seed",
+                             "5", "--videos", "1", "--frames", "3"});
+    REQUIRE(r.rc == 0);
+    return d;
+  }();
+  return dir;
+}
+
+std::size_t files_in(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return 0;
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), {}));
+}
+
+}  // namespace
+
+// ---- issue 14: no option splits its text at commas ---------------------------------------
+
+TEST_CASE("cli tokenize: text with commas, quotes, spaces and non-ASCII equals the library's ids",
+          "[cli][tokenize]") {
+  const auto tok = psalm::io::Tokenizer::phi_1_5_psalm(kGpt2);
+  const std::vector<std::string> texts = {
+      "a,b",
+      "Hello, world, again,",
+      ",",
+      "a,,b , c",
+      "\"quoted, text\" and 'single'",
+      "  two leading spaces, and a trailing one ",
+      "na\xc3\xafve caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe2\x9c\x93",
+      "segment the cat, the dog [SEG]",
+  };
+  for (const std::string& text : texts) {
+    INFO("text: [" << text << "]");
+    const Run r = run_psalm({"tokenize", "--gpt2", kGpt2.string(), "--json", text});
+    REQUIRE(r.rc == 0);
+    const std::vector<std::int32_t> want = tok.encode(text);
+    CHECK(nlohmann::json::parse(r.out).get<std::vector<std::int32_t>>() == want);
+    // and back: --decode of those ids prints the text unchanged
+    const Run back =
+        run_psalm({"tokenize", "--gpt2", kGpt2.string(), "--decode", nlohmann::json(want).dump()});
+    REQUIRE(back.rc == 0);
+    CHECK(back.out == tok.decode(want) + "\n");
+    CHECK(back.out == text + "\n");
+  }
+}
+
+TEST_CASE("cli tokenize: several TEXT arguments are joined with one space, commas kept",
+          "[cli][tokenize]") {
+  const auto tok = psalm::io::Tokenizer::phi_1_5_psalm(kGpt2);
+  const Run r = run_psalm({"tokenize", "--gpt2", kGpt2.string(), "--json", "red,", "green,blue"});
+  REQUIRE(r.rc == 0);
+  CHECK(nlohmann::json::parse(r.out).get<std::vector<std::int32_t>>() ==
+        tok.encode("red, green,blue"));
+}
+
+TEST_CASE("cli: a path with commas is taken whole", "[cli]") {
+  const fs::path dir = scratch() / "a,b,c";
+  const Run r = run_psalm(
+      {"synth", "--out", dir.string(), "--count", "1", "--size", "64", "--tasks", "semantic"});
+  REQUIRE(r.rc == 0);
+  CHECK(fs::is_directory(dir / "semantic_train"));
+  const Run s =
+      run_psalm({"score", "--task", "semantic", "--gt-dir", (dir / "semantic_train").string(),
+                 "--pred-dir", (dir / "semantic_train").string(), "--num-classes", "18"});
+  CHECK(s.rc == 0);
+}
+
+// ---- issue 20, item 1: sizes from the command line are bounded -----------------------------
+
+TEST_CASE("cli score semantic: a huge --num-classes is exit 2 naming the option", "[cli][20.1]") {
+  const fs::path sem = synth_export() / "semantic_train";
+  for (const char* n : {"4294967295", "9223372036854775807", "0", "-3"}) {
+    const Run r = run_psalm({"score", "--task", "semantic", "--gt-dir", sem.string(), "--pred-dir",
+                             sem.string(), "--num-classes", n, "--ignore", "-1"},
+                            60);
+    CHECK(r.rc == 2);
+    CHECK_THAT(r.err, Catch::Contains("--num-classes"));
+  }
+}
+
+TEST_CASE("cli synth: counts beyond their ranges are exit 2 before anything is written",
+          "[cli][20.1][20.3]") {
+  const fs::path out = scratch() / "synth_ranges";
+  const std::vector<std::vector<std::string>> bad = {
+      {"--count", "1000000000000"}, {"--videos", "99999999999"}, {"--frames", "1"},
+      {"--frames", "65"},           {"--count", "-1"},           {"--size", "20"}};
+  for (const auto& extra : bad) {
+    std::vector<std::string> args{"synth", "--out", out.string(), "--count", "2", "--size", "64"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Run r = run_psalm(args, 60);
+    CHECK(r.rc == 2);
+    CHECK_THAT(r.err, Catch::Contains(extra[0]));
+    CHECK(!fs::exists(out));
+  }
+}
+
+// ---- item 2: silent wrong metrics ---------------------------------------------------------
+
+TEST_CASE("cli score: an absent or non-folder --pred-dir is exit 2 for every mask task",
+          "[cli][20.2]") {
+  const fs::path masks = kData / "cli";
+  const fs::path file = masks / "instance_gt.json";
+  for (const char* task : {"referring", "gres", "interactive"}) {
+    const fs::path gt = masks / task / "gt";
+    for (const fs::path& pred : {scratch() / "no_such_folder", file}) {
+      const Run r = run_psalm(
+          {"score", "--task", task, "--gt-dir", gt.string(), "--pred-dir", pred.string()});
+      CHECK(r.rc == 2);
+      CHECK_THAT(r.err, Catch::Contains(pred.string()) && Catch::Contains("folder"));
+    }
+  }
+  // interactive: a prompt-type folder of the ground truth without its prediction folder
+  const fs::path pred = scratch() / "interactive_pred_without_point";
+  fs::create_directories(pred / "box");
+  const Run r = run_psalm({"score", "--task", "interactive", "--gt-dir",
+                           (masks / "interactive" / "gt").string(), "--pred-dir", pred.string()});
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("point"));
+}
+
+TEST_CASE("cli score: zero samples is exit 2, not NaN", "[cli][20.2]") {
+  const fs::path empty = scratch() / "empty_folder";
+  fs::create_directories(empty);
+  const std::vector<std::vector<std::string>> runs = {{"--task", "semantic", "--num-classes", "18"},
+                                                      {"--task", "referring"},
+                                                      {"--task", "gres"},
+                                                      {"--task", "vos"}};
+  for (const auto& extra : runs) {
+    std::vector<std::string> args{"score", "--gt-dir", empty.string(), "--pred-dir",
+                                  empty.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Run r = run_psalm(args);
+    CHECK(r.rc == 2);
+    CHECK_THAT(r.err, Catch::Contains("no ground-truth"));
+    CHECK_THAT(r.out, !Catch::Contains("nan"));
+  }
+  // instance and panoptic: a ground truth without images
+  const fs::path gt = scratch() / "no_images.json";
+  write_text(gt, R"({"images": [], "annotations": [], "categories": [{"id": 1, "isthing": 1}]})");
+  const fs::path results = scratch() / "no_results.json";
+  write_text(results, "[]");
+  const Run inst =
+      run_psalm({"score", "--task", "instance", "--gt", gt.string(), "--pred", results.string()});
+  CHECK(inst.rc == 2);
+  CHECK_THAT(inst.err, Catch::Contains("no images"));
+  const Run pan =
+      run_psalm({"score", "--task", "panoptic", "--gt-json", gt.string(), "--gt-dir",
+                 empty.string(), "--pred-json", gt.string(), "--pred-dir", empty.string()});
+  CHECK(pan.rc == 2);
+  CHECK_THAT(pan.err, Catch::Contains("no images"));
+}
+
+// ---- item 3: synth into a folder that holds files -----------------------------------------
+
+TEST_CASE("cli synth: a non-empty folder needs --overwrite, which clears what synth wrote",
+          "[cli][20.3]") {
+  const fs::path out = scratch() / "synth_twice";
+  REQUIRE(run_psalm({"synth", "--out", out.string(), "--count", "6", "--size", "64", "--videos",
+                     "2", "--frames", "3"})
+              .rc == 0);
+  REQUIRE(files_in(out / "images" / "train") == 6);
+  write_text(out / "notes.txt", "mine");  // a file synth does not own
+  const Run again = run_psalm({"synth", "--out", out.string(), "--count", "2", "--size", "64"});
+  CHECK(again.rc == 2);
+  CHECK_THAT(again.err, Catch::Contains("--overwrite") && Catch::Contains(out.string()));
+  CHECK(files_in(out / "images" / "train") == 6);  // untouched
+  const Run over = run_psalm({"synth", "--out", out.string(), "--count", "2", "--size", "64",
+                              "--videos", "1", "--frames", "3", "--overwrite"});
+  REQUIRE(over.rc == 0);
+  CHECK(files_in(out / "images" / "train") == 2);
+  CHECK(files_in(out / "panoptic_train") == 2);
+  CHECK(files_in(out / "semantic_train") == 2);
+  CHECK(files_in(out / "davis" / "Annotations" / "480p") == 1);
+  CHECK(nlohmann::json::parse(slurp(out / "instances_train.json"))["images"].size() == 2);
+  CHECK(slurp(out / "notes.txt") == "mine");
+}
+
+TEST_CASE("cli synth: --help states the ranges", "[cli][20.3]") {
+  const Run r = run_psalm({"synth", "--help"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("2 to 64") && Catch::Contains("64 to 1024") &&
+                        Catch::Contains("--overwrite"));
+}
+
+// ---- item 4: exit codes and messages for wrong kinds of paths -----------------------------
+
+TEST_CASE("cli: a folder or a device where a file is expected is exit 2 naming the path",
+          "[cli][20.4][20.5]") {
+  const fs::path folder = scratch() / "a_folder";
+  fs::create_directories(folder);
+  for (const std::string& bad : {folder.string(), std::string("/dev/zero")}) {
+    const Run inst = run_psalm({"score", "--task", "instance", "--gt", bad, "--pred",
+                                (kData / "cli" / "instance_results.json").string()},
+                               30);
+    CHECK(inst.rc == 2);
+    CHECK_THAT(inst.err, Catch::Contains(bad));
+    CHECK_THAT(inst.err, !Catch::Contains("internal"));
+    const Run fwd = run_psalm({"forward", "--component", "phi", "--config", bad, "--inputs",
+                               (kData / "msda" / "component.safetensors").string(), "--out",
+                               (scratch() / "x.safetensors").string()},
+                              30);
+    CHECK(fwd.rc == 2);
+    CHECK_THAT(fwd.err, Catch::Contains(bad) && !Catch::Contains("invalid JSON"));
+  }
+}
+
+TEST_CASE("cli: a FIFO as a JSON file is refused without blocking", "[cli][20.5]") {
+  const fs::path fifo = scratch() / "pipe.json";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const Run r = run_psalm(
+      {"score", "--task", "instance", "--gt", fifo.string(), "--pred", fifo.string()}, 30);
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("not a regular file"));
+  // a tokenizer folder whose vocabulary is a FIFO
+  const fs::path tok = scratch() / "tok_fifo";
+  fs::create_directories(tok);
+  REQUIRE(::mkfifo((tok / "vocab.json").c_str(), 0600) == 0);
+  write_text(tok / "merges.txt", "#version: 0.2\n");
+  const Run t = run_psalm({"tokenize", "--tokenizer", tok.string(), "hello"}, 30);
+  CHECK(t.rc == 2);
+  CHECK_THAT(t.err, Catch::Contains("not a regular file"));
+}
+
+TEST_CASE("cli: JSON files above the size limit are refused before reading", "[cli][20.5]") {
+  const fs::path big = scratch() / "big_config.json";
+  { std::ofstream out(big); }
+  fs::resize_file(big, (std::uintmax_t{64} << 20) + 1);  // sparse: nothing is written
+  const Run r = run_psalm({"forward", "--component", "phi", "--config", big.string(), "--inputs",
+                           (kData / "msda" / "component.safetensors").string(), "--out",
+                           (scratch() / "x.safetensors").string()},
+                          30);
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("exceeds the limit"));
+}
+
+TEST_CASE("cli: an unwritable --out is exit 2 naming the path", "[cli][20.4]") {
+  const fs::path file = scratch() / "plain_file";
+  write_text(file, "x");
+  const fs::path under_file = file / "out";
+  const Run s = run_psalm({"synth", "--out", under_file.string(), "--count", "1", "--size", "64"});
+  CHECK(s.rc == 2);
+  CHECK_THAT(s.err, Catch::Contains(under_file.string()) && !Catch::Contains("internal"));
+  const Run f = run_psalm({"forward", "--component", "ms_deform_attn", "--inputs",
+                           (kData / "msda" / "component.safetensors").string(), "--out",
+                           (under_file / "o.safetensors").string()});
+  CHECK(f.rc == 2);
+  CHECK_THAT(f.err, Catch::Contains(under_file.string()) && !Catch::Contains("internal"));
+}
+
+// ---- item 6: NaN inputs to the parity harness -----------------------------------------------
+
+TEST_CASE("cli forward: non-finite inputs are refused, naming the tensor", "[cli][20.6]") {
+  const auto in = psalm::io::SafetensorsCheckpoint::open(kData / "msda" / "component.safetensors");
+  for (const float bad : {std::nanf(""), INFINITY}) {
+    psalm::io::SafetensorsWriter w;
+    for (const std::string& name : in.names()) {
+      if (name == "sampling_locations") {
+        auto t = in.load<float>(name).contiguous();
+        t.data()[5] = bad;
+        w.add(name, t);
+      } else if (in.dtype(name) == psalm::io::SafetensorsDType::I64) {
+        w.add(name, in.load<std::int64_t>(name));
+      } else {
+        w.add(name, in.load<float>(name));
+      }
+    }
+    const fs::path path = scratch() / "msda_nan.safetensors";
+    w.write(path);
+    const Run r = run_psalm({"forward", "--component", "ms_deform_attn", "--inputs", path.string(),
+                             "--out", (scratch() / "msda_nan_out.safetensors").string()});
+    CHECK(r.rc == 2);
+    CHECK_THAT(r.err, Catch::Contains("sampling_locations") &&
+                          Catch::Contains(std::isnan(bad) ? "NaN" : "inf"));
+  }
+}
+
+// ---- item 7: inspect --stats ---------------------------------------------------------------
+
+TEST_CASE("cli inspect --stats: exact integers, stable std, empty tensors, NaN in JSON",
+          "[cli][20.7]") {
+  const fs::path file = kData / "safetensors" / "all_dtypes.safetensors";
+  const Run r = run_psalm({"inspect", file.string(), "--stats", "--json"});
+  REQUIRE(r.rc == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& t : j["tensors"]) rows[t["name"].get<std::string>()] = t;
+  // int64 [-2^63, 2^63 - 1, 0, 2^40 + 1]: exact extremes; mean 2^38 and sample std
+  // 7.530851732716341e18 as Python's statistics.mean / stdev (exact rational arithmetic) give.
+  const auto& i64 = rows.at("int64").at("stats");
+  CHECK(i64.at("min").get<std::int64_t>() == std::numeric_limits<std::int64_t>::min());
+  CHECK(i64.at("max").get<std::int64_t>() == std::numeric_limits<std::int64_t>::max());
+  CHECK(i64.at("mean").get<double>() == Approx(274877906944.0).epsilon(1e-12));
+  CHECK(i64.at("std").get<double>() == Approx(7.530851732716341e18).epsilon(1e-12));
+  // float64 [pi, -1e300, 5e-324]: statistics.stdev gives 5.773502691896258e+299 (no overflow).
+  const auto& f64 = rows.at("float64").at("stats");
+  CHECK(f64.at("std").get<double>() == Approx(5.773502691896258e+299).epsilon(1e-12));
+  CHECK(f64.at("mean").get<double>() == Approx(-3.3333333333333335e+299).epsilon(1e-12));
+  // float32 holds inf and NaN: numpy's min / max / mean / std are all NaN; said as strings.
+  const auto& f32 = rows.at("float32").at("stats");
+  for (const char* k : {"min", "max", "mean", "std"}) CHECK(f32.at(k) == "nan");
+  // bfloat16 [1, -3.140625, 1e30, -inf, 9.2e-41, 0.5]: min -inf, mean -inf, std nan
+  const auto& bf16 = rows.at("bfloat16").at("stats");
+  CHECK(bf16.at("min") == "-inf");
+  CHECK(bf16.at("mean") == "-inf");
+  CHECK(bf16.at("std") == "nan");
+  CHECK(bf16.at("max").get<double>() > 9.9e29);
+  // empty: no numbers at all
+  CHECK(!rows.at("empty").contains("stats"));
+  CHECK_THAT(rows.at("empty").at("stats_error").get<std::string>(), Catch::Contains("empty"));
+  CHECK_THAT(r.out, !Catch::Contains("null"));
+  // the table says the same
+  const Run table = run_psalm({"inspect", file.string(), "--stats"});
+  REQUIRE(table.rc == 0);
+  CHECK_THAT(table.out, Catch::Contains("-9223372036854775808") &&
+                            Catch::Contains("9223372036854775807") &&
+                            Catch::Contains("5.7735e+299") && !Catch::Contains("not numeric"));
+  CHECK_THAT(table.out,
+             Catch::Matches("(.|\n)*empty +F32 +\\(0, 3\\) +0 +\\(empty: no stats\\)(.|\n)*"));
+}
+
+// ---- item 8: panoptic input consistency ---------------------------------------------------
+
+TEST_CASE("cli score panoptic: inconsistent areas warn, non-integer ids are exit 2",
+          "[cli][20.8]") {
+  const fs::path s = synth_export();
+  auto gt = nlohmann::json::parse(slurp(s / "panoptic_train.json"));
+  // A ground-truth area that disagrees with its pixels: scored as panopticapi does, with a
+  // warning that names the segment.
+  auto bad_area = gt;
+  auto& seg = bad_area["annotations"][0]["segments_info"][0];
+  const std::int64_t true_area = seg["area"].get<std::int64_t>();
+  seg["area"] = true_area / 4;
+  write_text(scratch() / "pan_area.json", bad_area.dump());
+  const Run r = run_psalm(
+      {"score", "--task", "panoptic", "--gt-json", (scratch() / "pan_area.json").string(),
+       "--gt-dir", (s / "panoptic_train").string(), "--pred-json",
+       (s / "panoptic_train.json").string(), "--pred-dir", (s / "panoptic_train").string()});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.err, Catch::Contains("warning") &&
+                        Catch::Contains("area " + std::to_string(true_area / 4)) &&
+                        Catch::Contains(std::to_string(true_area) + " pixels"));
+  // image_id 1.5 is not an id
+  for (const char* field : {"image_id", "id", "category_id"}) {
+    auto bad_id = gt;
+    if (std::string(field) == "image_id")
+      bad_id["annotations"][0]["image_id"] = 1.5;
+    else
+      bad_id["annotations"][0]["segments_info"][0][field] = 1.5;
+    write_text(scratch() / "pan_id.json", bad_id.dump());
+    const Run b = run_psalm(
+        {"score", "--task", "panoptic", "--gt-json", (s / "panoptic_train.json").string(),
+         "--gt-dir", (s / "panoptic_train").string(), "--pred-json",
+         (scratch() / "pan_id.json").string(), "--pred-dir", (s / "panoptic_train").string()});
+    CHECK(b.rc == 2);
+    CHECK_THAT(b.err, Catch::Contains(field) && Catch::Contains("integer"));
+  }
+}
+
+// ---- item 9: polish -------------------------------------------------------------------------
+
+TEST_CASE("cli score panoptic: the protocol is printed once", "[cli][20.9]") {
+  const fs::path s = synth_export();
+  const Run r = run_psalm(
+      {"score", "--task", "panoptic", "--gt-json", (s / "panoptic_train.json").string(), "--gt-dir",
+       (s / "panoptic_train").string(), "--pred-json", (s / "panoptic_train.json").string(),
+       "--pred-dir", (s / "panoptic_train").string()});
+  REQUIRE(r.rc == 0);
+  CHECK(count_of(r.out, "Panoptic quality (panopticapi") == 1);
+}
+
+TEST_CASE("cli score: every table is in percent and says so", "[cli][20.9]") {
+  const fs::path s = synth_export();
+  const Run vos = run_psalm({"score", "--task", "vos", "--gt-dir",
+                             (s / "davis" / "Annotations" / "480p").string(), "--pred-dir",
+                             (s / "davis" / "Annotations" / "480p").string()});
+  REQUIRE(vos.rc == 0);
+  CHECK_THAT(vos.out, Catch::Contains("percent") && Catch::Contains("100.000"));
+  const Run inst = run_psalm({"score", "--task", "instance", "--gt",
+                              (kData / "cli" / "instance_gt.json").string(), "--pred",
+                              (kData / "cli" / "instance_results.json").string()});
+  REQUIRE(inst.rc == 0);
+  CHECK_THAT(inst.out, Catch::Contains("percent") && Catch::Contains("= 17.3"));
+  const Run pan = run_psalm(
+      {"score", "--task", "panoptic", "--gt-json", (s / "panoptic_train.json").string(), "--gt-dir",
+       (s / "panoptic_train").string(), "--pred-json", (s / "panoptic_train.json").string(),
+       "--pred-dir", (s / "panoptic_train").string()});
+  CHECK_THAT(pan.out, Catch::Contains("percent"));
+}
+
+TEST_CASE("cli: errors name a path once and hide source locations unless --verbose",
+          "[cli][20.9]") {
+  const fs::path bad = scratch() / "not_coco.json";
+  write_text(bad, R"({"images": 3})");
+  const std::vector<std::string> args = {"score",
+                                         "--task",
+                                         "instance",
+                                         "--gt",
+                                         bad.string(),
+                                         "--pred",
+                                         (kData / "cli" / "instance_results.json").string()};
+  const Run r = run_psalm(args);
+  CHECK(r.rc == 2);
+  CHECK(count_of(r.err, bad.string()) == 1);
+  CHECK_THAT(r.err, !Catch::Matches("(.|\n)*\\[[a-z_]+\\.hpp:[0-9]+\\](.|\n)*"));
+  auto verbose = args;
+  verbose.push_back("--verbose");
+  const Run v = run_psalm(verbose);
+  CHECK(v.rc == 2);
+  CHECK_THAT(v.err, Catch::Matches("(.|\n)*\\[[a-z_]+\\.hpp:[0-9]+\\](.|\n)*"));
+  // a file that is not JSON at all: the path once as well
+  write_text(bad, "{oops");
+  const Run j = run_psalm(args);
+  CHECK(j.rc == 2);
+  CHECK(count_of(j.err, bad.string()) == 1);
+}
+
+TEST_CASE("cli score: options that do not apply to the task are exit 2", "[cli][20.9]") {
+  const fs::path g = kData / "cli" / "gres";
+  const Run r = run_psalm({"score", "--task", "gres", "--gt-dir", (g / "gt").string(), "--pred-dir",
+                           (g / "pred").string(), "--protocol", "bogus"});
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("--protocol"));
+  const Run n = run_psalm({"score", "--task", "gres", "--gt-dir", (g / "gt").string(), "--pred-dir",
+                           (g / "pred").string(), "--num-classes", "3"});
+  CHECK(n.rc == 2);
+  CHECK_THAT(n.err, Catch::Contains("--num-classes"));
+}
+
+TEST_CASE("cli: extra positional arguments and repeated options are exit 2", "[cli][20.9]") {
+  const fs::path file = kData / "safetensors" / "all_dtypes.safetensors";
+  const Run r = run_psalm({"inspect", file.string(), "extra"});
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("'extra'"));
+  const Run s = run_psalm({"score", "--task", "gres", "stray", "--gt-dir", "a", "--pred-dir", "b"});
+  CHECK(s.rc == 2);
+  CHECK_THAT(s.err, Catch::Contains("'stray'"));
+  const Run twice = run_psalm({"synth", "--out", (scratch() / "t1").string(), "--out",
+                               (scratch() / "t2").string(), "--count", "1", "--size", "64"});
+  CHECK(twice.rc == 2);
+  CHECK_THAT(twice.err, Catch::Contains("--out"));
+}
+
+TEST_CASE("cli: --version and the DAVIS path in score --help", "[cli][20.9]") {
+  const Run v = run_psalm({"--version"});
+  CHECK(v.rc == 0);
+  CHECK_THAT(v.out, Catch::Matches("psalm [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  const Run h = run_psalm({"score", "--help"});
+  CHECK(h.rc == 0);
+  CHECK_THAT(h.out, Catch::Contains("Annotations/480p"));
+}
+
+TEST_CASE("cli forward: a wrong --prefix suggests the prefix the file has", "[cli][20.9]") {
+  const fs::path p = kData / "projector";
+  const Run r = run_psalm({"forward", "--component", "projector", "--config",
+                           (p / "swin_conv_tiny_config.json").string(), "--weights",
+                           (p / "swin_conv_eval.safetensors").string(), "--prefix", "wrong.",
+                           "--inputs", (p / "swin_conv_eval.safetensors").string(), "--out",
+                           (scratch() / "proj.safetensors").string()});
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("--prefix model.mm_projector."));
+}
+
+TEST_CASE("cli synth: the first progress line shows no rate yet", "[cli][20.9]") {
+  const Run r = run_psalm({"synth", "--out", (scratch() / "progress").string(), "--count", "3",
+                           "--size", "64", "--tasks", "semantic"});
+  REQUIRE(r.rc == 0);
+  const std::string first = r.err.substr(0, r.err.find('\n'));
+  CHECK_THAT(first, Catch::Contains("1/3") && !Catch::Contains(" 0.0/s"));
+}
+
+// ---- item 10: score reads what synth writes -------------------------------------------------
+
+TEST_CASE("cli: the synthetic ground truth scores perfectly against itself for every task",
+          "[cli][20.10]") {
+  const fs::path s = synth_export();
+  const std::vector<std::pair<std::string, fs::path>> runs = {
+      {"referring", s / "refcoco_train"},
+      {"gres", s / "grefcoco_train"},
+      {"interactive", s / "interactive_train"}};
+  for (const auto& [task, dir] : runs) {
+    const Run r = run_psalm(
+        {"score", "--task", task, "--gt-dir", dir.string(), "--pred-dir", dir.string(), "--json"});
+    REQUIRE(r.rc == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    if (task == "interactive") {
+      CHECK(j["overall"]["gIoU"].get<double>() == Approx(1.0));
+      CHECK(j["overall"]["samples"].get<std::int64_t>() > 0);
+    } else {
+      CHECK(j["gIoU"].get<double>() == Approx(1.0));
+    }
+  }
+  // one mask per referent / expression / prompted annotation, named by its id
+  const auto refs = nlohmann::json::parse(slurp(s / "refcoco_train.json"));
+  CHECK(files_in(s / "refcoco_train") == refs.size());
+  const auto grefs = nlohmann::json::parse(slurp(s / "grefcoco_train.json"));
+  CHECK(files_in(s / "grefcoco_train") == grefs.size());
+  const auto inter = nlohmann::json::parse(slurp(s / "coco_interactive_train_psalm.json"));
+  CHECK(files_in(s / "interactive_train" / "box") == inter["annotations"].size());
+}
