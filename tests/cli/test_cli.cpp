@@ -2,7 +2,8 @@
 // (tests/cli/CMakeLists.txt holds those): files made on the fly (FIFOs, oversized or
 // inconsistent inputs, tensors holding NaN), several commands in a row, and text compared with
 // the library's tokenizer. The program runs as a child process with exactly the arguments
-// given (no shell), its stdout and stderr captured, under a time limit.
+// given (no shell), its stdout and stderr captured, under a time limit; PSALM_CLI=path in the
+// environment runs another build of it.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -69,7 +71,9 @@ Run run_psalm(const std::vector<std::string>& args, int limit_s = 300) {
   static int counter = 0;
   const fs::path out = scratch() / ("stdout_" + std::to_string(counter));
   const fs::path err = scratch() / ("stderr_" + std::to_string(counter++));
-  std::vector<std::string> argv_s{PSALM_CLI_PATH};
+  // PSALM_CLI in the environment runs another build of the program (e.g. an older one).
+  const char* program = std::getenv("PSALM_CLI");
+  std::vector<std::string> argv_s{program != nullptr ? program : PSALM_CLI_PATH};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -592,6 +596,23 @@ TEST_CASE("cli synth: the first progress line shows no rate yet", "[cli][20.9]")
   REQUIRE(r.rc == 0);
   const std::string first = r.err.substr(0, r.err.find('\n'));
   CHECK_THAT(first, Catch::Contains("1/3") && !Catch::Contains(" 0.0/s"));
+}
+
+TEST_CASE("cli score vos: a first frame without objects is said so", "[cli][20.9]") {
+  const fs::path gt = scratch() / "vos_gt" / "seq", pred = scratch() / "vos_pred" / "seq";
+  fs::create_directories(gt);
+  fs::create_directories(pred);
+  const auto frame = [](std::uint8_t value) {
+    return psalm::Tensor<std::uint8_t>::full({4, 5}, value);  // (H, W)
+  };
+  for (const char* name : {"00000.png", "00001.png", "00002.png"}) {
+    psalm::io::save_indexed_png(gt / name, frame(0));
+    psalm::io::save_indexed_png(pred / name, frame(1));
+  }
+  const Run r = run_psalm({"score", "--task", "vos", "--gt-dir", gt.parent_path().string(),
+                           "--pred-dir", pred.parent_path().string()});
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("first annotation has no objects") && !Catch::Contains("1..0"));
 }
 
 // ---- item 10: score reads what synth writes -------------------------------------------------
