@@ -149,22 +149,25 @@ std::size_t files_in(const fs::path& dir) {
 TEST_CASE("cli tokenize: text with commas, quotes, spaces and non-ASCII equals the library's ids",
           "[cli][tokenize]") {
   const auto tok = psalm::io::Tokenizer::phi_1_5_psalm(kGpt2);
+  // Each text is one process (the GPT-2 tokenizer loads in ~5 s under the sanitizers): few,
+  // each covering a case. The decode round trip runs for the first two.
   const std::vector<std::string> texts = {
+      ",a,,b , c,",
+      "na\xc3\xafve caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe2\x9c\x93",
       "a,b",
-      "Hello, world, again,",
-      ",",
-      "a,,b , c",
       "\"quoted, text\" and 'single'",
       "  two leading spaces, and a trailing one ",
-      "na\xc3\xafve caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe2\x9c\x93",
       "segment the cat, the dog [SEG]",
   };
-  for (const std::string& text : texts) {
+  for (std::size_t k = 0; k < texts.size(); ++k) {
+    const std::string& text = texts[k];
     INFO("text: [" << text << "]");
     const Run r = run_psalm({"tokenize", "--gpt2", kGpt2.string(), "--json", text});
     REQUIRE(r.rc == 0);
     const std::vector<std::int32_t> want = tok.encode(text);
     CHECK(nlohmann::json::parse(r.out).get<std::vector<std::int32_t>>() == want);
+    if (text == "a,b") CHECK(want == std::vector<std::int32_t>{64, 11, 65});  // as HF GPT-2 gives
+    if (k >= 2) continue;
     // and back: --decode of those ids prints the text unchanged
     const Run back =
         run_psalm({"tokenize", "--gpt2", kGpt2.string(), "--decode", nlohmann::json(want).dump()});
