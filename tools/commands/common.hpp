@@ -1,6 +1,7 @@
 // tools/commands/common.hpp — what every `psalm` subcommand shares: the command table entry,
 // parsing with cxxopts into clear usage errors (unknown, repeated or stray arguments, numbers
-// out of range, options that do not apply), and the bounded JSON reader for annotation files.
+// out of range or not read whole, empty list items, options that do not apply), and the
+// bounded JSON reader for annotation files.
 // Exit codes: 0 success, 2 bad input (arguments, files), 1 internal failure.
 #pragma once
 
@@ -14,6 +15,8 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -21,7 +24,10 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
+#include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "psalm/core/error.hpp"
@@ -88,6 +94,59 @@ T in_range(const cxxopts::ParseResult& args, const std::string& name, T lo, T hi
     throw UsageError("--" + name + " must be in [" + std::to_string(lo) + ", " +
                      std::to_string(hi) + "], got " + std::to_string(v));
   return v;
+}
+
+/// `text` read whole as a number of type T (an integer, or a finite floating-point number):
+/// "1e-4x", "12 ", "" and "nan" are UsageErrors naming `what`, never a prefix silently taken.
+template <class T>
+T parse_number(const std::string& text, const std::string& what) {
+  T v{};
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, v);
+  bool ok = ec == std::errc() && stop == end;
+  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
+  if (!ok)
+    throw UsageError(what + ": '" + text + "' is not " +
+                     (std::is_floating_point_v<T> ? "a finite number" : "a whole number") +
+                     (ec == std::errc::result_out_of_range ? " in range" : ""));
+  return v;
+}
+
+/// A floating-point option, declared as cxxopts::value<std::string>() (cxxopts reads numbers
+/// through a stream and would take "1e-4x" as 1e-4), read whole and checked against
+/// [lo, hi] before it is used.
+inline double real_in_range(const cxxopts::ParseResult& args, const std::string& name, double lo,
+                            double hi) {
+  std::string text;
+  try {
+    text = args[name].as<std::string>();  // the given value or the default
+  } catch (const cxxopts::exceptions::exception&) {
+    throw UsageError("missing required option --" + name + " (see --help)");
+  }
+  const double v = parse_number<double>(text, "--" + name);
+  if (v < lo || v > hi) {
+    std::ostringstream range;
+    range << "--" << name << " must be in [" << lo << ", " << hi << "], got " << v;
+    throw UsageError(range.str());
+  }
+  return v;
+}
+
+/// The items of a comma-separated option value (spaces around an item are dropped); an empty
+/// item (",a", "a,,b", "a,") is a UsageError rather than silently skipped.
+inline std::vector<std::string> comma_items(const std::string& text, const std::string& name) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, comma - begin);
+    const auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b == std::string::npos)
+      throw UsageError("--" + name + " '" + text + "' has an empty item (a comma too many)");
+    out.push_back(item.substr(b, e - b + 1));
+    if (comma == text.size()) return out;
+    begin = comma + 1;
+  }
 }
 
 /// Every option given on the command line must be one of `allowed` (plus help / verbose):
