@@ -112,6 +112,11 @@ TEST_CASE("checkpoint: latest moves only after a complete write; old ones are pr
   std::ofstream(run / "latest") << "../etc\n";
   CHECK_THROWS_WITH(train::latest_checkpoint(run), Catch::Contains("not a checkpoint folder"));
   CHECK_THROWS_WITH(train::latest_checkpoint(run / "nope"), Catch::Contains("not a folder"));
+  // `latest` is read whole by io::read_file: a folder in its place is named, not read.
+  fs::remove(run / "latest");
+  fs::create_directories(run / "latest");
+  CHECK_THROWS_WITH(train::latest_checkpoint(run),
+                    Catch::Contains("latest: is a folder, not a regular file (checkpoint pointer"));
   fs::remove_all(run);
 }
 

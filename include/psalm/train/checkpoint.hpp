@@ -4,14 +4,13 @@
 // folder is built under a temporary name, synced, renamed, and only then does the run's
 // `latest` file point at it. A process killed at any moment leaves `latest` naming a complete
 // checkpoint. A checkpoint folder is also a model folder (model.safetensors + config.json).
-// Depends on: nn/state_dict, optim/adamw, io/{atomic_file, safetensors, json_config}.
+// Depends on: nn/state_dict, optim/adamw, io/{atomic_file, safetensors, json_config, read_file}.
 // Test: tests/train/test_checkpoint.cpp.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +22,7 @@
 
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/json_config.hpp"
+#include "psalm/io/read_file.hpp"
 #include "psalm/io/safetensors.hpp"
 #include "psalm/io/safetensors_writer.hpp"
 #include "psalm/nn/state_dict.hpp"
@@ -67,14 +67,9 @@ inline void sync_folder(const fs::path& folder) {
   }
 }
 
-inline std::string read_small_text(const fs::path& path, const char* what) {
-  PSALM_CHECK(fs::is_regular_file(path), what, " ", path.string(), " is missing or not a file");
-  PSALM_CHECK(fs::file_size(path) <= (1u << 20), what, " ", path.string(), " is larger than 1 MiB");
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  PSALM_CHECK(in.good() || in.eof(), "could not read ", what, " ", path.string());
-  return text;
-}
+/// The checkpoint's small text files (`latest`, the trainer state) are read whole through
+/// io::read_file: regular files of at most 1 MiB.
+inline constexpr std::int64_t kMaxCheckpointTextBytes = std::int64_t{1} << 20;
 
 }  // namespace detail
 
@@ -140,7 +135,8 @@ fs::path save_checkpoint(const fs::path& run_dir, std::int64_t step, nn::Module<
 /// The folder `latest` names in `run_dir`; an error when there is no complete checkpoint.
 inline fs::path latest_checkpoint(const fs::path& run_dir) {
   PSALM_CHECK(fs::is_directory(run_dir), "resume: ", run_dir.string(), " is not a folder");
-  std::string name = detail::read_small_text(run_dir / kLatestFile, "checkpoint pointer");
+  std::string name =
+      io::read_file(run_dir / kLatestFile, detail::kMaxCheckpointTextBytes, "checkpoint pointer");
   while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
   PSALM_CHECK(name.starts_with("checkpoint-") && name.find('/') == std::string::npos,
               "resume: ", (run_dir / kLatestFile).string(), " names \"", name,
@@ -180,8 +176,9 @@ nlohmann::json load_checkpoint(const fs::path& dir, nn::Module<T, Dev>& model,
                                  moments.load<T>("exp_avg_sq." + pname).template to<Dev>());
       }
   }
-  return io::parse_json_strict(detail::read_small_text(dir / kTrainerStateFile, "trainer state"),
-                        (dir / kTrainerStateFile).string());
+  const std::string state =
+      io::read_file(dir / kTrainerStateFile, detail::kMaxCheckpointTextBytes, "trainer state");
+  return io::parse_json_strict(state, (dir / kTrainerStateFile).string());
 }
 
 }  // namespace psalm::train
