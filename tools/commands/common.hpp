@@ -149,6 +149,15 @@ inline std::vector<std::string> comma_items(const std::string& text, const std::
   }
 }
 
+/// Throws unless the folder `out` (an output file option's value) is to be written in exists,
+/// so a long run does not fail at its end.
+inline void check_output_folder(const std::string& out, const std::string& option) {
+  const std::filesystem::path parent = std::filesystem::path(out).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+    throw Error("--" + option + " " + out + ": " + parent.string() + " is not an existing folder");
+}
+
 /// Every option given on the command line must be one of `allowed` (plus help / verbose):
 /// an option that does not apply to `context` is a UsageError rather than silently ignored.
 inline void only_options(const cxxopts::ParseResult& args, const std::set<std::string>& allowed,

@@ -3,9 +3,12 @@
 // index or a folder; recognised by content) rewritten as one safetensors file, atomically, with
 // --prefix filtering / stripping, --add-prefix and --dtype (io/checkpoint_convert.hpp; the
 // restricted readers of docs/io.md execute nothing). --dry-run lists what would be written.
+// Options follow tools/commands/common.hpp: --prefix may repeat, nothing else; --out's folder
+// is checked before the input is read.
 #pragma once
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -21,25 +24,31 @@ inline int run_convert(int argc, char** argv) {
       "psalm convert",
       "Rewrite a checkpoint (Mask2Former .pkl, torch.save .bin/.pt/.pth, safetensors) as one "
       "safetensors file. Pickles are read by a restricted reader that executes nothing.");
-  options.add_options()("out", "the safetensors file to write (replaced atomically)",
-                        cxxopts::value<std::string>())(
-      "prefix", "keep only tensors whose names start with P, removing P (repeatable)",
-      cxxopts::value<std::vector<std::string>>())(
-      "keep-prefix", "with --prefix: keep the matched prefix in the names")(
-      "add-prefix", "prepend Q to every written name",
-      cxxopts::value<std::string>()->default_value(""))(
-      "dtype", "keep, f32, bf16 or f64: convert floating-point tensors (integers are kept)",
-      cxxopts::value<std::string>()->default_value("keep"))(
-      "dry-run", "list the tensors that would be written; write nothing")(
-      "input", "checkpoint file or folder", cxxopts::value<std::string>());
+  options.add_options(
+      "",
+      {
+          {"out", "the safetensors file to write (replaced atomically) in an existing folder",
+           cxxopts::value<std::string>()},
+          {"prefix",
+           "keep only tensors whose names start with P, removing P (repeatable: give it "
+           "once per prefix)",
+           cxxopts::value<std::vector<std::string>>()},
+          {"keep-prefix", "with --prefix: keep the matched prefix in the names"},
+          {"add-prefix", "prepend Q to every written name",
+           cxxopts::value<std::string>()->default_value("")},
+          {"dtype", "keep, f32, bf16 or f64: convert floating-point tensors (integers are kept)",
+           cxxopts::value<std::string>()->default_value("keep")},
+          {"dry-run", "list the tensors that would be written; write nothing"},
+          {"input", "checkpoint file or folder", cxxopts::value<std::string>()},
+      });
   options.parse_positional({"input"});
   options.positional_help("INPUT");
   cxxopts::ParseResult args;
-  if (parse_or_help(options, argc, argv, args)) return 0;
+  if (parse_or_help(options, argc, argv, args, {"prefix"})) return 0;
   const std::string input = required<std::string>(args, "input");
   const bool dry_run = args.count("dry-run") > 0;
-  if (!dry_run && !args.count("out"))
-    throw UsageError("missing required option --out (see --help)");
+  if (dry_run && args.count("out")) throw UsageError("--out does not apply with --dry-run");
+  if (!dry_run) check_output_folder(required<std::string>(args, "out"), "out");
 
   io::ConvertOptions opt;
   if (args.count("prefix")) opt.prefixes = args["prefix"].as<std::vector<std::string>>();

@@ -143,13 +143,7 @@ inline int run_forward(int argc, char** argv) {
   const std::string inputs_path = required<std::string>(args, "inputs");
   const std::string out_path = required<std::string>(args, "out");
 
-  // The output folder is checked first, so a long run does not fail at the end.
-  {
-    const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
-      throw Error("--out " + out_path + ": " + parent.string() + " is not an existing folder");
-  }
+  check_output_folder(out_path, "out");  // first, so a long run does not fail at the end
   const io::SafetensorsCheckpoint inputs = io::SafetensorsCheckpoint::open(inputs_path);
   check_finite_inputs(inputs, inputs_path);
   std::optional<io::ConfigReader> config;
