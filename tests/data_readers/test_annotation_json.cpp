@@ -52,7 +52,7 @@ TEST_CASE("annotation json: typed fields with errors naming file, entry and fiel
 TEST_CASE("annotation json: missing, non-regular and oversized files are refused before reading") {
   const fs::path dir = psalm::testing::fresh_dir("psalm_test_annotation_json");
   CHECK_THROWS_WITH(data::read_annotation_json(dir / "none.json"),
-                    Catch::Contains("none.json: annotation file not found"));
+                    Catch::Contains("none.json: cannot open JSON file: not found"));
   CHECK_THROWS_WITH(data::read_annotation_json(dir), Catch::Contains("is not a regular file"));
   const fs::path big = dir / "big.json";
   { std::ofstream(big) << "[]"; }

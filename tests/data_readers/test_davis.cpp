@@ -73,8 +73,12 @@ TEST_CASE("davis: the objects are the first frame's; later ones and void are not
 TEST_CASE("davis: broken folders are errors that name the path") {
   const fs::path dir = psalm::testing::fresh_dir("psalm_test_davis_broken");
   fs::copy(tiny_dir() / "davis", dir, fs::copy_options::recursive);
-  CHECK_THROWS_WITH(data::read_davis(dir, "train"), Catch::Contains("train.txt: DAVIS split file "
-                                                                    "not found"));
+  CHECK_THROWS_WITH(data::read_davis(dir, "train"),
+                    Catch::Contains("train.txt: cannot open DAVIS split file: not found"));
+  // The split list is read whole by io::read_file: a folder in its place is named, not read.
+  fs::create_directories(dir / "ImageSets" / "2017" / "folder.txt");
+  CHECK_THROWS_WITH(data::read_davis(dir, "folder"),
+                    Catch::Contains("folder.txt: is a folder, not a regular file (DAVIS split"));
   std::ofstream(dir / "ImageSets" / "2017" / "dup.txt") << "seqA\nseqA\n";
   CHECK_THROWS_WITH(data::read_davis(dir, "dup"), Catch::Contains("line 2: sequence \"seqA\" is "
                                                                   "listed twice"));

@@ -1,7 +1,7 @@
 // tools/commands/common.hpp — what every `psalm` subcommand shares: the command table entry,
 // parsing with cxxopts into clear usage errors (unknown, repeated or stray arguments, numbers
-// out of range or not read whole, empty list items, options that do not apply), and the
-// bounded JSON reader for annotation files.
+// out of range or not read whole, empty list items, options that do not apply, an output
+// folder that does not exist).
 // Exit codes: 0 success, 2 bad input (arguments, files), 1 internal failure.
 #pragma once
 
@@ -181,12 +181,6 @@ inline nlohmann::json json_with_nonfinite_as_strings(nlohmann::json j) {
   if (j.is_array() || j.is_object())
     for (auto& v : j) v = json_with_nonfinite_as_strings(std::move(v));
   return j;
-}
-
-/// An annotation or results JSON file (COCO, panoptic, ...): strictly parsed, a regular file of
-/// at most io::kMaxAnnotationFileBytes; errors name the file once.
-inline nlohmann::json read_annotation_json(const std::filesystem::path& path) {
-  return io::read_json_file(path, io::kMaxAnnotationFileBytes);
 }
 
 }  // namespace psalm::cli

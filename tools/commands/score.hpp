@@ -12,6 +12,7 @@
 
 #include "commands/common.hpp"
 #include "commands/score_files.hpp"
+#include "psalm/data/annotation_json.hpp"
 #include "psalm/eval/coco_instance.hpp"
 #include "psalm/eval/gres.hpp"
 #include "psalm/eval/interactive.hpp"
@@ -34,7 +35,7 @@ inline int score_instance(const cxxopts::ParseResult& args, bool json) {
   const auto pred_path = required<std::string>(args, "pred");
   eval::CocoGroundTruth truth;
   std::vector<eval::CocoDetection> detections;
-  const nlohmann::json gt_json = read_annotation_json(gt_path);  // its errors name the file
+  const nlohmann::json gt_json = data::read_annotation_json(gt_path);  // its errors name the file
   try {
     truth = eval::coco_ground_truth_from_json(gt_json);
   } catch (const Error& e) {
@@ -42,7 +43,7 @@ inline int score_instance(const cxxopts::ParseResult& args, bool json) {
   }
   if (truth.images.empty())
     throw Error(gt_path + ": no images in the ground truth (nothing to score)");
-  const nlohmann::json pred_json = read_annotation_json(pred_path);
+  const nlohmann::json pred_json = data::read_annotation_json(pred_path);
   try {
     detections = eval::coco_detections_from_json(pred_json);
   } catch (const Error& e) {

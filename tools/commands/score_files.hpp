@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands/common.hpp"
+#include "psalm/data/annotation_json.hpp"
 #include "psalm/eval/mask_view.hpp"
 #include "psalm/eval/panoptic_quality.hpp"
 #include "psalm/io/image.hpp"
@@ -96,7 +97,7 @@ struct PanopticJson {
 /// Reads a COCO panoptic JSON strictly: ids, category ids and areas must be integers (1.5 is
 /// an error, not 1), flags 0 / 1 or booleans; errors name the file and the key path.
 inline PanopticJson read_panoptic_json(const fs::path& path, bool need_categories) {
-  const nlohmann::json j = read_annotation_json(path);
+  const nlohmann::json j = data::read_annotation_json(path);
   const std::string src = path.string();
   const auto field = [&](const nlohmann::json& object, const std::string& where,
                          const char* key) -> const nlohmann::json& {

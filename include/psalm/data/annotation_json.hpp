@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
 #include "psalm/core/error.hpp"
@@ -20,27 +19,18 @@
 
 namespace psalm::data {
 
-/// Largest annotation file read (COCO instances_train2017.json is 448 MB).
-inline constexpr std::int64_t kMaxAnnotationFileBytes = std::int64_t{1} << 30;
+/// Largest annotation file read (COCO instances_train2017.json is 448 MB): io's limit.
+inline constexpr std::int64_t kMaxAnnotationFileBytes = io::kMaxAnnotationFileBytes;
 /// Largest image side and pixel count an annotation may declare (checked before any mask of
 /// that size is allocated).
 inline constexpr std::int64_t kMaxImageSide = std::int64_t{1} << 15;
 inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
 
-/// Reads and strictly parses an annotation JSON file (duplicate keys are errors), refusing
-/// files above kMaxAnnotationFileBytes before reading them. Errors name the file.
+/// Reads and strictly parses an annotation JSON file (duplicate keys are errors) through
+/// io::read_json_file, the one bounded reader: a missing path, a folder or device and a file
+/// above kMaxAnnotationFileBytes are refused before reading. Errors name the file.
 inline nlohmann::json read_annotation_json(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  PSALM_CHECK(!ec && std::filesystem::exists(status), path.string(), ": annotation file not found");
-  PSALM_CHECK(std::filesystem::is_regular_file(status), path.string(),
-              ": is not a regular file (annotation JSON expected)");
-  const auto size = std::filesystem::file_size(path, ec);
-  PSALM_CHECK(!ec, path.string(), ": cannot read the file size: ", ec.message());
-  PSALM_CHECK(static_cast<std::int64_t>(size) <= kMaxAnnotationFileBytes, path.string(),
-              ": file of ", size, " bytes exceeds the limit of ", kMaxAnnotationFileBytes,
-              " bytes for annotation files");
-  return io::read_json_file(path);
+  return io::read_json_file(path, kMaxAnnotationFileBytes);
 }
 
 namespace detail {

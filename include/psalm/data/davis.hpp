@@ -3,13 +3,12 @@
 // the indexed object masks (0 background, 1..K objects, 255 void), paired with the frames by
 // file stem. The objects of a sequence are those of its first frame's annotation (the
 // semi-supervised protocol; ref: PSALM datasets/build_DAVIS.py). Host code.
-// Depends on: io/image. Test: tests/data_readers/test_davis.cpp.
+// Depends on: io/{image, read_file}. Test: tests/data_readers/test_davis.cpp.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -18,6 +17,7 @@
 
 #include "psalm/core/error.hpp"
 #include "psalm/io/image.hpp"
+#include "psalm/io/read_file.hpp"
 
 namespace psalm::data {
 
@@ -72,12 +72,7 @@ inline DavisDataset read_davis(const std::filesystem::path& root, const std::str
   namespace fs = std::filesystem;
   DavisDataset out{root, split, resolution, {}};
   const fs::path list = root / "ImageSets" / "2017" / (split + ".txt");
-  std::error_code ec;
-  PSALM_CHECK(fs::is_regular_file(list, ec), list.string(), ": DAVIS split file not found");
-  const auto size = fs::file_size(list, ec);
-  PSALM_CHECK(!ec && static_cast<std::int64_t>(size) <= kMaxDavisListBytes, list.string(),
-              ": split file of ", size, " bytes exceeds ", kMaxDavisListBytes, " bytes");
-  std::ifstream in(list);
+  std::istringstream in(io::read_file(list, kMaxDavisListBytes, "DAVIS split"));
   std::string line;
   std::set<std::string> seen;
   std::int64_t line_no = 0;

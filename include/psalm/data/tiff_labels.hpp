@@ -3,19 +3,19 @@
 // Reads uncompressed, single-sample, 8- or 16-bit unsigned images in either byte order, in
 // strips; anything else (compression, tiles, colour, several images' worth of doubt) is a
 // psalm::Error naming the file and the tag. Every offset and count is checked against the file.
-// Host code. Depends on: core/error, tensor. Test: tests/data_readers/test_semantic_folder.cpp.
+// Host code. Depends on: core/error, io/read_file, tensor.
+// Test: tests/data_readers/test_semantic_folder.cpp.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "psalm/core/error.hpp"
+#include "psalm/io/read_file.hpp"
 #include "psalm/tensor/tensor.hpp"
 
 namespace psalm::data {
@@ -183,17 +183,10 @@ inline Tensor<std::int32_t> decode_tiff_labels(std::span<const std::uint8_t> byt
   return out;
 }
 
-/// Reads a TIFF label map file (at most kMaxTiffBytes).
+/// Reads a TIFF label map file (at most kMaxTiffBytes) through io::read_file_bytes.
 inline Tensor<std::int32_t> load_tiff_labels(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  PSALM_CHECK(!ec, path.string(), ": cannot read the TIFF label map: ", ec.message());
-  PSALM_CHECK(static_cast<std::int64_t>(size) <= kMaxTiffBytes, path.string(), ": file of ", size,
-              " bytes exceeds ", kMaxTiffBytes);
-  std::vector<std::uint8_t> bytes(size);
-  std::ifstream in(path, std::ios::binary);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  PSALM_CHECK(in.gcount() == static_cast<std::streamsize>(size), path.string(), ": short read");
+  const std::vector<std::uint8_t> bytes =
+      io::read_file_bytes(path, kMaxTiffBytes, "TIFF label map");
   return decode_tiff_labels(bytes, path.string());
 }
 
