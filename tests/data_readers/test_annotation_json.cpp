@@ -53,7 +53,8 @@ TEST_CASE("annotation json: missing, non-regular and oversized files are refused
   const fs::path dir = psalm::testing::fresh_dir("psalm_test_annotation_json");
   CHECK_THROWS_WITH(data::read_annotation_json(dir / "none.json"),
                     Catch::Contains("none.json: cannot open JSON file: not found"));
-  CHECK_THROWS_WITH(data::read_annotation_json(dir), Catch::Contains("is not a regular file"));
+  CHECK_THROWS_WITH(data::read_annotation_json(dir),
+                    Catch::Contains("psalm_test_annotation_json: is a folder, not a regular file"));
   const fs::path big = dir / "big.json";
   { std::ofstream(big) << "[]"; }
   fs::resize_file(big, static_cast<std::uintmax_t>(data::kMaxAnnotationFileBytes) + 1);  // sparse
