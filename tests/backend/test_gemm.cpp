@@ -1,6 +1,7 @@
 // Tests for psalm/backend/cpu/gemm.hpp: every engine (OpenBLAS, oneDNN, Eigen) agrees with a
 // naive double-precision product on all transpose layouts, batches, broadcast operands,
-// alpha / beta, and bf16 operands.
+// alpha / beta, and bf16 operands; oneDNN's reference kernels are refused, bf16 products get
+// its brgemm kernel where the CPU has one, and a PackedOperand slot follows B's changes.
 #include <catch2/catch.hpp>
 
 #include "psalm/tensor.hpp"
@@ -146,4 +147,139 @@ TEST_CASE("gemm: plain layouts get a fast oneDNN kernel", "[backend][gemm]") {
   const auto* mm = cpu_backend::onednn_matmul(p);
   REQUIRE(mm != nullptr);
   CHECK_FALSE(mm->impl.starts_with("ref"));
+}
+
+namespace {
+
+/// A row-major (m, k) x (n, k)^T bf16 problem over the given buffers (a Linear's layout), with
+/// `pad` extra elements at the end of every row of A.
+GemmProblem<bf16> linear_problem(const Tensor<bf16>& a, const Tensor<bf16>& w, Tensor<float>& c,
+                                 std::int64_t pad = 0) {
+  GemmProblem<bf16> p;
+  p.m = a.size(0);
+  p.k = a.size(1) - pad;
+  p.n = w.size(0);
+  p.a = a.data();
+  p.lda = a.size(1);
+  p.b = w.data();
+  p.ldb = w.size(1);
+  p.trans_b = true;
+  p.c = c.data();
+  p.ldc = p.n;
+  return p;
+}
+
+void require_matches_naive(const GemmProblem<bf16>& p, const Tensor<float>& c) {
+  const std::vector<double> want =
+      naive(p, std::vector<double>(static_cast<std::size_t>(c.numel()), 0.0));
+  const std::vector<float> got = c.to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    REQUIRE(got[i] ==
+            Approx(want[i]).epsilon(testing::tol::f32_sum_rtol).margin(testing::tol::f32_sum_atol));
+}
+
+}  // namespace
+
+TEST_CASE("gemm: bf16 products get oneDNN's brgemm kernel where the CPU has bf16 kernels",
+          "[backend][gemm]") {
+  if (!cpu_backend::onednn_has_bf16()) {
+    WARN("this CPU has no bf16 matmul kernels in oneDNN: bf16 runs widened to f32");
+    const Tensor<bf16> a = cast<bf16>(Tensor<float>::randn({32, 64}, 1));
+    const Tensor<bf16> w = cast<bf16>(Tensor<float>::randn({48, 64}, 2));
+    Tensor<float> c = Tensor<float>::zeros({32, 48});
+    const GemmProblem<bf16> p = linear_problem(a, w, c);
+    CHECK(cpu_backend::gemm_implementation(p) == "openblas (bf16 widened to f32)");
+    cpu_backend::gemm(p);
+    require_matches_naive(p, c);
+    return;
+  }
+  // 2-D products as matmul() describes them (batch 1, batch stride 0): every layout.
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      INFO("trans_a " << ta << " trans_b " << tb);
+      const Tensor<bf16> a =
+          cast<bf16>(Tensor<float>::randn(ta ? Shape{64, 32} : Shape{32, 64}, 1));
+      const Tensor<bf16> b =
+          cast<bf16>(Tensor<float>::randn(tb ? Shape{48, 64} : Shape{64, 48}, 2));
+      Tensor<float> c = Tensor<float>::zeros({32, 48});
+      matmul_into(c, a, b, {.transpose_a = ta, .transpose_b = tb});
+      GemmProblem<bf16> p;
+      p.m = 32;
+      p.n = 48;
+      p.k = 64;
+      p.a = a.data();
+      p.lda = a.size(1);
+      p.trans_a = ta;
+      p.b = b.data();
+      p.ldb = b.size(1);
+      p.trans_b = tb;
+      p.c = c.data();
+      p.ldc = 48;
+      const std::string impl = cpu_backend::gemm_implementation(p);
+      CHECK(impl.starts_with("onednn brg"));
+      CHECK(impl.find("ref") == std::string::npos);
+      require_matches_naive(p, c);
+    }
+  // Padded rows: compacted first, so oneDNN still picks brgemm (gemm:jit otherwise).
+  const Tensor<bf16> a = cast<bf16>(Tensor<float>::randn({32, 64 + 8}, 3));
+  const Tensor<bf16> w = cast<bf16>(Tensor<float>::randn({48, 64}, 4));
+  Tensor<float> c = Tensor<float>::zeros({32, 48});
+  const GemmProblem<bf16> p = linear_problem(a, w, c, 8);
+  const std::string impl = cpu_backend::gemm_implementation(p);
+  CHECK(impl.starts_with("onednn brg"));
+  CHECK(impl.find("compacted") != std::string::npos);
+  cpu_backend::gemm(p);
+  require_matches_naive(p, c);
+}
+
+TEST_CASE("gemm: a PackedOperand slot keeps B reordered once and follows B's changes",
+          "[backend][gemm]") {
+  Tensor<bf16> a = cast<bf16>(Tensor<float>::randn({40, 64}, 1));
+  Tensor<bf16> w = cast<bf16>(Tensor<float>::randn({80, 64}, 2));
+  Tensor<float> c = Tensor<float>::zeros({40, 80});
+  PackedOperand slot;
+  GemmProblem<bf16> p = linear_problem(a, w, c);
+  p.packed_b = &slot;
+  cpu_backend::gemm(p);
+  require_matches_naive(p, c);
+  const bool packs = cpu_backend::onednn_has_bf16() &&
+                     cpu_backend::onednn_matmul(p, true) != nullptr &&
+                     cpu_backend::onednn_matmul(p, true)->packed_b;
+  CHECK(slot.holds_copy() == packs);
+  if (!packs) WARN("oneDNN keeps this B in its stored layout here: nothing to pack");
+  // The same B again: the copy is reused (and still right).
+  c.fill(0.0f);
+  cpu_backend::gemm(p);
+  require_matches_naive(p, c);
+  // B rewritten in place (as loading weights does): the fingerprint sees it.
+  w.assign(cast<bf16>(Tensor<float>::randn({80, 64}, 7)));
+  c.fill(0.0f);
+  cpu_backend::gemm(p);
+  require_matches_naive(p, c);
+  // One element changed: invalidate() makes the next product reorder again.
+  w.data()[5] = bf16(100.0f);
+  slot.invalidate();
+  CHECK_FALSE(slot.holds_copy());
+  c.fill(0.0f);
+  cpu_backend::gemm(p);
+  require_matches_naive(p, c);
+  // Another B through the same slot (a different pointer): its own copy.
+  const Tensor<bf16> w2 = cast<bf16>(Tensor<float>::randn({80, 64}, 8));
+  GemmProblem<bf16> p2 = linear_problem(a, w2, c);
+  p2.packed_b = &slot;
+  c.fill(0.0f);
+  cpu_backend::gemm(p2);
+  require_matches_naive(p2, c);
+  // Through matmul: the option reaches the backend.
+  PackedOperand slot2;
+  const Tensor<float> y = matmul(a, w, {.transpose_b = true, .packed_b = &slot2});
+  const Tensor<float> y_plain = matmul(a, w, {.transpose_b = true});
+  CHECK(slot2.holds_copy() == packs);
+  const std::vector<float> got = y.to_vector(), want = y_plain.to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    REQUIRE(got[i] ==
+            Approx(want[i]).epsilon(testing::tol::f32_sum_rtol).margin(testing::tol::f32_sum_atol));
+  // A copied slot starts empty.
+  const PackedOperand copy = slot2;
+  CHECK_FALSE(copy.holds_copy());
 }

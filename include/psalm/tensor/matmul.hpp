@@ -2,11 +2,14 @@
 // batched, for the three layouts a backward pass needs (NN, NT, TN; TT too). Shapes and
 // layouts are checked and lowered here to one GemmProblem; Gemm<Dev> (a library GEMM:
 // backend/cpu/gemm.hpp, backend/cuda/gemm.cuh) computes it. Transposed views are passed to
-// the library as transposes, not copied. bf16 operands accumulate and return in float.
+// the library as transposes, not copied. bf16 operands accumulate and return in float. A
+// PackedOperand slot lets a backend keep a constant B (a weight) in its preferred layout.
 // Depends on: tensor/tensor, tensor/assign. Test: tests/tensor/test_matmul.cpp.
 #pragma once
 
+#include <any>
 #include <cstdint>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -15,12 +18,51 @@
 
 namespace psalm {
 
+/// A slot kept next to a constant operand (a layer's weight) in which a backend may keep that
+/// operand re-laid out for its fastest kernel (the CPU backend: oneDNN's blocked bf16 weights),
+/// so the re-layout happens once instead of at every product. Pass the same slot with the same
+/// B each time (MatmulOptions::packed_b). The copy is rebuilt when B's data pointer, geometry
+/// or a sampled fingerprint of its values changes; call invalidate() after changing a few of
+/// B's values in place. Copies of a slot start empty. Thread-safe.
+class PackedOperand {
+ public:
+  PackedOperand() = default;
+  PackedOperand(const PackedOperand&) {}
+  PackedOperand& operator=(const PackedOperand&) {
+    invalidate();
+    return *this;
+  }
+
+  /// Drops the backend's copy: the next product re-lays B out.
+  void invalidate() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    state_.reset();
+  }
+  /// True when a backend holds a copy.
+  bool holds_copy() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return state_.has_value();
+  }
+  /// The backend's state under the slot's lock: f(std::any&).
+  template <class F>
+  decltype(auto) with_state(F&& f) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return f(state_);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::any state_;
+};
+
 /// Options of matmul(): transpose flags apply to the last two axes of each operand.
 struct MatmulOptions {
   bool transpose_a = false;
   bool transpose_b = false;
   double alpha = 1.0;
   double beta = 0.0;  ///< only with matmul_into: C = alpha A B + beta C
+  /// B is constant across calls (a weight, 2-D): the backend may keep it re-laid out here.
+  PackedOperand* packed_b = nullptr;
 };
 
 /// Element type of a product: float for f32 and bf16 operands, double for f64.
@@ -44,6 +86,7 @@ struct GemmProblem {
   Out* c = nullptr;
   std::int64_t ldc = 0, stride_c = 0;
   double alpha = 1.0, beta = 0.0;
+  PackedOperand* packed_b = nullptr;  ///< B is constant: a backend may keep it re-laid out here
 };
 
 /// Gemm<Dev>::run(const GemmProblem<T>&) for T in {float, double, bf16}: specialised per device.
@@ -165,6 +208,7 @@ void matmul_into(Tensor<matmul_result_t<T>, Dev>& c, const Tensor<T, Dev>& a,
   PSALM_CHECK(p.stride_c >= 0, "matmul: the output's batch axes must collapse into one stride");
   p.alpha = opt.alpha;
   p.beta = opt.beta;
+  p.packed_b = opt.packed_b;
   Gemm<Dev>::run(p);
 }
 
