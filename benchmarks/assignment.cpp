@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "psalm/core/error.hpp"
 #include "psalm/psalm/linear_assignment.hpp"
 
@@ -129,6 +130,7 @@ int run(int argc, char** argv) {
   if (as_json) {
     nlohmann::json out;
     out["benchmark"] = "assignment";
+    out["machine"] = psalm::bench::machine();
     out["baseline"] = baseline.is_null() ? nlohmann::json(nullptr) : baseline.at("tool");
     for (const Row& r : table) {
       nlohmann::json j;
@@ -145,6 +147,7 @@ int run(int argc, char** argv) {
     }
     std::cout << out.dump() << "\n";
   } else {
+    std::printf("%s", psalm::bench::machine_text().c_str());
     std::printf("linear_sum_assignment, time per solve (best of rounds)%s\n",
                 baseline.is_null() ? "; no --baseline given, so no scipy column" : "");
     std::printf("%-12s %14s %14s %18s %8s\n", "shape", "psalm (us)", "scipy (us)", "scipy / psalm",

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "psalm/data/synthetic.hpp"
 
 namespace {
@@ -73,9 +74,11 @@ int main(int argc, char** argv) {
                         {"scenes_per_second_all_tasks", 1.0 / all_s},
                         {"scene_over_png", scene_s / png_s},
                         {"all_tasks_over_png", all_s / png_s},
-                        {"scene_over_memcpy", scene_s / memcpy_s}};
+                        {"scene_over_memcpy", scene_s / memcpy_s},
+                        {"machine", psalm::bench::machine()}};
     std::cout << j.dump() << "\n";
   } else {
+    std::printf("%s", psalm::bench::machine_text().c_str());
     std::printf("synthetic scenes at 256 x 256 (best of 3 rounds of %d scenes, 1 thread)\n", n);
     std::printf("%-34s %10s %12s %12s\n", "stage", "ms/scene", "scenes/s", "vs png enc");
     const auto row = [&](const char* name, double s) {

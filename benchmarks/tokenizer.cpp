@@ -9,6 +9,8 @@
 // Without --baseline it encodes ~10 MB built from the fixture strings and prints MB/s only.
 #include "psalm/io/tokenizer.hpp"
 
+#include "bench_util.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -121,7 +123,8 @@ int main(int argc, char** argv) {
                           {"documents", docs.size()},
                           {"tokens", ids.size()},
                           {"psalm_cold_mb_per_s", cold},
-                          {"psalm_warm_mb_per_s", warm}};
+                          {"psalm_warm_mb_per_s", warm},
+                          {"machine", psalm::bench::machine()}};
     bool same_ids = true;
     if (!baseline.is_null()) {
       same_ids = ids.size() == baseline["tokens"].get<std::size_t>() &&
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
     if (as_json) {
       std::cout << out.dump() << "\n";
     } else {
+      std::printf("%s", psalm::bench::machine_text().c_str());
       std::printf("tokenizer encode, %.2f MB, %zu documents, %zu tokens\n", mb, docs.size(),
                   ids.size());
       std::printf("%-42s %12s %12s\n", "", "cold MB/s", "warm MB/s");
