@@ -188,7 +188,7 @@ TEST_CASE("gemm: bf16 products get oneDNN's brgemm kernel where the CPU has bf16
     const Tensor<bf16> w = cast<bf16>(Tensor<float>::randn({48, 64}, 2));
     Tensor<float> c = Tensor<float>::zeros({32, 48});
     const GemmProblem<bf16> p = linear_problem(a, w, c);
-    CHECK(cpu_backend::gemm_implementation(p) == "openblas (bf16 widened to f32)");
+    CHECK(cpu_backend::gemm_implementation(p).starts_with("bf16 widened to f32, then "));
     cpu_backend::gemm(p);
     require_matches_naive(p, c);
     return;

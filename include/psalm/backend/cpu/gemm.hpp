@@ -4,8 +4,8 @@
 // measurement (docs/performance.md, benchmarks/gemm.cpp): one-row / one-column f32 and bf16
 // products -> psalm's GEMV kernels (backend/cpu/gemv.hpp: no packing of the matrix), f32 ->
 // OpenBLAS for single products and oneDNN for batches, f64 -> OpenBLAS, bf16 -> oneDNN where
-// the CPU has bf16 kernels (AVX512-BF16 / AMX; decided at run time), else bf16 -> f32
-// conversion + OpenBLAS (oneDNN 2.6 has no bf16 matmul on AVX2-only CPUs). oneDNN sees plain
+// the CPU has bf16 kernels (AVX512-BF16 / AMX; decided at run time), else bf16 widened to f32
+// and the f32 choice (oneDNN 2.6 has no bf16 matmul on AVX2-only CPUs). oneDNN sees plain
 // row-major layouts (2-D when there is no batch: a batch axis of stride 0 made it choose its
 // reference kernel), bf16 operands with padded rows are compacted first (its brgemm kernel
 // needs dense ones), primitives are created once per geometry and cached, and geometries for
@@ -360,8 +360,38 @@ inline GemmProblem<bf16> compacted(const GemmProblem<bf16>& p, std::vector<Tenso
   return q;
 }
 
-/// bf16 operands widened to f32 (contiguous, exact), then an f32 GEMM by OpenBLAS.
-inline void gemm_bf16_via_f32(const GemmProblem<bf16>& p) {
+template <class T>
+void gemm(const GemmProblem<T>& p, CpuGemmEngine engine = CpuGemmEngine::automatic);
+template <class T>
+std::string gemm_implementation(const GemmProblem<T>& p,
+                                CpuGemmEngine engine = CpuGemmEngine::automatic);
+
+/// The f32 problem of `p` with both operands widened into dense buffers (same layouts);
+/// pointers left null (set by gemm_bf16_via_f32).
+inline GemmProblem<float> widened_geometry(const GemmProblem<bf16>& p) {
+  GemmProblem<float> q;
+  q.batch = p.batch;
+  q.m = p.m;
+  q.n = p.n;
+  q.k = p.k;
+  q.lda = p.trans_a ? p.m : p.k;
+  q.stride_a = p.stride_a == 0 ? 0 : p.m * p.k;
+  q.trans_a = p.trans_a;
+  q.ldb = p.trans_b ? p.k : p.n;
+  q.stride_b = p.stride_b == 0 ? 0 : p.k * p.n;
+  q.trans_b = p.trans_b;
+  q.c = p.c;
+  q.ldc = p.ldc;
+  q.stride_c = p.stride_c;
+  q.alpha = p.alpha;
+  q.beta = p.beta;
+  return q;
+}
+
+/// bf16 operands widened to f32 (dense, exact), then an f32 GEMM with `f32_engine` (OpenBLAS
+/// by request; automatic in the fallback, so batches still run as one oneDNN primitive).
+inline void gemm_bf16_via_f32(const GemmProblem<bf16>& p,
+                              CpuGemmEngine f32_engine = CpuGemmEngine::openblas) {
   auto widen = [](const bf16* x, std::int64_t batch, std::int64_t stride, std::int64_t rows,
                   std::int64_t cols, std::int64_t ld) {
     Tensor<float> out(Shape{batch * rows, cols});  // (batch * rows, cols)
@@ -381,25 +411,13 @@ inline void gemm_bf16_via_f32(const GemmProblem<bf16>& p) {
   const std::int64_t b_rows = p.trans_b ? p.n : p.k, b_cols = p.trans_b ? p.k : p.n;
   const Tensor<float> a = widen(p.a, a_batch, p.stride_a, a_rows, a_cols, p.lda);
   const Tensor<float> b = widen(p.b, b_batch, p.stride_b, b_rows, b_cols, p.ldb);
-  GemmProblem<float> q;
-  q.batch = p.batch;
-  q.m = p.m;
-  q.n = p.n;
-  q.k = p.k;
+  GemmProblem<float> q = widened_geometry(p);
   q.a = a.data();
-  q.lda = a_cols;
-  q.stride_a = p.stride_a == 0 ? 0 : a_rows * a_cols;
-  q.trans_a = p.trans_a;
   q.b = b.data();
-  q.ldb = b_cols;
-  q.stride_b = p.stride_b == 0 ? 0 : b_rows * b_cols;
-  q.trans_b = p.trans_b;
-  q.c = p.c;
-  q.ldc = p.ldc;
-  q.stride_c = p.stride_c;
-  q.alpha = p.alpha;
-  q.beta = p.beta;
-  gemm_openblas(q);
+  if (f32_engine == CpuGemmEngine::openblas)
+    gemm_openblas(q);
+  else
+    gemm(q, f32_engine);
 }
 
 template <class T>
@@ -429,7 +447,16 @@ void gemm_eigen(const GemmProblem<T>& p) {
 }
 
 /// How gemm() runs a problem: the route and, for oneDNN, the primitive it uses.
-enum class GemmRoute { nothing, scale_only, gemv, openblas, openblas_widened, onednn, eigen };
+enum class GemmRoute {
+  nothing,
+  scale_only,
+  gemv,
+  openblas,
+  openblas_widened,
+  widened,
+  onednn,
+  eigen
+};
 
 template <class T>
 struct GemmPlan {
@@ -454,9 +481,13 @@ GemmPlan<T> plan_gemm(const GemmProblem<T>& p, CpuGemmEngine engine) {
         return plan;
       }
     }
-    if constexpr (std::is_same_v<T, bf16>)
-      engine = onednn_has_bf16() ? CpuGemmEngine::onednn : CpuGemmEngine::openblas;
-    else if constexpr (std::is_same_v<T, double>)
+    if constexpr (std::is_same_v<T, bf16>) {
+      if (!onednn_has_bf16()) {  // no bf16 kernels on this CPU (oneDNN 2.6 on AVX2)
+        plan.route = GemmRoute::widened;
+        return plan;
+      }
+      engine = CpuGemmEngine::onednn;
+    } else if constexpr (std::is_same_v<T, double>)
       engine = CpuGemmEngine::openblas;
     else
       engine = p.batch > 1 ? CpuGemmEngine::onednn : CpuGemmEngine::openblas;
@@ -500,8 +531,7 @@ GemmPlan<T> plan_gemm(const GemmProblem<T>& p, CpuGemmEngine engine) {
 /// What gemm(p, engine) runs, for benchmarks and logs: "onednn brg:avx512_core_amx_bf16",
 /// "gemv avx512", "openblas", "openblas (bf16 widened to f32)", ...
 template <class T>
-std::string gemm_implementation(const GemmProblem<T>& p,
-                                CpuGemmEngine engine = CpuGemmEngine::automatic) {
+std::string gemm_implementation(const GemmProblem<T>& p, CpuGemmEngine engine) {
   const GemmPlan<T> plan = plan_gemm(p, engine);
   switch (plan.route) {
     case GemmRoute::nothing:
@@ -514,6 +544,10 @@ std::string gemm_implementation(const GemmProblem<T>& p,
       return "openblas";
     case GemmRoute::openblas_widened:
       return "openblas (bf16 widened to f32)";
+    case GemmRoute::widened:
+      if constexpr (std::is_same_v<T, bf16>)
+        return "bf16 widened to f32, then " + gemm_implementation(widened_geometry(p));
+      return "?";
     case GemmRoute::onednn:
       return "onednn " + plan.onednn->impl + (plan.onednn->packed_b ? " (packed B)" : "") +
              (plan.compact ? " (compacted)" : "");
@@ -525,7 +559,7 @@ std::string gemm_implementation(const GemmProblem<T>& p,
 
 /// Runs `p` with an explicit engine (tests compare engines; benchmarks measure them).
 template <class T>
-void gemm(const GemmProblem<T>& p, CpuGemmEngine engine = CpuGemmEngine::automatic) {
+void gemm(const GemmProblem<T>& p, CpuGemmEngine engine) {
   const GemmPlan<T> plan = plan_gemm(p, engine);
   switch (plan.route) {
     case GemmRoute::nothing:
@@ -541,6 +575,9 @@ void gemm(const GemmProblem<T>& p, CpuGemmEngine engine = CpuGemmEngine::automat
     case GemmRoute::gemv:
       if constexpr (!std::is_same_v<T, double>) gemv(p);
       return;
+    case GemmRoute::widened:
+      if constexpr (std::is_same_v<T, bf16>) gemm_bf16_via_f32(p, CpuGemmEngine::automatic);
+      return;
     case GemmRoute::openblas:
     case GemmRoute::openblas_widened:
       if constexpr (std::is_same_v<T, bf16>) {
@@ -554,10 +591,10 @@ void gemm(const GemmProblem<T>& p, CpuGemmEngine engine = CpuGemmEngine::automat
         if (plan.compact) {
           std::vector<Tensor<bf16>> keep;
           const GemmProblem<bf16> q = compacted(p, &keep);
-          if (!gemm_onednn(q)) gemm_bf16_via_f32(p);
+          if (!gemm_onednn(q)) gemm_bf16_via_f32(p, CpuGemmEngine::automatic);
           return;
         }
-        if (!gemm_onednn(p)) gemm_bf16_via_f32(p);
+        if (!gemm_onednn(p)) gemm_bf16_via_f32(p, CpuGemmEngine::automatic);  // only a ref kernel
       } else if constexpr (std::is_same_v<T, float>) {
         if (!gemm_onednn(p)) gemm_openblas(p);
       }
