@@ -99,3 +99,34 @@ TEST_CASE("phi generate: sampling is reproducible by seed and stops at eos", "[p
   CHECK(stopped.shape() == Shape{1, 4});
   CHECK(stopped.to_vector().back() == eos);
 }
+
+TEST_CASE("phi generate: greedy tokens are the argmax of full forwards over the sequence so far",
+          "[phi]") {
+  // generate() runs the prompt once, then one-row steps (GEMVs) with the lm_head on the last
+  // position only; an uncached full forward per step (GEMMs, logits everywhere) must pick the
+  // same tokens.
+  auto lm = fixture_model("tiny_b");
+  const auto ref = fixture_reference("tiny_b");
+  const Tensor<std::int64_t> prompt = ref.load<std::int64_t>("input_ids").narrow(1, 0, 5).contiguous();
+  const std::int64_t steps = 6, b = prompt.size(0), v = lm.config().vocab_size;
+  const std::vector<std::int64_t> got = mp::generate(lm, prompt, {.max_new_tokens = steps}).to_vector();
+  std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(b));
+  const std::vector<std::int64_t> flat = prompt.to_vector();
+  for (std::int64_t i = 0; i < b; ++i)
+    rows[static_cast<std::size_t>(i)].assign(flat.begin() + i * 5, flat.begin() + (i + 1) * 5);
+  autograd::NoGrad no_grad;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    std::vector<std::int64_t> seq;
+    for (const auto& r : rows) seq.insert(seq.end(), r.begin(), r.end());
+    const std::int64_t l = 5 + s;
+    const std::vector<float> logits =
+        lm.forward(Tensor<std::int64_t>::from_data(seq, Shape{b, l})).logits.value().to_vector();
+    for (std::int64_t i = 0; i < b; ++i) {
+      const float* last = logits.data() + (i * l + l - 1) * v;
+      rows[static_cast<std::size_t>(i)].push_back(std::max_element(last, last + v) - last);
+    }
+  }
+  std::vector<std::int64_t> want;
+  for (const auto& r : rows) want.insert(want.end(), r.begin(), r.end());
+  CHECK(got == want);
+}

@@ -1,5 +1,6 @@
 // psalm/models/phi/generate.hpp — text generation with a KV cache: one forward over the prompt,
-// then one position per step; the next token greedy (temperature 0) or sampled from
+// then one position per step (its one-row products run as GEMVs, backend/cpu/gemv.hpp); the
+// lm_head only on the last position; the next token greedy (temperature 0) or sampled from
 // softmax(logits / temperature) restricted to the top-p nucleus, with a seeded counter RNG so a
 // run is reproducible. Depends on: models/phi/{model,kv_cache}, core/rng.
 // Test: tests/phi/test_generate.cpp.
@@ -92,10 +93,13 @@ Tensor<std::int64_t> generate(PhiForCausalLM<T, Dev>& lm, const Tensor<std::int6
   Tensor<std::int64_t> step = prompt.contiguous();  // (B, L), then (B, 1)
   const CounterRng rng{opt.seed, 0};
   for (std::int64_t n = 0; n < opt.max_new_tokens; ++n) {
+    // The lm_head only on each row's last position: over a prompt of L tokens, logits for all
+    // of them would cost L x D x V multiply-adds (a 1,100-token prompt: 230 GFLOP) for one row.
+    const Var<T, Dev> hidden =
+        lm.forward(step.template to<Dev>(), {}, false, &cache).last_hidden_state;  // (B, Ls, D)
     const Var<T, Dev> logits =
-        lm.forward(step.template to<Dev>(), {}, true, &cache).logits;  // (B, Ls, V)
-    const std::vector<T> last =
-        logits.value().narrow(1, logits.size(1) - 1, 1).template to<cpu>().contiguous().to_vector();
+        lm.lm_head(Var<T, Dev>(hidden.value().narrow(1, hidden.size(1) - 1, 1)));  // (B, 1, V)
+    const std::vector<T> last = logits.value().template to<cpu>().contiguous().to_vector();
     std::vector<std::int64_t> next(static_cast<std::size_t>(b));
     for (std::int64_t i = 0; i < b; ++i) {
       const auto ii = static_cast<std::size_t>(i);
