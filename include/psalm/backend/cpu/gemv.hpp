@@ -426,9 +426,9 @@ void gemv(const GemmProblem<T>& p, CpuIsa isa = cpu_isa()) {
   const std::int64_t w_stride = row_case ? p.stride_b : p.stride_a;
   const T* ws = row_case ? p.b : p.a;
   const std::int64_t outputs = base.n;
-  // At least ~32 K matrix elements per thread, so small products stay on one thread.
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(p.k, 1));
+  // At least ~32 K matrix elements per thread (k per output), so small products stay on one
+  // thread.
+  const std::int64_t grain = grain_for(p.k, std::int64_t{1} << 15);
   Executor<cpu>::parallel_for(p.batch * outputs, grain, [&](std::int64_t begin, std::int64_t end) {
     while (begin < end) {
       const std::int64_t b = begin / outputs, j0 = begin % outputs;
