@@ -100,25 +100,25 @@ TEST_CASE("phi generate: sampling is reproducible by seed and stops at eos", "[p
   CHECK(stopped.to_vector().back() == eos);
 }
 
-TEST_CASE("phi generate: greedy tokens are the argmax of full forwards over the sequence so far",
-          "[phi]") {
-  // generate() runs the prompt once, then one-row steps (GEMVs) with the lm_head on the last
-  // position only; an uncached full forward per step (GEMMs, logits everywhere) must pick the
-  // same tokens.
-  auto lm = fixture_model("tiny_b");
-  const auto ref = fixture_reference("tiny_b");
-  const Tensor<std::int64_t> prompt = ref.load<std::int64_t>("input_ids").narrow(1, 0, 5).contiguous();
-  const std::int64_t steps = 6, b = prompt.size(0), v = lm.config().vocab_size;
-  const std::vector<std::int64_t> got = mp::generate(lm, prompt, {.max_new_tokens = steps}).to_vector();
+namespace {
+
+// generate() runs the prompt once, then one-row steps (GEMVs) with the logits on the last
+// position only; an uncached full forward per step (GEMMs, logits everywhere) must pick the
+// same tokens.
+void check_greedy_against_full_forwards(mp::PhiForCausalLM<float>& lm,
+                                        const Tensor<std::int64_t>& prompt, std::int64_t steps) {
+  const std::int64_t b = prompt.size(0), l0 = prompt.size(1), v = lm.config().vocab_size;
+  const std::vector<std::int64_t> got =
+      mp::generate(lm, prompt, {.max_new_tokens = steps}).to_vector();
   std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(b));
   const std::vector<std::int64_t> flat = prompt.to_vector();
   for (std::int64_t i = 0; i < b; ++i)
-    rows[static_cast<std::size_t>(i)].assign(flat.begin() + i * 5, flat.begin() + (i + 1) * 5);
+    rows[static_cast<std::size_t>(i)].assign(flat.begin() + i * l0, flat.begin() + (i + 1) * l0);
   autograd::NoGrad no_grad;
   for (std::int64_t s = 0; s < steps; ++s) {
     std::vector<std::int64_t> seq;
     for (const auto& r : rows) seq.insert(seq.end(), r.begin(), r.end());
-    const std::int64_t l = 5 + s;
+    const std::int64_t l = l0 + s;
     const std::vector<float> logits =
         lm.forward(Tensor<std::int64_t>::from_data(seq, Shape{b, l})).logits.value().to_vector();
     for (std::int64_t i = 0; i < b; ++i) {
@@ -129,4 +129,29 @@ TEST_CASE("phi generate: greedy tokens are the argmax of full forwards over the 
   std::vector<std::int64_t> want;
   for (const auto& r : rows) want.insert(want.end(), r.begin(), r.end());
   CHECK(got == want);
+}
+
+}  // namespace
+
+TEST_CASE("phi generate: greedy tokens are the argmax of full forwards over the sequence so far",
+          "[phi]") {
+  auto lm = fixture_model("tiny_b");
+  const auto ref = fixture_reference("tiny_b");
+  check_greedy_against_full_forwards(
+      lm, ref.load<std::int64_t>("input_ids").narrow(1, 0, 5).contiguous(), 6);
+}
+
+TEST_CASE(
+    "phi generate: with tied word embeddings the last position's logits come from "
+    "embed_tokens",
+    "[phi]") {
+  // A tied model has no lm_head: generate() must take its logits the way forward() does.
+  mp::PhiConfig cfg = fixture_config("tiny_b");
+  cfg.tie_word_embeddings = true;
+  cfg.lm_head_bias = false;
+  nn::InitRng rng{7};
+  mp::PhiForCausalLM<float> lm(cfg, rng);
+  const auto ref = fixture_reference("tiny_b");
+  check_greedy_against_full_forwards(
+      lm, ref.load<std::int64_t>("input_ids").narrow(1, 0, 5).contiguous(), 6);
 }

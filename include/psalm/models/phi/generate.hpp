@@ -1,9 +1,9 @@
 // psalm/models/phi/generate.hpp — text generation with a KV cache: one forward over the prompt,
 // then one position per step (its one-row products run as GEMVs, backend/cpu/gemv.hpp); the
-// lm_head only on the last position; the next token greedy (temperature 0) or sampled from
-// softmax(logits / temperature) restricted to the top-p nucleus, with a seeded counter RNG so a
-// run is reproducible. Depends on: models/phi/{model,kv_cache}, core/rng.
-// Test: tests/phi/test_generate.cpp.
+// logits (lm_head, or the tied embedding) only on the last position; the next token greedy
+// (temperature 0) or sampled from softmax(logits / temperature) restricted to the top-p nucleus,
+// with a seeded counter RNG so a run is reproducible. Depends on: models/phi/{model,kv_cache},
+// core/rng. Test: tests/phi/test_generate.cpp.
 #pragma once
 
 #include <algorithm>
@@ -98,7 +98,7 @@ Tensor<std::int64_t> generate(PhiForCausalLM<T, Dev>& lm, const Tensor<std::int6
     const Var<T, Dev> hidden =
         lm.forward(step.template to<Dev>(), {}, false, &cache).last_hidden_state;  // (B, Ls, D)
     const Var<T, Dev> logits =
-        lm.lm_head(Var<T, Dev>(hidden.value().narrow(1, hidden.size(1) - 1, 1)));  // (B, 1, V)
+        lm.logits(Var<T, Dev>(hidden.value().narrow(1, hidden.size(1) - 1, 1)));  // (B, 1, V)
     const std::vector<T> last = logits.value().template to<cpu>().contiguous().to_vector();
     std::vector<std::int64_t> next(static_cast<std::size_t>(b));
     for (std::int64_t i = 0; i < b; ++i) {
