@@ -287,7 +287,9 @@ class Segmenter {
           try {
             ex.prompt_masks.select(0, i).assign(rasterize_visual_prompt(vp, height, width));
           } catch (const Error& e) {
-            fail("visual prompt ", i, ": ", e.what());
+            std::string what = e.what();
+            if (what.rfind("visual prompt: ", 0) == 0) what.erase(0, 15);
+            fail("visual prompt ", i, " (", to_string(vp.kind), "): ", what);
           }
           ex.prompt_kinds.push_back(vp.kind);
         }
