@@ -377,3 +377,52 @@ TEST_CASE("psalm segment: bad input exits with 2 and leaves --out as it was", "[
   for (const auto& e : fs::directory_iterator(work.path))
     CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
 }
+
+TEST_CASE("psalm eval: metrics through the evaluators, predictions that psalm score rescores",
+          "[cli][eval]") {
+  const Inputs& in = inputs();
+  testing::TempDir work("eval_cli");
+  const fs::path saved = work.path / "pred";
+  const Run r = psalm_program({"eval", "--model", in.model(), "--data", "synthetic:val:3",
+                               "--examples", "3", "--size", "64", "--batch-size", "2", "--tasks",
+                               "panoptic,referring,gres,interactive", "--save-predictions",
+                               saved.string(), "--json"});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  const nlohmann::json out = nlohmann::json::parse(r.out);
+  CHECK(out == read_json(saved / "summary.json"));
+  const auto& tasks = out["tasks"];
+  REQUIRE(tasks.size() == 4);
+  auto score = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"score", "--json"};
+    all.insert(all.end(), args.begin(), args.end());
+    const Run s = psalm_program(all);
+    INFO(s.err);
+    REQUIRE(s.rc == 0);
+    return nlohmann::json::parse(s.out);
+  };
+  const std::string d = saved.string();
+  // NaN (no sample of a kind) is written as null.
+  auto same = [](const nlohmann::json& a, const nlohmann::json& b) {
+    if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
+    return a.get<double>() == Approx(b.get<double>());
+  };
+  const nlohmann::json referring = score({"--task", "referring", "--gt-dir", d + "/referring/gt",
+                                          "--pred-dir", d + "/referring/pred"});
+  CHECK(same(referring["cIoU"], tasks["referring"]["metrics"]["ciou"]));
+  CHECK(same(referring["gIoU"], tasks["referring"]["metrics"]["giou"]));
+  const nlohmann::json interactive =
+      score({"--task", "interactive", "--gt-dir", d + "/interactive/gt", "--pred-dir",
+             d + "/interactive/pred"});
+  CHECK(same(interactive["overall"]["gIoU"], tasks["interactive"]["metrics"]["miou"]));
+  const nlohmann::json panoptic = score(
+      {"--task", "panoptic", "--gt-json", d + "/panoptic/gt.json", "--gt-dir", d + "/panoptic/gt",
+       "--pred-json", d + "/panoptic/pred.json", "--pred-dir", d + "/panoptic/pred"});
+  CHECK(same(panoptic["All"]["PQ"], tasks["panoptic"]["metrics"]["pq"]));
+  const nlohmann::json gres =
+      score({"--task", "gres", "--gt-dir", d + "/gres/gt", "--pred-dir", d + "/gres/pred"});
+  CHECK(same(gres["cIoU"], tasks["gres"]["metrics"]["ciou"]));
+  const Run bad = psalm_program({"eval", "--model", in.model(), "--data", "coco:val"});
+  CHECK(bad.rc == 2);
+  CHECK_THAT(bad.err, Catch::Matchers::Contains("--data must be synthetic"));
+}

@@ -32,6 +32,9 @@ struct EvaluateOptions {
   GresOptions gres = GresOptions::with_no_target();
   /// Called after each batch with (examples done, total).
   std::function<void(std::int64_t, std::int64_t)> progress;
+  /// Called with every example's answer (index, example, answer) before it is scored:
+  /// `psalm eval --save-predictions` writes them out.
+  std::function<void(std::int64_t, const Example&, const TaskPrediction&)> on_prediction{};
 };
 
 /// Metrics of one task: the headline numbers as fractions in [0, 1] ("metrics") and the
@@ -106,6 +109,8 @@ EvaluationResult evaluate(PsalmModel<float, Dev>& model, const InputEncoder& enc
       const Task rule = condition_kind(task) == ConditionKind::classes ? Task::panoptic : task;
       const TaskPrediction pred =
           task_inference(rule, s, batch.geometries[b], categories, {.gres = options.gres});
+      if (options.on_prediction)
+        options.on_prediction(start + static_cast<std::int64_t>(b), ex, pred);
       switch (condition_kind(task)) {
         case ConditionKind::classes: {
           Tensor<std::int32_t> gt_ids;
