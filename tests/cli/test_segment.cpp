@@ -424,5 +424,37 @@ TEST_CASE("psalm eval: metrics through the evaluators, predictions that psalm sc
   CHECK(same(gres["cIoU"], tasks["gres"]["metrics"]["ciou"]));
   const Run bad = psalm_program({"eval", "--model", in.model(), "--data", "coco:val"});
   CHECK(bad.rc == 2);
-  CHECK_THAT(bad.err, Catch::Matchers::Contains("--data must be synthetic"));
+  CHECK_THAT(bad.err, Catch::Matchers::Contains("unknown dataset kind \"coco\""));
+}
+
+TEST_CASE("psalm eval: datasets named as train/data_spec.hpp names them", "[cli][eval]") {
+  const Inputs& in = inputs();
+  testing::TempDir work("eval_datasets");
+  const std::string d = (work.path / "synth").string();
+  REQUIRE(psalm_program({"synth", "--out", d, "--split", "val", "--count", "3", "--size", "64",
+                         "--tasks", "panoptic,refcoco,interactive", "--seed", "2"})
+              .rc == 0);
+  for (const auto& [spec, task] : std::vector<std::pair<std::string, std::string>>{
+           {"refcoco:" + d + ":val", "referring"},
+           {"coco-panoptic:" + d, "panoptic"},
+           {"coco-interactive:" + d + ":val:prompt=box", "interactive"}}) {
+    INFO(spec);
+    const Run r =
+        psalm_program({"eval", "--model", in.model(), "--data", spec, "--examples", "2", "--json"});
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    const nlohmann::json out = nlohmann::json::parse(r.out);
+    REQUIRE(out["tasks"].size() == 1);
+    CHECK(out["tasks"][task]["examples"] == 2);
+  }
+  const Run instances = psalm_program(
+      {"eval", "--model", in.model(), "--data", "coco-panoptic:" + d + ":val:task=instance"});
+  CHECK(instances.rc == 2);
+  CHECK_THAT(instances.err, Catch::Matchers::Contains("psalm segment, then psalm score"));
+  const Run tasks = psalm_program(
+      {"eval", "--model", in.model(), "--data", "refcoco:" + d + ":val", "--tasks", "gres"});
+  CHECK(tasks.rc == 2);
+  const Run missing =
+      psalm_program({"eval", "--model", in.model(), "--data", "refcoco:/nonexistent:val"});
+  CHECK(missing.rc == 2);
 }

@@ -3,7 +3,8 @@
 // scorers as the trainer's held-out evaluation and `psalm score`), metrics printed with their
 // protocol; --save-predictions writes predictions and ground truth in the layouts `psalm score`
 // reads, so any number can be recomputed from files. Datasets: the synthetic scenes
-// (synthetic:val[:SEED] or synthetic:train[:SEED]). See docs/cli.md.
+// (synthetic:val[:SEED] or synthetic:train[:SEED]) and every dataset train/data_spec.hpp opens
+// (coco-panoptic:DIR, refcoco:DIR:val, grefcoco:..., coco-interactive:...). See docs/cli.md.
 #pragma once
 
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "commands/segment.hpp"
 #include "psalm/io/image.hpp"
 #include "psalm/psalm/segmenter.hpp"
+#include "psalm/train/data_spec.hpp"
 #include "psalm/train/evaluate.hpp"
 #include "psalm/train/synthetic_examples.hpp"
 
@@ -146,9 +148,9 @@ inline int run_eval(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("model", "model folder (config.json + model.safetensors; default: the shipped psalm-tiny)", cxxopts::value<std::string>())
-      ("data", "synthetic:val[:SEED] or synthetic:train[:SEED]", cxxopts::value<std::string>()->default_value("synthetic:val"))
-      ("tasks", "comma-separated: panoptic, referring, gres, interactive", cxxopts::value<std::string>()->default_value("panoptic,referring,gres,interactive"))
-      ("examples", "examples per task", cxxopts::value<std::int64_t>()->default_value("64"))
+      ("data", "synthetic:val[:SEED], synthetic:train[:SEED], or a dataset: coco-panoptic:DIR, refcoco:DIR:val, grefcoco:DIR:val, coco-interactive:DIR:val:prompt=point, ... (docs/data.md)", cxxopts::value<std::string>()->default_value("synthetic:val"))
+      ("tasks", "synthetic data: comma-separated panoptic, referring, gres, interactive", cxxopts::value<std::string>()->default_value("panoptic,referring,gres,interactive"))
+      ("examples", "examples per task (default: 64 synthetic, a dataset's all)", cxxopts::value<std::int64_t>()->default_value("0"))
       ("size", "scene side in pixels (default: the model's input side)", cxxopts::value<std::int64_t>())
       ("batch-size", "examples per forward pass", cxxopts::value<std::int64_t>()->default_value("8"))
       ("save-predictions", "write predictions and ground truth in `psalm score` layouts to this folder", cxxopts::value<std::string>())
@@ -157,26 +159,39 @@ inline int run_eval(int argc, char** argv) {
   // clang-format on
   cxxopts::ParseResult args;
   if (parse_or_help(options, argc, argv, args)) return 0;
-  data::synthetic::Split split = data::synthetic::Split::val;
-  std::uint64_t seed = 0;
-  ed::parse_data(args["data"].as<std::string>(), split, seed);
-  std::vector<Task> tasks;
-  for (const std::string& name : segment_detail::split_classes(args["tasks"].as<std::string>())) {
-    Task t;
-    try {
-      t = parse_task(name);
-    } catch (const Error& e) {
-      throw UsageError(std::string("--tasks: ") + e.what());
-    }
-    if (t == Task::instance || t == Task::semantic)
-      throw UsageError("--tasks: " + name +
-                       " is scored as panoptic on the synthetic scenes; ask for panoptic");
-    tasks.push_back(t);
-  }
-  if (tasks.empty()) throw UsageError("--tasks lists no task");
+  const std::string data_arg = args["data"].as<std::string>();
+  const bool synthetic = data_arg.rfind("synthetic", 0) == 0;
   const std::int64_t examples = args["examples"].as<std::int64_t>();
   const std::int64_t batch = args["batch-size"].as<std::int64_t>();
-  if (examples < 1 || batch < 1) throw UsageError("--examples and --batch-size must be positive");
+  if (examples < 0 || batch < 1)
+    throw UsageError("--examples must be >= 0 and --batch-size positive");
+  // Each task with its example source and count.
+  struct Job {
+    Task task;
+    std::function<Example(std::int64_t)> source;
+    std::int64_t count;
+  };
+  std::vector<Job> jobs;
+  data::synthetic::Split split = data::synthetic::Split::val;
+  std::uint64_t seed = 0;
+  std::optional<train::ExampleSource> dataset;
+  if (synthetic) {
+    ed::parse_data(data_arg, split, seed);
+  } else {
+    if (args.count("tasks"))
+      throw UsageError("--tasks applies to synthetic data; a dataset has its own task");
+    if (args.count("size")) throw UsageError("--size applies to synthetic data");
+    dataset.emplace(train::open_example_source(train::parse_data_spec(data_arg)));
+    if (dataset->size() == 0) throw Error(dataset->description() + ": no example");
+    const Task task = dataset->example(0).task;
+    if (task == Task::instance || task == Task::semantic)
+      throw UsageError(
+          std::string("--data ") + data_arg + " is a " + to_string(task) +
+          " dataset; psalm eval scores panoptic, referring, gres and interactive data (for " +
+          to_string(task) + ": psalm segment, then psalm score)");
+    jobs.push_back({task, [&](std::int64_t i) { return dataset->example(i); },
+                    examples == 0 ? dataset->size() : std::min(examples, dataset->size())});
+  }
 
   const fs::path model_dir = args.count("model") ? fs::path(args["model"].as<std::string>())
                                                  : segment_detail::default_model_folder();
@@ -184,25 +199,44 @@ inline int run_eval(int argc, char** argv) {
   seg_options.tokenizer_dir = segment_detail::tokenizer_folder(args, model_dir);
   Segmenter seg = Segmenter::load(model_dir, seg_options);
   train::SyntheticExampleOptions data;
-  data.scene.split = split;
-  data.scene.seed = seed;
-  const std::int64_t size =
-      args.count("size") ? args["size"].as<std::int64_t>() : seg.config().image_size;
-  if (size < 64 || size > 1024)
-    throw UsageError("--size must be in [64, 1024], got " + std::to_string(size));
-  data.scene.height = data.scene.width = size;
-  data.include_held_out_classes = split == data::synthetic::Split::val;
+  if (synthetic) {
+    data.scene.split = split;
+    data.scene.seed = seed;
+    const std::int64_t size =
+        args.count("size") ? args["size"].as<std::int64_t>() : seg.config().image_size;
+    if (size < 64 || size > 1024)
+      throw UsageError("--size must be in [64, 1024], got " + std::to_string(size));
+    data.scene.height = data.scene.width = size;
+    data.include_held_out_classes = split == data::synthetic::Split::val;
+    for (const std::string& name : segment_detail::split_classes(args["tasks"].as<std::string>())) {
+      Task t;
+      try {
+        t = parse_task(name);
+      } catch (const Error& e) {
+        throw UsageError(std::string("--tasks: ") + e.what());
+      }
+      if (t == Task::instance || t == Task::semantic)
+        throw UsageError("--tasks: " + name +
+                         " is scored as panoptic on the synthetic scenes; ask for panoptic");
+      jobs.push_back({t,
+                      [&data, t](std::int64_t i) {
+                        return train::synthetic_example(t, data, static_cast<std::uint64_t>(i));
+                      },
+                      examples == 0 ? 64 : examples});
+    }
+    if (jobs.empty()) throw UsageError("--tasks lists no task");
+  }
 
   std::optional<segment_detail::StagedFolder> saved;
   if (args.count("save-predictions"))
     saved.emplace(args["save-predictions"].as<std::string>(), false);
   nlohmann::json all{{"model", fs::absolute(model_dir).lexically_normal().string()},
-                     {"data", args["data"].as<std::string>()},
-                     {"examples", examples},
+                     {"data", dataset ? dataset->description() : data_arg},
                      {"tasks", nlohmann::json::object()}};
   std::string reports;
   ProgressBar bar;
-  for (const Task task : tasks) {
+  for (const Job& job : jobs) {
+    const Task task = job.task;
     std::optional<ed::PredictionWriter> writer;
     if (saved) writer.emplace(saved->path(), task);
     train::EvaluateOptions opt;
@@ -214,14 +248,11 @@ inline int run_eval(int argc, char** argv) {
       opt.on_prediction = [&](std::int64_t i, const Example& ex, const TaskPrediction& p) {
         writer->add(i, ex, p);
       };
-    const train::EvaluationResult r = train::evaluate<cpu>(
-        seg.model(), seg.encoder(), task,
-        [&](std::int64_t i) {
-          return train::synthetic_example(task, data, static_cast<std::uint64_t>(i));
-        },
-        examples, opt);
+    const train::EvaluationResult r =
+        train::evaluate<cpu>(seg.model(), seg.encoder(), task, job.source, job.count, opt);
     if (writer) writer->finish();
-    all["tasks"][to_string(task)] = {{"metrics", r.metrics}, {"report", r.report}};
+    all["tasks"][to_string(task)] = {
+        {"metrics", r.metrics}, {"report", r.report}, {"examples", r.examples}};
     reports += std::string("== ") + to_string(task) + " (" + std::to_string(r.examples) +
                " examples)\n" + r.report + "\n";
   }

@@ -175,8 +175,9 @@ class Segmenter {
         psalm_tokenizer(tokenizer_dir, config.condition_mode == ConditionMode::ref_token);
     nn::InitRng rng = nn::InitRng::for_loading();
     auto model = std::make_unique<PsalmModel<float>>(config, rng);
+    const io::SafetensorsCheckpoint weights = io::SafetensorsCheckpoint::open(dir);
     try {
-      load_psalm_weights(*model, io::SafetensorsCheckpoint::open(dir));
+      load_psalm_weights(*model, weights);
     } catch (const Error& e) {
       fail(dir.string(), ": the weights do not fit config.json: ", e.what());
     }
