@@ -11,9 +11,11 @@
 
 #include "commands/common.hpp"
 #include "commands/convert.hpp"
+#include "commands/eval.hpp"
 #include "commands/forward.hpp"
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
+#include "commands/segment.hpp"
 #include "commands/synth.hpp"
 #include "commands/tokenize.hpp"
 #include "commands/train.hpp"
@@ -23,9 +25,11 @@ namespace {
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
       {"convert", "rewrite a .pkl / torch.save / safetensors checkpoint as safetensors", psalm::cli::run_convert},
+      {"eval", "a model's metrics on a dataset (synthetic scenes), with --save-predictions for psalm score", psalm::cli::run_eval},
       {"forward", "run one model component on named tensors (the PyTorch parity harness)", psalm::cli::run_forward},
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats", psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
+      {"segment", "masks for your images: referring, gRES, class lists, points / boxes / scribbles / masks, video objects", psalm::cli::run_segment},
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats", psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
       {"train", "train PSALM on the synthetic scenes (stage 1 or 2), resumable", psalm::cli::run_train},

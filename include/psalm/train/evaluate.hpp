@@ -3,7 +3,7 @@
 // gIoU, generalized referring gIoU / N-acc / T-acc (with an explicit no-target answer),
 // interactive mIoU per prompt kind. Inference as in deployment: eval mode, canonical class
 // order, strided visual-prompt points, post-processing at the original image size.
-// Depends on: psalm/{model, inputs, inference/*}, eval/*. Test: tests/train/test_evaluate.cpp.
+// Depends on: psalm/{model, inputs, inference/task_inference}, eval/*. Test: tests/train/test_evaluate.cpp.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +18,8 @@
 #include "psalm/eval/interactive.hpp"
 #include "psalm/eval/panoptic_quality.hpp"
 #include "psalm/eval/referring.hpp"
-#include "psalm/psalm/inference/gres.hpp"
-#include "psalm/psalm/inference/interactive.hpp"
-#include "psalm/psalm/inference/panoptic.hpp"
-#include "psalm/psalm/inference/referring.hpp"
 #include "psalm/psalm/inference/sample_outputs.hpp"
+#include "psalm/psalm/inference/task_inference.hpp"
 #include "psalm/psalm/inputs.hpp"
 #include "psalm/psalm/model.hpp"
 
@@ -35,6 +32,9 @@ struct EvaluateOptions {
   GresOptions gres = GresOptions::with_no_target();
   /// Called after each batch with (examples done, total).
   std::function<void(std::int64_t, std::int64_t)> progress;
+  /// Called with every example's answer (index, example, answer) before it is scored:
+  /// `psalm eval --save-predictions` writes them out.
+  std::function<void(std::int64_t, const Example&, const TaskPrediction&)> on_prediction{};
 };
 
 /// Metrics of one task: the headline numbers as fractions in [0, 1] ("metrics") and the
@@ -101,23 +101,24 @@ EvaluationResult evaluate(PsalmModel<float, Dev>& model, const InputEncoder& enc
     for (std::size_t b = 0; b < examples.size(); ++b) {
       const Example& ex = examples[b];
       const SampleOutputs s = sample_outputs(result.last(), static_cast<std::int64_t>(b));
-      const ImageGeometry& g = batch.geometries[b];
+      if (condition_kind(task) == ConditionKind::classes && !pq) {
+        categories = example_categories(ex);
+        pq.emplace(categories);
+      }
+      // Every classes task is scored by PQ, so it is post-processed by the panoptic rule.
+      const Task rule = condition_kind(task) == ConditionKind::classes ? Task::panoptic : task;
+      const TaskPrediction pred =
+          task_inference(rule, s, batch.geometries[b], categories, {.gres = options.gres});
+      if (options.on_prediction)
+        options.on_prediction(start + static_cast<std::int64_t>(b), ex, pred);
       switch (condition_kind(task)) {
         case ConditionKind::classes: {
-          if (!pq) {
-            for (std::size_t c = 0; c < ex.class_names.size(); ++c)
-              categories.push_back({static_cast<std::int64_t>(c + 1),
-                                    ex.class_is_thing.empty() || ex.class_is_thing[c] != 0,
-                                    ex.class_names[c]});
-            pq.emplace(categories);
-          }
-          const PanopticPrediction pred = panoptic_inference(s, g, categories);
           Tensor<std::int32_t> gt_ids;
           std::vector<eval::PanopticSegment> gt_segments;
           detail::panoptic_ground_truth(ex, gt_ids, gt_segments);
           pq->add_image(start + static_cast<std::int64_t>(b),
-                        {gt_ids.data(), gt_ids.size(0), gt_ids.size(1)}, gt_segments, pred.view(),
-                        pred.segments);
+                        {gt_ids.data(), gt_ids.size(0), gt_ids.size(1)}, gt_segments,
+                        pred.panoptic.view(), pred.panoptic.segments);
           break;
         }
         case ConditionKind::referring: {
@@ -128,22 +129,19 @@ EvaluationResult evaluate(PsalmModel<float, Dev>& model, const InputEncoder& enc
             for (std::int64_t p = 0; p < h * w; ++p)
               gt.data()[p] |= ex.target_masks.data()[n * h * w + p];
           const eval::MaskView gt_view{gt.data(), h, w};
-          if (task == Task::gres) {
-            const GresPrediction pred = gres_inference(s, g, options.gres);
-            gres.add(pred.view(), gt_view, pred.no_target, ex.num_targets() == 0);
-          } else {
-            referring.add(referring_inference(s, g).view(), gt_view);
-          }
+          if (task == Task::gres)
+            gres.add(pred.gres.view(), gt_view, pred.gres.no_target, ex.num_targets() == 0);
+          else
+            referring.add(pred.referring.view(), gt_view);
           break;
         }
         case ConditionKind::regions: {
-          const std::vector<MaskPrediction> preds = interactive_inference(s, g);
           for (std::int64_t k = 0; k < ex.num_regions(); ++k) {
             const auto kind = ex.prompt_kinds.empty()
                                   ? eval::PromptType::point
                                   : static_cast<eval::PromptType>(
                                         ex.prompt_kinds[static_cast<std::size_t>(k)]);
-            interactive.add(kind, preds[static_cast<std::size_t>(k)].view(),
+            interactive.add(kind, pred.regions[static_cast<std::size_t>(k)].view(),
                             detail::mask_plane(ex.target_masks, k));
           }
           break;
