@@ -14,7 +14,7 @@
 #include <map>
 #include <sstream>
 
-#include "commands/score_files.hpp"
+#include "psalm/data/coco_panoptic.hpp"
 #include "psalm/eval/coco_instance.hpp"
 #include "psalm/eval/panoptic_quality.hpp"
 #include "psalm/eval/video.hpp"
@@ -152,29 +152,36 @@ TEST_CASE("psalm segment: several images and prompts, every output read back", "
         ++listed;
       }
     }
-    // Panoptic: the PNG and segments_info as `psalm score` reads them, scored against itself.
+    // Panoptic: the PNG and segments_info through the COCO panoptic reader (which checks every
+    // PNG id is a listed segment), scored against itself.
     const auto& pan = image["prompts"][1];
-    const cli::PanopticJson pj =
-        cli::read_panoptic_json(out.path / pan["panoptic_json"].get<std::string>(), true);
-    REQUIRE(pj.images.size() == 1);
+    const data::CocoPanoptic pj =
+        data::read_coco_panoptic(out.path / pan["panoptic_json"].get<std::string>());
+    REQUIRE(pj.annotations.size() == 1);
     CHECK(pj.categories.size() == 2);
-    const auto& [image_id, entry] = *pj.images.begin();
+    const data::PanopticAnnotationRecord& annotation = pj.annotations.front();
+    const std::int64_t image_id = annotation.image_id;
     CHECK(image_id == image["id"]);
-    const cli::LoadedLabels ids =
-        cli::load_panoptic_png(out.path / pan["panoptic_png"].get<std::string>());
-    REQUIRE(ids.ids.shape() == Shape{h, w});
+    const Tensor<std::int32_t> ids = data::load_panoptic_ids(
+        out.path / pan["panoptic_png"].get<std::string>(), annotation, h, w);  // (H, W)
     std::map<std::int64_t, std::int64_t> area;
-    for (std::int32_t v : ids.ids.to_vector()) ++area[v];
+    for (std::int32_t v : ids.to_vector()) ++area[v];
     std::int64_t covered = 0;
-    for (const eval::PanopticSegment& seg : entry.segments) {
-      CHECK(seg.area.value_or(-1) == area[seg.id]);
-      covered += area[seg.id];
+    std::vector<eval::PanopticSegment> segments;
+    for (const data::PanopticSegmentRecord& r : annotation.segments) {
+      CHECK(static_cast<std::int64_t>(r.area) == area[r.id]);
+      covered += area[r.id];
+      segments.push_back({r.id, r.category_id, r.iscrowd, area[r.id]});
     }
     CHECK(covered + area[0] == h * w);
-    CHECK(entry.segments.size() == pan["masks"].size());
-    eval::PanopticQuality pq(pj.categories);
-    pq.add_image(image_id, ids.view(), entry.segments, ids.view(), entry.segments);
-    if (!entry.segments.empty()) CHECK(pq.result().all.pq == Approx(1.0));
+    CHECK(segments.size() == pan["masks"].size());
+    std::vector<eval::PanopticCategory> categories;
+    for (const data::CocoCategoryRecord& c : pj.categories)
+      categories.push_back({c.id, c.isthing, c.name});
+    const eval::LabelView view{ids.data(), ids.size(0), ids.size(1)};
+    eval::PanopticQuality pq(categories);
+    pq.add_image(image_id, view, segments, view, segments);
+    if (!segments.empty()) CHECK(pq.result().all.pq == Approx(1.0));
   }
   CHECK(listed == results.size());
   CHECK(detections.size() == results.size());
@@ -284,19 +291,19 @@ TEST_CASE("psalm segment: video objects in the DAVIS layout", "[cli][segment]") 
   const nlohmann::json summary = read_json(out.path / "summary.json");
   CHECK(summary["objects"] == nlohmann::json::array({1, 3}));
   REQUIRE(summary["frames"].size() == 3);
-  std::vector<cli::LoadedLabels> frames;
+  std::vector<Tensor<std::int32_t>> frames;  // per frame (H, W) object ids
   for (int t = 0; t < 3; ++t) {
     const fs::path png = out.path / "bear" / ("0000" + std::to_string(t) + ".png");
     const io::IndexedImage indexed = io::load_indexed_png(png);
     REQUIRE(indexed.indices.shape() == Shape{36, 48});
     for (std::uint8_t v : indexed.indices.to_vector()) CHECK((v == 0 || v == 1 || v == 3));
-    frames.push_back(cli::load_labels(png));
+    frames.push_back(io::load_label_png(png).contiguous());  // (H, W)
     CHECK(fs::exists(out.path / "overlay" / ("0000" + std::to_string(t) + ".png")));
   }
   // The index maps load into the J&F evaluator (scored against themselves).
   eval::VideoEvaluator vos;
   std::vector<eval::LabelView> views;
-  for (const auto& f : frames) views.push_back(f.view());
+  for (const auto& f : frames) views.push_back({f.data(), f.size(0), f.size(1)});
   vos.add_sequence("bear", views, views);
   CHECK(vos.result().jf_mean == Approx(1.0));
 }
