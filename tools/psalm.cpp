@@ -11,6 +11,7 @@
 
 #include "commands/common.hpp"
 #include "commands/convert.hpp"
+#include "commands/eval.hpp"
 #include "commands/forward.hpp"
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
@@ -23,6 +24,7 @@ namespace {
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
       {"convert", "rewrite a .pkl / torch.save / safetensors checkpoint as safetensors", psalm::cli::run_convert},
+      {"eval", "held-out metrics of a model on the synthetic scenes: every task, VOS, open vocabulary", psalm::cli::run_eval},
       {"forward", "run one model component on named tensors (the PyTorch parity harness)", psalm::cli::run_forward},
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats", psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},
