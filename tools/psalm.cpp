@@ -25,7 +25,7 @@ namespace {
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
       {"convert", "rewrite a .pkl / torch.save / safetensors checkpoint as safetensors", psalm::cli::run_convert},
-      {"eval", "a model's metrics on a dataset (synthetic scenes), with --save-predictions for psalm score", psalm::cli::run_eval},
+      {"eval", "held-out metrics of a model: synthetic scenes (every task, VOS, open vocabulary) or a dataset", psalm::cli::run_eval},
       {"forward", "run one model component on named tensors (the PyTorch parity harness)", psalm::cli::run_forward},
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats", psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)", psalm::cli::run_score},

@@ -1,14 +1,11 @@
 // Tests of `psalm segment` (tools/commands/segment.hpp), run as the built program on a randomly
 // initialised psalm_tiny model folder: every output is read back (mask PNGs against the RLE of
-// results.json, the overlay, panoptic PNG + segments_info through `psalm score`'s reader and
-// PanopticQuality, semantic label PNGs, DAVIS index PNGs through VideoEvaluator, COCO results
+// results.json, the overlay, panoptic PNG + segments_info through the COCO panoptic reader
+// and PanopticQuality, semantic label PNGs, DAVIS index PNGs through VideoEvaluator, COCO results
 // through the COCO evaluator), the answers equal psalm::Segmenter's, and bad input exits with
 // code 2 leaving --out as it was.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,44 +19,15 @@
 #include "psalm/io/rle.hpp"
 #include "psalm/psalm/segmenter.hpp"
 #include "psalm/psalm/visual_prompt.hpp"
-#include "support/tiny_model.hpp"
+#include "support/cli_program.hpp"
 
 using namespace psalm;
+using testing::ProgramRun;
+using testing::psalm_program;
+using testing::slurp;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Run {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-/// Runs the psalm program with `args`; stdout and stderr captured.
-Run psalm_program(const std::vector<std::string>& args) {
-  static testing::TempDir logs("segment_logs");
-  std::string cmd = quoted(PSALM_CLI_PROGRAM);
-  for (const std::string& a : args) cmd += " " + quoted(a);
-  cmd += " >" + quoted((logs.path / "out").string()) + " 2>" + quoted((logs.path / "err").string());
-  const int status = std::system(cmd.c_str());
-  Run r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(logs.path / "out");
-  r.err = slurp(logs.path / "err");
-  return r;
-}
 
 /// An (h, w) RGB scene: a red square and a blue disc on grey (shifted right by `shift`).
 Tensor<std::uint8_t> scene(std::int64_t h, std::int64_t w, std::int64_t shift = 0) {
@@ -110,10 +78,10 @@ Tensor<std::uint8_t> decode_rle(const nlohmann::json& segmentation) {
 TEST_CASE("psalm segment: several images and prompts, every output read back", "[cli][segment]") {
   const Inputs& in = inputs();
   testing::TempDir out("segment_out");
-  const Run r = psalm_program({"segment", in.a.string(), in.b.string(), "--model", in.model(),
-                               "--out", out.path.string(), "--json", "--text", "the red square",
-                               "--classes", "square, disc", "--point", "10,12", "--box",
-                               "5,5,30,20", "--scribble", "2,2;20,30;35,30"});
+  const ProgramRun r = psalm_program(
+      {"segment", in.a.string(), in.b.string(), "--model", in.model(), "--out", out.path.string(),
+       "--json", "--text", "the red square", "--classes", "square, disc", "--point", "10,12",
+       "--box", "5,5,30,20", "--scribble", "2,2;20,30;35,30"});
   INFO(r.err);
   REQUIRE(r.rc == 0);
   const nlohmann::json summary = nlohmann::json::parse(r.out);
@@ -190,9 +158,9 @@ TEST_CASE("psalm segment: several images and prompts, every output read back", "
 TEST_CASE("psalm segment: the program's answers are the library's", "[cli][segment]") {
   const Inputs& in = inputs();
   testing::TempDir out("segment_same");
-  const Run r = psalm_program({"segment", in.a.string(), "--model", in.model(), "--out",
-                               out.path.string(), "--gres", "--text", "all discs", "--mask",
-                               in.mask.string(), "--point", "40,25"});
+  const ProgramRun r = psalm_program({"segment", in.a.string(), "--model", in.model(), "--out",
+                                      out.path.string(), "--gres", "--text", "all discs", "--mask",
+                                      in.mask.string(), "--point", "40,25"});
   INFO(r.err);
   REQUIRE(r.rc == 0);
   CHECK_THAT(r.out, Catch::Matchers::Contains("wrote " +
@@ -225,7 +193,7 @@ TEST_CASE("psalm segment: the program's answers are the library's", "[cli][segme
 TEST_CASE("psalm segment: instance and semantic outputs", "[cli][segment]") {
   const Inputs& in = inputs();
   testing::TempDir out("segment_classes");
-  Run r =
+  ProgramRun r =
       psalm_program({"segment", in.a.string(), "--model", in.model(), "--out", out.path.string(),
                      "--classes", "square, disc, floor", "--task", "instance"});
   INFO(r.err);
@@ -283,9 +251,9 @@ TEST_CASE("psalm segment: video objects in the DAVIS layout", "[cli][segment]") 
   for (std::int64_t y = 20; y < 28; ++y)
     for (std::int64_t x = 28; x < 36; ++x) anno.data()[y * 48 + x] = 3;
   io::save_indexed_png(data.path / "00000.png", anno, io::davis_palette());
-  const Run r = psalm_program({"segment", "--video", (data.path / "bear").string(), "--first-mask",
-                               (data.path / "00000.png").string(), "--model", in.model(), "--out",
-                               out.path.string()});
+  const ProgramRun r = psalm_program({"segment", "--video", (data.path / "bear").string(),
+                                      "--first-mask", (data.path / "00000.png").string(), "--model",
+                                      in.model(), "--out", out.path.string()});
   INFO(r.err);
   REQUIRE(r.rc == 0);
   const nlohmann::json summary = read_json(out.path / "summary.json");
@@ -312,8 +280,8 @@ TEST_CASE("psalm segment: bad input exits with 2 and leaves --out as it was", "[
   const Inputs& in = inputs();
   testing::TempDir work("segment_errors");
   const fs::path out = work.path / "out";
-  const Run ok = psalm_program({"segment", in.a.string(), "--model", in.model(), "--out",
-                                out.string(), "--text", "the disc"});
+  const ProgramRun ok = psalm_program({"segment", in.a.string(), "--model", in.model(), "--out",
+                                       out.string(), "--text", "the disc"});
   REQUIRE(ok.rc == 0);
   const std::string before = slurp(out / "summary.json");
   std::ofstream(work.path / "broken.png") << "not an image";
@@ -374,7 +342,7 @@ TEST_CASE("psalm segment: bad input exits with 2 and leaves --out as it was", "[
   };
   for (const auto& [args, message] : cases) {
     INFO(message);
-    const Run r = psalm_program(args);
+    const ProgramRun r = psalm_program(args);
     CHECK(r.rc == 2);
     CHECK_THAT(r.err,
                Catch::Matchers::Contains("psalm: error:") && Catch::Matchers::Contains(message));
@@ -383,85 +351,4 @@ TEST_CASE("psalm segment: bad input exits with 2 and leaves --out as it was", "[
   // No temporary folder is left beside --out.
   for (const auto& e : fs::directory_iterator(work.path))
     CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
-}
-
-TEST_CASE("psalm eval: metrics through the evaluators, predictions that psalm score rescores",
-          "[cli][eval]") {
-  const Inputs& in = inputs();
-  testing::TempDir work("eval_cli");
-  const fs::path saved = work.path / "pred";
-  const Run r = psalm_program({"eval", "--model", in.model(), "--data", "synthetic:val:3",
-                               "--examples", "3", "--size", "64", "--batch-size", "2", "--tasks",
-                               "panoptic,referring,gres,interactive", "--save-predictions",
-                               saved.string(), "--json"});
-  INFO(r.err);
-  REQUIRE(r.rc == 0);
-  const nlohmann::json out = nlohmann::json::parse(r.out);
-  CHECK(out == read_json(saved / "summary.json"));
-  const auto& tasks = out["tasks"];
-  REQUIRE(tasks.size() == 4);
-  auto score = [&](const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"score", "--json"};
-    all.insert(all.end(), args.begin(), args.end());
-    const Run s = psalm_program(all);
-    INFO(s.err);
-    REQUIRE(s.rc == 0);
-    return nlohmann::json::parse(s.out);
-  };
-  const std::string d = saved.string();
-  // NaN (no sample of a kind) is written as null.
-  auto same = [](const nlohmann::json& a, const nlohmann::json& b) {
-    if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
-    return a.get<double>() == Approx(b.get<double>());
-  };
-  const nlohmann::json referring = score({"--task", "referring", "--gt-dir", d + "/referring/gt",
-                                          "--pred-dir", d + "/referring/pred"});
-  CHECK(same(referring["cIoU"], tasks["referring"]["metrics"]["ciou"]));
-  CHECK(same(referring["gIoU"], tasks["referring"]["metrics"]["giou"]));
-  const nlohmann::json interactive =
-      score({"--task", "interactive", "--gt-dir", d + "/interactive/gt", "--pred-dir",
-             d + "/interactive/pred"});
-  CHECK(same(interactive["overall"]["gIoU"], tasks["interactive"]["metrics"]["miou"]));
-  const nlohmann::json panoptic = score(
-      {"--task", "panoptic", "--gt-json", d + "/panoptic/gt.json", "--gt-dir", d + "/panoptic/gt",
-       "--pred-json", d + "/panoptic/pred.json", "--pred-dir", d + "/panoptic/pred"});
-  CHECK(same(panoptic["All"]["PQ"], tasks["panoptic"]["metrics"]["pq"]));
-  const nlohmann::json gres =
-      score({"--task", "gres", "--gt-dir", d + "/gres/gt", "--pred-dir", d + "/gres/pred"});
-  CHECK(same(gres["cIoU"], tasks["gres"]["metrics"]["ciou"]));
-  const Run bad = psalm_program({"eval", "--model", in.model(), "--data", "coco:val"});
-  CHECK(bad.rc == 2);
-  CHECK_THAT(bad.err, Catch::Matchers::Contains("unknown dataset kind \"coco\""));
-}
-
-TEST_CASE("psalm eval: datasets named as train/data_spec.hpp names them", "[cli][eval]") {
-  const Inputs& in = inputs();
-  testing::TempDir work("eval_datasets");
-  const std::string d = (work.path / "synth").string();
-  REQUIRE(psalm_program({"synth", "--out", d, "--split", "val", "--count", "3", "--size", "64",
-                         "--tasks", "panoptic,refcoco,interactive", "--seed", "2"})
-              .rc == 0);
-  for (const auto& [spec, task] : std::vector<std::pair<std::string, std::string>>{
-           {"refcoco:" + d + ":val", "referring"},
-           {"coco-panoptic:" + d, "panoptic"},
-           {"coco-interactive:" + d + ":val:prompt=box", "interactive"}}) {
-    INFO(spec);
-    const Run r =
-        psalm_program({"eval", "--model", in.model(), "--data", spec, "--examples", "2", "--json"});
-    INFO(r.err);
-    REQUIRE(r.rc == 0);
-    const nlohmann::json out = nlohmann::json::parse(r.out);
-    REQUIRE(out["tasks"].size() == 1);
-    CHECK(out["tasks"][task]["examples"] == 2);
-  }
-  const Run instances = psalm_program(
-      {"eval", "--model", in.model(), "--data", "coco-panoptic:" + d + ":val:task=instance"});
-  CHECK(instances.rc == 2);
-  CHECK_THAT(instances.err, Catch::Matchers::Contains("psalm segment, then psalm score"));
-  const Run tasks = psalm_program(
-      {"eval", "--model", in.model(), "--data", "refcoco:" + d + ":val", "--tasks", "gres"});
-  CHECK(tasks.rc == 2);
-  const Run missing =
-      psalm_program({"eval", "--model", in.model(), "--data", "refcoco:/nonexistent:val"});
-  CHECK(missing.rc == 2);
 }

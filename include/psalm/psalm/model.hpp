@@ -51,6 +51,12 @@ struct PsalmBatch {
   /// [0, 1] as (x, y) (psalm/region_pooling.hpp draws them). Empty unless the task is
   /// interactive.
   std::vector<Tensor<T, Dev>> region_points;
+  /// Per sample, the image tokens (N, D) its visual prompts are pooled from when they belong
+  /// to another image than its own: upstream's `vp_images` (video object segmentation prompts
+  /// frame t with regions of a reference frame; these are that frame's `image_tokens`, which
+  /// the vision tower and projector would give again). Empty, or an undefined entry: the
+  /// sample's own image tokens. Constants: no gradient flows into them.
+  std::vector<Tensor<T, Dev>> region_tokens;
 
   /// B: images, or sequences when the pixels are left out (PsalmModel::decode).
   std::int64_t batch() const { return pixels.defined() ? pixels.size(0) : sequence.batch(); }
@@ -289,20 +295,27 @@ class PsalmModel : public nn::Module<T, Dev> {
     return out;
   }
 
-  /// The visual-prompt vectors of every sample: its points pooled from its own image tokens.
+  /// The visual-prompt vectors of every sample: its points pooled from its own image tokens,
+  /// or from its `region_tokens` entry when that is defined.
   std::vector<Var<T, Dev>> pool_batch_regions(const Var<T, Dev>& image_tokens,
                                               const PsalmBatch<T, Dev>& batch) const {
     std::vector<Var<T, Dev>> out;
     if (batch.region_points.empty()) return out;
     const std::int64_t b = batch.batch(), n = image_tokens.size(1), d = image_tokens.size(2);
     for (std::int64_t s = 0; s < b; ++s) {
-      const Tensor<T, Dev>& points = batch.region_points[static_cast<std::size_t>(s)];
+      const auto i = static_cast<std::size_t>(s);
+      const Tensor<T, Dev>& points = batch.region_points[i];
       if (!points.defined() || points.size(0) == 0) {
         out.emplace_back();
         continue;
       }
-      const Var<T, Dev> tokens = autograd::reshape(autograd::slice(image_tokens, 0, s, s + 1),
-                                                   {n, d});  // (N, D)
+      const bool other = i < batch.region_tokens.size() && batch.region_tokens[i].defined();
+      PSALM_CHECK((!other || batch.region_tokens[i].shape() == Shape{n, d}),
+                  "PsalmModel: region tokens of sample ", s, " are ",
+                  batch.region_tokens[i].shape(), "; the image tokens are (", n, ", ", d, ")");
+      const Var<T, Dev> tokens =
+          other ? Var<T, Dev>(batch.region_tokens[i])                                     // (N, D)
+                : autograd::reshape(autograd::slice(image_tokens, 0, s, s + 1), {n, d});  // (N, D)
       out.push_back(region_pool(tokens, points));  // (K_b, D)
     }
     return out;
@@ -375,6 +388,16 @@ class PsalmModel : public nn::Module<T, Dev> {
                   "PsalmModel: region points of sample ", s, " must be (", k, ", P, 2), got ",
                   p.defined() ? p.shape() : Shape{});
     }
+    PSALM_CHECK(
+        batch.region_tokens.empty() || static_cast<std::int64_t>(batch.region_tokens.size()) == b,
+        "PsalmModel: region tokens must be given for all ", b, " samples or none, got ",
+        batch.region_tokens.size());
+    for (std::size_t s = 0; s < batch.region_tokens.size(); ++s)
+      PSALM_CHECK(!batch.region_tokens[s].defined() ||
+                      (batch.region_tokens[s].rank() == 2 &&
+                       batch.region_tokens[s].size(1) == config_.phi.hidden_size),
+                  "PsalmModel: region tokens of sample ", s, " must be (N, ",
+                  config_.phi.hidden_size, "), got ", batch.region_tokens[s].shape());
   }
 
   /// A cached prefix may hold only text and image tokens of real (unpadded) positions: the
