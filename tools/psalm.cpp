@@ -14,9 +14,11 @@
 
 #include "commands/common.hpp"
 #include "commands/convert.hpp"
+#include "commands/eval.hpp"
 #include "commands/forward.hpp"
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
+#include "commands/segment.hpp"
 #include "commands/synth.hpp"
 #include "commands/tokenize.hpp"
 #include "commands/train.hpp"
@@ -31,12 +33,20 @@ const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
       {"convert", "rewrite a .pkl / torch.save / safetensors checkpoint as safetensors",
        psalm::cli::run_convert},
+      {"eval",
+       "held-out metrics of a model: synthetic scenes (every task, VOS, open vocabulary) or a "
+       "dataset",
+       psalm::cli::run_eval},
       {"forward", "run one model component on named tensors (the PyTorch parity harness)",
        psalm::cli::run_forward},
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats",
        psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)",
        psalm::cli::run_score},
+      {"segment",
+       "masks for your images: referring, gRES, class lists, points / boxes / scribbles / masks, "
+       "video objects",
+       psalm::cli::run_segment},
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats",
        psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},

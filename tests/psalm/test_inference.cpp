@@ -570,3 +570,29 @@ TEST_CASE("VideoObjectTracker: the reference moves only to consistent frames", "
   CHECK(as_vector(no_memory.reference_masks()[0]) == a);
   CHECK_THROWS_AS(VideoObjectTracker(first, {1}), Error);
 }
+
+TEST_CASE("VideoObjectTracker: a frame with an empty object mask does not become the reference",
+          "[inference]") {
+  const auto a = rect(2, 10, 3, 15), b = rect(12, 25, 20, 38);
+  const std::vector<std::uint8_t> empty(kH * kW, 0);
+  const Tensor<float> masks = logits_of({a, b, empty});
+  std::vector<Tensor<std::uint8_t>> first;
+  for (const auto* m : {&a, &b})
+    first.push_back(Tensor<std::uint8_t>::from_data(*m, Shape{kH, kW}));
+  const Tensor<float> good =
+      Tensor<float>::from_data(std::vector<float>{5, -5, -5, -5, 5, -5}, Shape{2, 3});
+  // Frame 2 has only the queries a and empty: object 2 is left the empty one (pairwise IoU 0,
+  // consistent, but nothing to pool a region from).
+  const Tensor<float> lost_masks = logits_of({a, empty});
+  const Tensor<float> lost =
+      Tensor<float>::from_data(std::vector<float>{5, -5, -5, 5}, Shape{2, 2});
+  VideoObjectTracker tracker(first, {1, 2});
+  tracker.step(0, good, masks);
+  tracker.step(1, good, masks);
+  CHECK(tracker.reference_frame() == 1);
+  const VideoFramePrediction f2 = tracker.step(2, lost, lost_masks);
+  CHECK(f2.queries == std::vector<std::int64_t>{0, 1});
+  CHECK(f2.consistent);
+  CHECK(tracker.reference_frame() == 1);  // the memory stays at frame 1
+  CHECK(as_vector(tracker.reference_masks()[1]) == b);
+}

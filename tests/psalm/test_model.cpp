@@ -12,6 +12,7 @@
 
 #include <map>
 
+#include "psalm/autograd/no_grad.hpp"
 #include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/criterion.hpp"
 #include "psalm/psalm/sequence_batch.hpp"
@@ -268,4 +269,62 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
     ++compared;
   }
   CHECK(compared == sum.size());
+}
+
+TEST_CASE("psalm model: visual prompts pool from region_tokens when given (a reference image)",
+          "[psalm][model]") {
+  PsalmModel<float> model = load_parity_model();
+  model.eval();
+  const autograd::NoGrad no_grad;
+  const auto vec = [](const Tensor<float>& x) { return x.contiguous().to_vector(); };
+  const nlohmann::json cases = testing::load_json("psalm/parity/cases.json").at("cases");
+  const auto found = std::find_if(cases.begin(), cases.end(),
+                                  [](const auto& c) { return c.at("task") == "interactive"; });
+  REQUIRE(found != cases.end());
+  const io::SafetensorsFile t = io::SafetensorsFile::open(kDir + "interactive.safetensors");
+  PsalmBatch<float> batch = inputs_of(*found, t);
+  REQUIRE(batch.batch() == 2);
+  const PsalmOutput<float> own = model(batch);
+  const std::int64_t n = own.image_tokens.size(1), d = own.image_tokens.size(2);
+  auto tokens_of = [&](std::int64_t s) {  // (N, D)
+    return own.image_tokens.value().select(0, s).contiguous();
+  };
+  // Sample 0's <region> positions (flat: sample 0 starts at 0), in region order.
+  std::vector<std::int64_t> pos;
+  const Tensor<std::uint8_t> source = batch.sequence.source.contiguous();         // (B, L)
+  const Tensor<std::int64_t> index = batch.sequence.source_index.contiguous();  // (B, L)
+  for (std::int64_t r = 0; r < batch.sequence.num_regions[0]; ++r)
+    for (std::int64_t p = 0; p < batch.sequence.length(); ++p)
+      if (static_cast<TokenSource>(source.data()[p]) == TokenSource::region && index.data()[p] == r)
+        pos.push_back(p);
+  const std::int64_t k0 = batch.sequence.num_regions[0];
+  auto region_rows = [&](const PsalmOutput<float>& out) {  // (K_0, D) of sample 0
+    Tensor<float> rows(Shape{k0, d});
+    const Tensor<float> e = out.inputs_embeds.value().contiguous();  // (B, L, D)
+    for (std::int64_t k = 0; k < k0; ++k)
+      for (std::int64_t c = 0; c < d; ++c)
+        rows.data()[k * d + c] = e.data()[pos[static_cast<std::size_t>(k)] * d + c];
+    return rows;
+  };
+
+  // Sample 0 prompted with regions of sample 1's image: its region tokens are the pooling of
+  // sample 1's tokens at sample 0's points; sample 1 is untouched.
+  batch.region_tokens = {tokens_of(1), Tensor<float>()};
+  const PsalmOutput<float> other = model(batch);
+  const Tensor<float> want =
+      region_pool(Var<float>(tokens_of(1)), batch.region_points[0]).value();  // (K_0, D)
+  CHECK(vec(region_rows(other)) == vec(want));
+  CHECK(vec(region_rows(other)) != vec(region_rows(own)));
+  CHECK(vec(other.last().masks.value().select(0, 1).contiguous()) ==
+        vec(own.last().masks.value().select(0, 1).contiguous()));
+
+  // Its own tokens given explicitly: the same forward pass as without them.
+  batch.region_tokens = {tokens_of(0), tokens_of(1)};
+  const PsalmOutput<float> same = model(batch);
+  CHECK(vec(same.last().masks.value()) == vec(own.last().masks.value()));
+
+  batch.region_tokens = {tokens_of(0)};
+  CHECK_THROWS_AS(model(batch), Error);  // one entry for two samples
+  batch.region_tokens = {Tensor<float>::zeros(Shape{n + 1, d}), Tensor<float>()};
+  CHECK_THROWS_AS(model(batch), Error);  // not the image's token count
 }

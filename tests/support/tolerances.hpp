@@ -21,4 +21,8 @@ inline constexpr double psalm_forward_rtol = 1e-5, psalm_forward_atol = 1e-5;
 // Its gradients (through the criterion, the decoders, Phi and Swin) against PyTorch's.
 inline constexpr double psalm_grad_rtol = 1e-4, psalm_grad_atol = 1e-6;
 
+// Scores of a prompt whose shared prefix came from Phi's key/value cache against the full
+// sequence's (psalm/segmenter.hpp): the same float32 math, GEMMs of fewer rows.
+inline constexpr double segmenter_prefix_cache_rtol = 1e-5;
+
 }  // namespace psalm::testing::tol

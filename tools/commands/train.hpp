@@ -223,7 +223,7 @@ inline int run_train(int argc, char** argv) {
   synthetic.scene.height = synthetic.scene.width = scene;
   synthetic.scene.seed = data_seed;
   const train::DataSources sources =
-      train::synthetic_sources(synthetic, opt.tasks, data_seed + 1000003);
+      train::synthetic_sources(synthetic, opt.tasks, train::held_out_seed(data_seed));
 
   const InputEncoder encoder(config, psalm_tokenizer(args["gpt2"].as<std::string>()));
   nn::InitRng rng = init ? nn::InitRng::for_loading() : nn::InitRng{opt.seed};

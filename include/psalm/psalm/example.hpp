@@ -3,7 +3,8 @@
 // sentence, visual prompts) and the ground truth (masks and, for class lists, labels). The
 // synthetic scenes, the COCO / RefCOCO / COCO-Interactive readers and `psalm segment`'s
 // requests all produce this; psalm/inputs.hpp turns it into model inputs. Also the text
-// conversation example of the LLaVA-style batches. Depends on: psalm/{task, visual_prompt}, tensor.
+// conversation example of the LLaVA-style batches, and the video example of video object
+// segmentation. Depends on: psalm/{task, visual_prompt}, tensor.
 // Test: tests/psalm/test_inputs.cpp.
 #pragma once
 
@@ -17,7 +18,7 @@
 
 namespace psalm {
 
-// Letters: H0 W0 the image, K visual prompts, N ground-truth masks.
+// Letters: H0 W0 the image, K visual prompts, N ground-truth masks, F video frames.
 
 /// One segmentation example. Fields a task does not use stay empty.
 struct Example {
@@ -35,6 +36,18 @@ struct Example {
 
   std::int64_t num_targets() const { return target_masks.defined() ? target_masks.size(0) : 0; }
   std::int64_t num_regions() const { return prompt_masks.defined() ? prompt_masks.size(0) : 0; }
+};
+
+/// One video for semi-supervised video object segmentation (DAVIS): its frames and, per frame,
+/// the objects as an index map (0 background, 1..K the objects annotated in the first frame,
+/// the same id in every frame). The first frame's masks are the prompts; the rest is ground
+/// truth.
+struct VideoExample {
+  std::string name;
+  std::vector<Tensor<std::uint8_t>> frames;       ///< (F) of (H0, W0, 3) RGB
+  std::vector<Tensor<std::int32_t>> annotations;  ///< (F) of (H0, W0) object ids
+
+  std::int64_t num_frames() const { return static_cast<std::int64_t>(frames.size()); }
 };
 
 /// One image-grounded conversation turn (LLaVA-style batches, stage-1 alignment): the model

@@ -16,6 +16,7 @@
 
 #include "psalm/models/deformable/pixel_decoder.hpp"
 #include "psalm/models/mask2former/decoder.hpp"
+#include "psalm/models/phi/kv_cache.hpp"
 #include "psalm/models/phi/model.hpp"
 #include "psalm/models/projector/projector.hpp"
 #include "psalm/models/swin/backbone.hpp"
@@ -26,6 +27,7 @@
 #include "psalm/psalm/embedding.hpp"
 #include "psalm/psalm/region_pooling.hpp"
 #include "psalm/psalm/sequence.hpp"
+#include "psalm/psalm/sequence_batch.hpp"
 #include "psalm/psalm/task.hpp"
 
 namespace psalm {
@@ -49,8 +51,30 @@ struct PsalmBatch {
   /// [0, 1] as (x, y) (psalm/region_pooling.hpp draws them). Empty unless the task is
   /// interactive.
   std::vector<Tensor<T, Dev>> region_points;
+  /// Per sample, the image tokens (N, D) its visual prompts are pooled from when they belong
+  /// to another image than its own: upstream's `vp_images` (video object segmentation prompts
+  /// frame t with regions of a reference frame; these are that frame's `image_tokens`, which
+  /// the vision tower and projector would give again). Empty, or an undefined entry: the
+  /// sample's own image tokens. Constants: no gradient flows into them.
+  std::vector<Tensor<T, Dev>> region_tokens;
 
-  std::int64_t batch() const { return pixels.defined() ? pixels.size(0) : 0; }
+  /// B: images, or sequences when the pixels are left out (PsalmModel::decode).
+  std::int64_t batch() const { return pixels.defined() ? pixels.size(0) : sequence.batch(); }
+};
+
+/// The prompt-independent half of a forward pass: what Swin, the projector and the pixel
+/// decoder make of a batch of images. `encode_images` computes it and `decode` reads it, so an
+/// image can be segmented with many prompts while this half runs once (psalm/segmenter.hpp).
+template <Real T, Device Dev = cpu>
+struct PsalmImageFeatures {
+  Var<T, Dev> image_tokens;  ///< (B, N, D) the projector's tokens
+  models::deformable::PixelDecoderOutput<T, Dev> pixel;  ///< the decoder's maps and mask features
+  /// (B, N, D) the tokens visual prompts are pooled from; undefined: image_tokens. Video object
+  /// segmentation pools them from a reference frame (ref: llava_phi.py PSALMForDAVISEval,
+  /// vp_images).
+  Var<T, Dev> region_tokens;
+
+  std::int64_t batch() const { return image_tokens.defined() ? image_tokens.size(0) : 0; }
 };
 
 /// Everything a forward pass produces; `predictions` is what training and inference read.
@@ -60,8 +84,9 @@ struct PsalmOutput {
   /// layer; back() is the model's output (pred_*), the others feed deep supervision.
   std::vector<Prediction<T, Dev>> predictions;
   Var<T, Dev> image_tokens;   ///< (B, N, D)
-  Var<T, Dev> inputs_embeds;  ///< (B, L, D)
-  Var<T, Dev> hidden;         ///< (B, L, D): Phi's output after final_layernorm
+  /// (B, L, D); with a prefix cache (PsalmModel::decode) only the positions after the prefix.
+  Var<T, Dev> inputs_embeds;
+  Var<T, Dev> hidden;  ///< (B, L, D) like inputs_embeds: Phi's output after final_layernorm
   Var<T, Dev> queries;        ///< (B, Q, E): seg_query_projector of the mask-token outputs
   Conditions<T, Dev> conditions;
 
@@ -138,34 +163,88 @@ class PsalmModel : public nn::Module<T, Dev> {
   /// Freezes (false) or unfreezes Swin; PSALM's stage 2 trains with it frozen (spec §4.5).
   void set_vision_tower_trainable(bool on) { model.vision_tower.set_requires_grad(on); }
 
-  /// The segmentation forward pass of one single-task batch.
+  /// The segmentation forward pass of one single-task batch: encode_images, then decode.
   PsalmOutput<T, Dev> operator()(const PsalmBatch<T, Dev>& batch) {
     check_batch(batch);
-    const std::int64_t b = batch.batch();
-    PsalmOutput<T, Dev> out;
-    const Var<T, Dev> pixels(batch.pixels);
+    return decode(batch, encode_images(batch.pixels));
+  }
+
+  /// The image half of the forward pass: pixels (B, 3, T, T), preprocessed, -> projector
+  /// tokens and pixel-decoder maps.
+  PsalmImageFeatures<T, Dev> encode_images(const Tensor<T, Dev>& pixels) {
+    const std::int64_t t = config_.image_size;
+    PSALM_CHECK(pixels.defined() && pixels.rank() == 4 && pixels.size(0) >= 1 &&
+                    pixels.size(1) == 3 && pixels.size(2) == t && pixels.size(3) == t,
+                "PsalmModel: pixels must be (B, 3, ", t, ", ", t, "), got ",
+                pixels.defined() ? pixels.shape() : Shape{});
+    const Var<T, Dev> input(pixels);
+    PsalmImageFeatures<T, Dev> out;
     // ref: llava_phi.py runs the vision tower once for the projector tokens and once more for
     // the pixel decoder; with drop path active the two passes differ (two_vision_passes).
-    const nn::FeatureMaps<T, Dev> features = model.vision_tower(pixels);  // res2..res5
+    const nn::FeatureMaps<T, Dev> features = model.vision_tower(input);  // res2..res5
     out.image_tokens = (*model.mm_projector)(features.res(5));  // (B, N, D)
-    const std::vector<Var<T, Dev>> regions = pool_batch_regions(out.image_tokens, batch);
-    out.inputs_embeds = splice_embeddings<T, Dev>(
-        {model.phi.embed(batch.sequence.token_ids.template to<Dev>()), out.image_tokens, regions,
-         seg_query},
-        batch.sequence);                                          // (B, L, D)
-    out.hidden = model.phi(out.inputs_embeds, batch.sequence.attention_mask);  // (B, L, D)
+    const nn::FeatureMaps<T, Dev> decoder_features =
+        two_vision_passes ? model.vision_tower(input) : features;  // res2..res5
+    out.pixel = pixel_decoder(decoder_features);
+    return out;
+  }
 
-    const SequenceBatch& seq = batch.sequence;
+  /// Runs the first P positions of the batch's sequences through Phi into `cache` (which must
+  /// be empty): the positions every prompt on these images shares, text and image tokens only
+  /// (the system prompt and the image). `decode(..., &cache)` then starts after them.
+  /// Inference only (run under autograd::NoGrad).
+  void prefill(const PsalmImageFeatures<T, Dev>& image, const SequenceBatch& prefix,
+               models::phi::PhiKvCache<T, Dev>& cache) {
+    PSALM_CHECK(cache.length() == 0, "PsalmModel::prefill: the cache already holds ",
+                cache.length(), " positions");
+    PSALM_CHECK(prefix.batch() == image.batch(), "PsalmModel::prefill: ", image.batch(),
+                " images but a prefix batch of ", prefix.batch());
+    check_plain_prefix(prefix, prefix.length());
+    const Var<T, Dev> embeds = splice_embeddings<T, Dev>(
+        {model.phi.embed(prefix.token_ids.template to<Dev>()), image.image_tokens, {}, {}},
+        prefix);  // (B, P, D)
+    model.phi(embeds, prefix.attention_mask, &cache);
+  }
+
+  /// The prompt half of the forward pass on encoded images: the batch's sequences (its pixels
+  /// are not read) -> Phi -> mask-token queries and conditions -> the masked-attention decoder.
+  /// With `prefix` (filled by prefill from the same images and the same first positions),
+  /// only the positions after the cached ones run through Phi; the cache is left longer by
+  /// them (PhiKvCache::rewind takes it back for the next prompt).
+  PsalmOutput<T, Dev> decode(const PsalmBatch<T, Dev>& batch,
+                             const PsalmImageFeatures<T, Dev>& image,
+                             models::phi::PhiKvCache<T, Dev>* prefix = nullptr) {
+    check_sequences(batch);
+    const std::int64_t b = batch.sequence.batch();
+    PSALM_CHECK(image.batch() == b, "PsalmModel: ", image.batch(),
+                " encoded images but a sequence batch of ", b);
+    const std::int64_t cached = prefix != nullptr ? prefix->length() : 0;
+    if (cached > 0) {
+      PSALM_CHECK(cached < batch.sequence.length(), "PsalmModel: the cached prefix (", cached,
+                  " positions) leaves nothing of sequences of ", batch.sequence.length());
+      check_plain_prefix(batch.sequence, cached);
+    }
+    // The positions that run through Phi now: all, or those after the cached prefix.
+    const SequenceBatch seq =
+        cached > 0 ? narrow_sequences(batch.sequence, cached, batch.sequence.length() - cached)
+                   : batch.sequence;
+    PsalmOutput<T, Dev> out;
+    out.image_tokens = image.image_tokens;  // (B, N, D)
+    const std::vector<Var<T, Dev>> regions = pool_batch_regions(
+        image.region_tokens.defined() ? image.region_tokens : image.image_tokens, batch);
+    out.inputs_embeds = splice_embeddings<T, Dev>(
+        {model.phi.embed(seq.token_ids.template to<Dev>()), out.image_tokens, regions, seg_query},
+        seq);                                                                   // (B, L, D)
+    out.hidden = model.phi(out.inputs_embeds, seq.attention_mask, prefix);      // (B, L, D)
+
     out.queries = seg_query_projector(
         gather_positions(out.hidden, positions_of(seq, TokenSource::mask_token),
                          {b, config_.num_mask_tokens, config_.phi.hidden_size}));  // (B, Q, E)
     out.conditions = conditions_for(batch.task, out.hidden, seq);
 
-    const nn::FeatureMaps<T, Dev> decoder_features =
-        two_vision_passes ? model.vision_tower(pixels) : features;
-    const models::deformable::PixelDecoderOutput<T, Dev> pixel = pixel_decoder(decoder_features);
-    out.predictions =
-        predictor(out.queries, pixel.multi_scale, pixel.mask_features, out.conditions).predictions;
+    out.predictions = predictor(out.queries, image.pixel.multi_scale, image.pixel.mask_features,
+                                out.conditions)
+                          .predictions;
     return out;
   }
 
@@ -216,20 +295,27 @@ class PsalmModel : public nn::Module<T, Dev> {
     return out;
   }
 
-  /// The visual-prompt vectors of every sample: its points pooled from its own image tokens.
+  /// The visual-prompt vectors of every sample: its points pooled from its own image tokens,
+  /// or from its `region_tokens` entry when that is defined.
   std::vector<Var<T, Dev>> pool_batch_regions(const Var<T, Dev>& image_tokens,
                                               const PsalmBatch<T, Dev>& batch) const {
     std::vector<Var<T, Dev>> out;
     if (batch.region_points.empty()) return out;
     const std::int64_t b = batch.batch(), n = image_tokens.size(1), d = image_tokens.size(2);
     for (std::int64_t s = 0; s < b; ++s) {
-      const Tensor<T, Dev>& points = batch.region_points[static_cast<std::size_t>(s)];
+      const auto i = static_cast<std::size_t>(s);
+      const Tensor<T, Dev>& points = batch.region_points[i];
       if (!points.defined() || points.size(0) == 0) {
         out.emplace_back();
         continue;
       }
-      const Var<T, Dev> tokens = autograd::reshape(autograd::slice(image_tokens, 0, s, s + 1),
-                                                   {n, d});  // (N, D)
+      const bool other = i < batch.region_tokens.size() && batch.region_tokens[i].defined();
+      PSALM_CHECK((!other || batch.region_tokens[i].shape() == Shape{n, d}),
+                  "PsalmModel: region tokens of sample ", s, " are ",
+                  batch.region_tokens[i].shape(), "; the image tokens are (", n, ", ", d, ")");
+      const Var<T, Dev> tokens =
+          other ? Var<T, Dev>(batch.region_tokens[i])                                     // (N, D)
+                : autograd::reshape(autograd::slice(image_tokens, 0, s, s + 1), {n, d});  // (N, D)
       out.push_back(region_pool(tokens, points));  // (K_b, D)
     }
     return out;
@@ -281,6 +367,12 @@ class PsalmModel : public nn::Module<T, Dev> {
     const std::int64_t b = batch.batch();
     PSALM_CHECK(b >= 1 && batch.sequence.batch() == b, "PsalmModel: ", b,
                 " images but a sequence batch of ", batch.sequence.batch());
+  }
+
+  /// What decode reads of a batch: the sequences and, for interactive tasks, region points.
+  void check_sequences(const PsalmBatch<T, Dev>& batch) const {
+    const std::int64_t b = batch.sequence.batch();
+    PSALM_CHECK(b >= 1, "PsalmModel: empty sequence batch");
     PSALM_CHECK(static_cast<std::int64_t>(batch.sequence.num_regions.size()) == b &&
                     static_cast<std::int64_t>(batch.sequence.num_classes.size()) == b,
                 "PsalmModel: the sequence batch must count classes and regions per sample");
@@ -296,6 +388,34 @@ class PsalmModel : public nn::Module<T, Dev> {
                   "PsalmModel: region points of sample ", s, " must be (", k, ", P, 2), got ",
                   p.defined() ? p.shape() : Shape{});
     }
+    PSALM_CHECK(
+        batch.region_tokens.empty() || static_cast<std::int64_t>(batch.region_tokens.size()) == b,
+        "PsalmModel: region tokens must be given for all ", b, " samples or none, got ",
+        batch.region_tokens.size());
+    for (std::size_t s = 0; s < batch.region_tokens.size(); ++s)
+      PSALM_CHECK(!batch.region_tokens[s].defined() ||
+                      (batch.region_tokens[s].rank() == 2 &&
+                       batch.region_tokens[s].size(1) == config_.phi.hidden_size),
+                  "PsalmModel: region tokens of sample ", s, " must be (N, ",
+                  config_.phi.hidden_size, "), got ", batch.region_tokens[s].shape());
+  }
+
+  /// A cached prefix may hold only text and image tokens of real (unpadded) positions: the
+  /// conditions and queries read positions after it.
+  static void check_plain_prefix(const SequenceBatch& seq, std::int64_t length) {
+    PSALM_CHECK(length >= 1 && length <= seq.length(), "PsalmModel: a prefix of ", length,
+                " positions does not fit sequences of ", seq.length());
+    const std::int64_t l = seq.length();
+    for (std::int64_t s = 0; s < seq.batch(); ++s)
+      for (std::int64_t p = 0; p < length; ++p) {
+        const auto src = static_cast<TokenSource>(seq.source.data()[s * l + p]);
+        PSALM_CHECK((src == TokenSource::word || src == TokenSource::image) &&
+                        seq.attention_mask.data()[s * l + p] == 1 &&
+                        seq.class_index.data()[s * l + p] == 0 &&
+                        seq.refer_mask.data()[s * l + p] == 0,
+                    "PsalmModel: position ", p, " of sample ", s,
+                    " cannot be part of a cached prefix (only text and image tokens can)");
+      }
   }
 
   PsalmConfig config_;

@@ -15,7 +15,7 @@
 
 namespace psalm {
 
-// Letters: B batch, Lb the longest layout.
+// Letters: B batch, Lb the longest layout, n narrowed positions.
 
 /// Checks that every per-position vector of `layout` has the same length.
 inline void validate_layout(const SequenceLayout& layout, std::size_t index) {
@@ -67,6 +67,26 @@ inline SequenceBatch batch_sequences(std::span<const SequenceLayout> layouts) {
     out.num_classes.push_back(l.num_classes);
     out.num_regions.push_back(l.num_regions);
   }
+  return out;
+}
+
+/// Positions [start, start + length) of every sample of `seq` (copies; counts kept): the part
+/// of a batch that runs through the LLM after a cached prefix (PsalmModel::decode).
+inline SequenceBatch narrow_sequences(const SequenceBatch& seq, std::int64_t start,
+                                      std::int64_t length) {
+  PSALM_CHECK(start >= 0 && length >= 1 && start + length <= seq.length(),
+              "narrow_sequences: positions [", start, ", ", start + length,
+              ") do not fit sequences of ", seq.length());
+  SequenceBatch out;
+  out.token_ids = seq.token_ids.narrow(1, start, length).contiguous();            // (B, n)
+  out.attention_mask = seq.attention_mask.narrow(1, start, length).contiguous();  // (B, n)
+  out.source = seq.source.narrow(1, start, length).contiguous();                  // (B, n)
+  out.source_index = seq.source_index.narrow(1, start, length).contiguous();      // (B, n)
+  out.class_index = seq.class_index.narrow(1, start, length).contiguous();        // (B, n)
+  out.refer_mask = seq.refer_mask.narrow(1, start, length).contiguous();          // (B, n)
+  out.labels = seq.labels.narrow(1, start, length).contiguous();                  // (B, n)
+  out.num_classes = seq.num_classes;
+  out.num_regions = seq.num_regions;
   return out;
 }
 

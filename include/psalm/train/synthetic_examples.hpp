@@ -2,8 +2,9 @@
 // task (psalm/example.hpp), generated on the fly: panoptic / instance / semantic (the class
 // list and every segment), referring (one unambiguous sentence and its object), generalized
 // referring (a group, a single object or no target), interactive (every object prompted by a
-// point, scribble, box or mask), and image-grounded conversations (captions and questions) for
-// the LLaVA-style batches. Every example is a pure function of (options, task, index).
+// point, scribble, box or mask), image-grounded conversations (captions and questions) for
+// the LLaVA-style batches, and videos for video object segmentation. Every example is a pure
+// function of (options, task, index).
 // Depends on: data/synthetic, psalm/example. Test: tests/train/test_synthetic_examples.cpp.
 #pragma once
 
@@ -173,6 +174,44 @@ inline Example synthetic_example(Task task, const SyntheticExampleOptions& opt,
     }
   }
   fail("synthetic_example: no usable scene for task ", to_string(task), " near index ", index);
+}
+
+/// Video `index` of `options` (generate_video: the first frame is a scene of options.scene,
+/// then every object moves) as a VideoExample: the objects visible in the first frame are
+/// numbered 1..K in scene order, and objects hidden there are background in every frame (DAVIS
+/// annotates the first frame's objects). A video whose first frame shows no object is skipped
+/// deterministically (the next video index is used). Video indices start at 2^32, apart from
+/// the scenes of synthetic_example.
+inline VideoExample synthetic_video(const syn::VideoOptions& options, std::uint64_t index) {
+  for (std::uint64_t attempt = 0; attempt < 64; ++attempt) {
+    const syn::Video video = syn::generate_video(options, (1ull << 32) + index * 64 + attempt);
+    const syn::Scene& first = video.frames.front();
+    std::vector<std::int32_t> renumber;  // scene object id -> 1..K, 0: not in the first frame
+    std::int32_t k = 0;
+    for (const syn::Object& o : first.objects) {
+      if (o.id >= static_cast<int>(renumber.size()))
+        renumber.resize(static_cast<std::size_t>(o.id) + 1, 0);
+      if (std::find(first.object_map.begin(), first.object_map.end(), o.id) !=
+          first.object_map.end())
+        renumber[static_cast<std::size_t>(o.id)] = ++k;
+    }
+    if (k == 0) continue;
+    VideoExample out;
+    out.name = "synthetic_" + std::to_string(index);
+    for (const syn::Scene& f : video.frames) {
+      out.frames.push_back(f.image);
+      Tensor<std::int32_t> ids =
+          Tensor<std::int32_t>::zeros(Shape{f.height(), f.width()});  // (H0, W0)
+      for (std::size_t p = 0; p < f.object_map.size(); ++p) {
+        const std::int32_t id = f.object_map[p];
+        if (id > 0 && id < static_cast<std::int32_t>(renumber.size()))
+          ids.data()[p] = renumber[static_cast<std::size_t>(id)];
+      }
+      out.annotations.push_back(std::move(ids));
+    }
+    return out;
+  }
+  fail("synthetic_video: no video with a visible object near index ", index);
 }
 
 namespace detail {

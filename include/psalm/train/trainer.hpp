@@ -399,6 +399,8 @@ class Trainer {
       if (b.pixels.defined()) out.pixels = b.pixels.template to<Dev>();
       out.sequence = b.sequence;
       for (const auto& p : b.region_points) out.region_points.push_back(p.template to<Dev>());
+      for (const auto& r : b.region_tokens)
+        out.region_tokens.push_back(r.defined() ? r.template to<Dev>() : Tensor<float, Dev>());
       return out;
     }
   }

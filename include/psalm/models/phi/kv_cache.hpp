@@ -103,6 +103,16 @@ class PhiKvCache {
     pending_ = 0;
   }
 
+  /// Forgets every position from `length` on (keeps the buffers): a cached prefix is reused
+  /// for another continuation (psalm/segmenter.hpp runs many prompts after one image).
+  void rewind(std::int64_t length) {
+    PSALM_CHECK(length >= 0 && length <= length_, "PhiKvCache: cannot rewind to ", length,
+                " positions, ", length_, " are cached");
+    keep_.narrow(1, length, capacity_ - length).fill(0);
+    length_ = length;
+    pending_ = 0;
+  }
+
   /// Forgets every position (keeps the buffers).
   void clear() {
     length_ = pending_ = 0;

@@ -191,11 +191,17 @@ class VideoObjectTracker {
   const VideoObjectOptions& options() const { return options_; }
 
   /// Frame `frame`'s outputs (prompted with the current reference) -> its answer; with memory,
-  /// a consistent answer becomes the reference of the next frame.
+  /// a consistent answer in which every object has at least one pixel becomes the reference of
+  /// the next frame (an empty mask leaves nothing to pool a region from; upstream does not
+  /// check, DAVIS objects rarely vanish).
   VideoFramePrediction step(std::int64_t frame, const Tensor<float>& region_logits,
                             const Tensor<float>& masks) {
     VideoFramePrediction out = video_frame_inference(region_logits, masks, object_ids_, options_);
-    if (options_.with_memory && out.consistent) {
+    const bool every_object = std::all_of(out.masks.begin(), out.masks.end(), [](const auto& m) {
+      const Tensor<std::uint8_t> c = m.contiguous();  // (H0, W0)
+      return std::any_of(c.data(), c.data() + c.numel(), [](std::uint8_t v) { return v != 0; });
+    });
+    if (options_.with_memory && out.consistent && every_object) {
       frame_ = frame;
       masks_ = out.masks;
       from_memory_ = true;
