@@ -1,17 +1,13 @@
 // End-to-end tests of the `psalm` program that need more than one command line and a regex
 // (tests/cli/CMakeLists.txt holds those): files made on the fly (FIFOs, oversized or
 // inconsistent inputs, tensors holding NaN), several commands in a row, and text compared with
-// the library's tokenizer. The program runs as a child process with exactly the arguments
-// given (no shell), its stdout and stderr captured, under a time limit; PSALM_CLI=path in the
-// environment runs another build of it.
-#include <fcntl.h>
-#include <spawn.h>
+// the library's tokenizer. The program runs through tests/support/cli_program.hpp (a child
+// process with exactly the arguments given, under a time limit; PSALM_CLI=path in the
+// environment runs another build of it).
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -19,15 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "psalm/io/image.hpp"
 #include "psalm/io/safetensors.hpp"
 #include "psalm/io/safetensors_writer.hpp"
 #include "psalm/io/tokenizer.hpp"
-
-extern char** environ;
+#include "support/cli_program.hpp"
 
 namespace {
 
@@ -36,18 +30,8 @@ namespace fs = std::filesystem;
 const fs::path kData = PSALM_TEST_DATA_DIR;
 const fs::path kGpt2 = PSALM_CLI_GPT2_DIR;
 
-struct Run {
-  int rc = -1;  // exit code; -1 when killed (time limit or signal)
-  std::string out, err;
-  std::string all() const { return out + err; }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Run = psalm::testing::ProgramRun;
+using psalm::testing::slurp;
 
 /// A folder under the system temp folder, unique to this process, removed at exit.
 const fs::path& scratch() {
@@ -66,44 +50,10 @@ const fs::path& scratch() {
   return dir;
 }
 
-/// Runs `psalm args...` and waits at most `limit_s` seconds (then kills it: rc = -1).
+/// Runs `psalm args...` (tests/support/cli_program.hpp), its command line and outputs kept for
+/// the report of a failing check.
 Run run_psalm(const std::vector<std::string>& args, int limit_s = 300) {
-  static int counter = 0;
-  const fs::path out = scratch() / ("stdout_" + std::to_string(counter));
-  const fs::path err = scratch() / ("stderr_" + std::to_string(counter++));
-  // PSALM_CLI in the environment runs another build of the program (e.g. an older one).
-  const char* program = std::getenv("PSALM_CLI");
-  std::vector<std::string> argv_s{program != nullptr ? program : PSALM_CLI_PATH};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(spawned == 0);
-  Run r;
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
-  for (;;) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      r.err = "(killed after " + std::to_string(limit_s) + " s)\n";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (WIFEXITED(status) && r.err.empty()) r.rc = WEXITSTATUS(status);
-  r.out = slurp(out);
-  r.err += slurp(err);
+  const Run r = psalm::testing::psalm_program(args, limit_s);
   UNSCOPED_INFO("psalm " <<
                 [&] {
                   std::string s;
