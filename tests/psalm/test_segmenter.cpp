@@ -299,6 +299,12 @@ TEST_CASE("segmenter: a training run folder loads its latest checkpoint", "[psal
   const Tensor<std::uint8_t> image = scene(20, 20);
   require_same_answer(seg.segment(image, refer).prediction,
                       shared_segmenter().segment(image, refer).prediction);
+  // `latest` is read through io's bounded reader (as train/checkpoint.hpp reads it): a file of
+  // more than 1 MiB is refused before it is read.
+  TempDir huge("segmenter_run_huge");
+  std::ofstream(huge.path / "latest") << std::string((std::size_t{1} << 20) + 1, 'c');
+  REQUIRE_THROWS_WITH(Segmenter::load(huge.path),
+                      Catch::Matchers::Contains("exceeds the limit of 1048576 bytes"));
 }
 
 TEST_CASE("segmenter: video objects from a first-frame annotation", "[psalm][segmenter]") {

@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -232,30 +231,29 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
 
   const std::string data_arg = args["data"].as<std::string>();
   const bool synthetic = data_arg == "synthetic" || data_arg.rfind("synthetic:", 0) == 0;
-  const std::vector<std::string> tasks = [&] {
-    std::vector<std::string> list;
-    std::stringstream in(args["tasks"].as<std::string>());
-    for (std::string t; std::getline(in, t, ',');) {
-      const auto& known = ed::task_names();
-      if (std::find(known.begin(), known.end(), t) == known.end())
-        throw UsageError("unknown task '" + t +
-                         "' in --tasks (expected panoptic, referring, gres, "
-                         "interactive, vos or open-vocab)");
-      if (std::find(list.begin(), list.end(), t) == list.end()) list.push_back(t);
-    }
-    if (list.empty()) throw UsageError("--tasks names no task");
-    return list;
-  }();
+  // As psalm train reads --tasks: no empty item, no task named twice.
+  const std::vector<std::string> tasks = comma_items(args["tasks"].as<std::string>(), "tasks");
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const auto& known = ed::task_names();
+    if (std::find(known.begin(), known.end(), tasks[i]) == known.end())
+      throw UsageError("unknown task '" + tasks[i] +
+                       "' in --tasks (expected panoptic, referring, gres, "
+                       "interactive, vos or open-vocab)");
+    if (std::find(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(i), tasks[i]) !=
+        tasks.begin() + static_cast<std::ptrdiff_t>(i))
+      throw UsageError("--tasks names '" + tasks[i] + "' twice");
+  }
   // 0: not given (64 synthetic examples, all of a dataset).
   const std::int64_t examples_arg =
-      args.count("examples") ? args["examples"].as<std::int64_t>() : 0;
-  const std::int64_t batch_size = args["batch-size"].as<std::int64_t>();
-  const int frames = args["frames"].as<int>();
-  if (args.count("examples") && (examples_arg < 1 || examples_arg > 1000000))
-    throw UsageError("--examples must be in [1, 1000000]");
-  if (batch_size < 1 || batch_size > 4096) throw UsageError("--batch-size must be in [1, 4096]");
-  if (frames < 3 || frames > 64)
-    throw UsageError("--frames must be in [3, 64] (the first and last frame are not scored)");
+      args.count("examples") ? in_range<std::int64_t>(args, "examples", 1, 1000000) : 0;
+  const std::int64_t batch_size = in_range<std::int64_t>(args, "batch-size", 1, 4096);
+  // The first and last frame of a video are not scored.
+  const int frames = in_range<int>(args, "frames", 3, 64);
+  const bool runs_vos = synthetic && std::find(tasks.begin(), tasks.end(), "vos") != tasks.end();
+  if (!runs_vos && (args.count("frames") || args.count("no-memory")))
+    throw UsageError(std::string("--") + (args.count("frames") ? "frames" : "no-memory") +
+                     " applies to the vos task, which this run does not have");
+  if (args.count("scene-size")) in_range<std::int64_t>(args, "scene-size", 64, 1024);
   std::optional<ed::DataChoice> choice;
   std::optional<train::ExampleSource> dataset;
   if (synthetic) {
@@ -321,9 +319,9 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
         choice->held_out ? train::held_out_seed(training_seed) : training_seed;
     const std::int64_t examples = examples_arg > 0 ? examples_arg : 64;
     auto synthetic_options = std::make_shared<train::SyntheticExampleOptions>();
-    const std::int64_t side =
-        args.count("scene-size") ? args["scene-size"].as<std::int64_t>() : seg.config().image_size;
-    if (side < 64 || side > 1024) throw UsageError("--scene-size must be in [64, 1024]");
+    const std::int64_t side = args.count("scene-size")
+                                  ? in_range<std::int64_t>(args, "scene-size", 64, 1024)
+                                  : seg.config().image_size;
     synthetic_options->scene.height = synthetic_options->scene.width = side;
     // synthetic_sources takes the training seed and draws held-out scenes from its argument.
     synthetic_options->scene.seed = choice->held_out ? training_seed : seed;
@@ -419,7 +417,7 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
   }
 
   if (args.count("json")) {
-    std::fprintf(out, "%s\n", report.dump(2).c_str());
+    std::fprintf(out, "%s\n", json_with_nonfinite_as_strings(report).dump(2).c_str());
     return 0;
   }
   std::fprintf(out, "%-12s %8s %8s  %s\n", "task", "examples", "time", "metrics (%)");

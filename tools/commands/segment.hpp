@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,6 +28,7 @@
 #include "commands/progress.hpp"
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/image.hpp"
+#include "psalm/io/read_file.hpp"
 #include "psalm/io/rle.hpp"
 #include "psalm/psalm/segmenter.hpp"
 
@@ -110,8 +110,8 @@ inline std::vector<fs::path> expand_images(const std::vector<std::string>& input
       if (found.empty()) throw Error(in + ": the folder holds no PNG / JPEG / BMP / GIF image");
       out.insert(out.end(), found.begin(), found.end());
     } else if (p.extension() == ".txt") {
-      std::ifstream list(p);
-      if (!list) throw Error("cannot open the image list " + in);
+      // Through io's one bounded reader: a FIFO, folder or oversized file is refused.
+      std::istringstream list(io::read_file(p, io::kMaxConfigFileBytes, "image list"));
       for (std::string line; std::getline(list, line);) {
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
         if (line.empty() || line[0] == '#') continue;
@@ -126,23 +126,16 @@ inline std::vector<fs::path> expand_images(const std::vector<std::string>& input
   return out;
 }
 
-/// "a,b,c" numbers; `what` names the option in errors.
+/// "a,b,c" numbers, each read whole and finite (parse_number: "1x", "nan" and "inf" are
+/// refused); spaces around an item are dropped. `what` names the option in errors.
 inline std::vector<double> parse_numbers(const std::string& text, std::size_t count,
                                          const char* what, char separator = ',') {
   std::vector<double> out;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, separator);) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    while (used < item.size() && item[used] == ' ') ++used;
-    if (used == 0 || used != item.size())
-      throw UsageError(std::string(what) + " '" + text + "': '" + item + "' is not a number");
-    out.push_back(v);
+    const auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    const std::string trimmed = b == std::string::npos ? std::string() : item.substr(b, e - b + 1);
+    out.push_back(parse_number<double>(trimmed, std::string(what) + " '" + text + "'"));
   }
   if (count != 0 && out.size() != count)
     throw UsageError(std::string(what) + " '" + text + "' must be " + std::to_string(count) +
@@ -297,8 +290,10 @@ class StagedFolder {
   bool committed_ = false;
 };
 
+/// `j` written atomically; NaN and infinities as "nan" / "inf" / "-inf" (nlohmann would write
+/// null), as every psalm command writes them.
 inline void write_json(const fs::path& path, const nlohmann::json& j) {
-  const std::string text = j.dump(2) + "\n";
+  const std::string text = json_with_nonfinite_as_strings(j).dump(2) + "\n";
   io::write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())));
 }
 
@@ -495,7 +490,7 @@ inline int run_video(const cxxopts::ParseResult& args, Segmenter& seg, StagedFol
   write_json(out.path() / "summary.json", summary);
   out.commit();
   if (json)
-    std::printf("%s\n", summary.dump(2).c_str());
+    std::printf("%s\n", json_with_nonfinite_as_strings(summary).dump(2).c_str());
   else
     std::printf("segmented %zu frames of %s (%zu objects); index PNGs in %s, overlays in %s\n",
                 frames.size(), sequence.c_str(), ids.size(),
@@ -551,7 +546,10 @@ inline int run_segment(int argc, char** argv) {
   // clang-format on
   options.parse_positional({"images"});
   cxxopts::ParseResult args;
-  if (parse_or_help(options, argc, argv, args)) return 0;
+  // Images and prompts repeat (one prompt or region each); every other option is given once.
+  if (parse_or_help(options, argc, argv, args,
+                    {"images", "text", "classes", "point", "box", "scribble", "mask"}))
+    return 0;
   const bool json = args.count("json") > 0;
   const bool video = args.count("video") > 0;
   std::vector<fs::path> images;
@@ -560,6 +558,10 @@ inline int run_segment(int argc, char** argv) {
     if (args.count("images") || args.count("text") || args.count("classes") ||
         args.count("point") || args.count("box") || args.count("scribble") || args.count("mask"))
       throw UsageError("--video takes no IMAGE and no other prompt (only --first-mask)");
+    only_options(
+        args,
+        {"video", "first-mask", "model", "out", "json", "overwrite", "gpt2", "no-prefix-cache"},
+        "--video");
   } else {
     if (args.count("first-mask")) throw UsageError("--first-mask needs --video");
     prompts = sd::parse_prompts(args);
@@ -639,7 +641,7 @@ inline int run_segment(int argc, char** argv) {
   sd::write_json(out.path() / "summary.json", summary);
   out.commit();
   if (json) {
-    std::printf("%s\n", summary.dump(2).c_str());
+    std::printf("%s\n", json_with_nonfinite_as_strings(summary).dump(2).c_str());
     return 0;
   }
   for (const auto& e : entries) {

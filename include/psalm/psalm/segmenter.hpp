@@ -5,13 +5,12 @@
 // semantic, visual prompts in the image's own pixels) as masks at the original size with
 // labels and scores; and video objects tracked from a first-frame annotation.
 // Depends on: psalm/{model, weights, inputs, example, inference/*}, io/{safetensors,
-// json_config, tokenizer}. Test: tests/psalm/test_segmenter.cpp.
+// json_config, read_file, tokenizer}. Test: tests/psalm/test_segmenter.cpp.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,6 +22,7 @@
 #include "psalm/autograd/no_grad.hpp"
 #include "psalm/core/error.hpp"
 #include "psalm/io/json_config.hpp"
+#include "psalm/io/read_file.hpp"
 #include "psalm/io/rle.hpp"
 #include "psalm/io/safetensors.hpp"
 #include "psalm/models/phi/kv_cache.hpp"
@@ -129,9 +129,10 @@ inline std::filesystem::path resolve_model_folder(const std::filesystem::path& d
   PSALM_CHECK(fs::is_directory(dir), "model folder ", dir.string(),
               " does not exist or is not a folder");
   if (!fs::exists(dir / "config.json") && fs::is_regular_file(dir / "latest")) {
-    std::ifstream in(dir / "latest");
-    std::string name;
-    std::getline(in, name);
+    // Through io's one bounded reader, as train/checkpoint.hpp reads it (a FIFO or a huge file
+    // named `latest` is refused, not waited on or read whole).
+    std::string name = io::read_file(dir / "latest", std::int64_t{1} << 20, "checkpoint pointer");
+    name = name.substr(0, name.find('\n'));
     while (!name.empty() && (name.back() == '\r' || name.back() == ' ')) name.pop_back();
     PSALM_CHECK(
         !name.empty() && name.find('/') == std::string::npos && fs::is_directory(dir / name),
