@@ -4,6 +4,7 @@
 // prompts answered on it (a referring or gRES sentence, a class list for panoptic / instance /
 // semantic, visual prompts in the image's own pixels) as masks at the original size with
 // labels and scores; and video objects tracked from a first-frame annotation.
+// Host code: images are encoded and answers post-processed on the CPU (psalm/inputs.hpp).
 // Depends on: psalm/{model, weights, inputs, example, inference/*}, io/{safetensors,
 // json_config, read_file, tokenizer}. Test: tests/psalm/test_segmenter.cpp.
 #pragma once

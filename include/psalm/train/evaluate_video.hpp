@@ -5,6 +5,7 @@
 // annotation, or with memory the last consistent frame and its predicted masks); the index maps
 // are scored by eval::VideoEvaluator (J, F and J&F of the DAVIS 2017 toolkit). The scheme is
 // psalm/inference/video_tracking's; this file answers its frames with the model.
+// Host code: frames are encoded and scored on the CPU (psalm/inputs.hpp, eval/video).
 // Depends on: train/evaluate (EvaluationResult), psalm/{model, inputs, inference/video_tracking},
 // eval/video. Test: tests/train/test_evaluate_video.cpp.
 #pragma once

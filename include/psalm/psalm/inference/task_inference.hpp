@@ -5,6 +5,7 @@
 // of an example's class list as the classes rules read them.
 // Depends on: inference/{panoptic,instance,semantic,referring,gres,interactive}, psalm/example.
 // Test: tests/psalm/test_segmenter.cpp.
+// Host code: the post-processing rules run on CPU tensors (psalm/tensor.hpp).
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,12 @@
 // psalm/psalm/inference/video_tracking.hpp — the DAVIS scheme (PSALM_SPEC §5.6) over whole
-// videos, apart from any model: per video a VideoObjectTracker starts from the first frame's
-// annotation; every frame, in order, is handed to a `segment` callback together with its
-// prompts (one mask region per object, from the tracker's reference frame) and what the
-// callback kept of that reference frame (a "memo": a model keeps the frame's image tokens);
-// the callback's region logits and masks go back into the tracker. Several videos advance side
-// by side, so a callback can run one batch per frame index. Evaluation (train/evaluate_video)
-// and tools drive the model through it; tests drive it with an oracle.
+// videos, apart from any model. Host code: the tracker's masks are CPU tensors. Per video a
+// VideoObjectTracker starts from the first frame's annotation; every frame, in order, is handed
+// to a `segment` callback together with its prompts (one mask region per object, from the
+// tracker's reference frame) and what the callback kept of that reference frame (a "memo": a
+// model keeps the frame's image tokens); the callback's region logits and masks go back into
+// the tracker. Several videos advance side by side, so a callback can run one batch per frame
+// index. Evaluation (train/evaluate_video) and tools drive the model through it; tests drive it
+// with an oracle.
 // Depends on: psalm/example (VideoExample), inference/video_objects.
 // Test: tests/psalm/test_video_tracking.cpp.
 #pragma once
