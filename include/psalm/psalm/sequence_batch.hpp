@@ -78,13 +78,13 @@ inline SequenceBatch narrow_sequences(const SequenceBatch& seq, std::int64_t sta
               "narrow_sequences: positions [", start, ", ", start + length,
               ") do not fit sequences of ", seq.length());
   SequenceBatch out;
-  out.token_ids = seq.token_ids.narrow(1, start, length).contiguous();            // (B, n)
-  out.attention_mask = seq.attention_mask.narrow(1, start, length).contiguous();  // (B, n)
-  out.source = seq.source.narrow(1, start, length).contiguous();                  // (B, n)
-  out.source_index = seq.source_index.narrow(1, start, length).contiguous();      // (B, n)
-  out.class_index = seq.class_index.narrow(1, start, length).contiguous();        // (B, n)
-  out.refer_mask = seq.refer_mask.narrow(1, start, length).contiguous();          // (B, n)
-  out.labels = seq.labels.narrow(1, start, length).contiguous();                  // (B, n)
+  out.token_ids = host_contiguous(seq.token_ids.narrow(1, start, length));            // (B, n)
+  out.attention_mask = host_contiguous(seq.attention_mask.narrow(1, start, length));  // (B, n)
+  out.source = host_contiguous(seq.source.narrow(1, start, length));                  // (B, n)
+  out.source_index = host_contiguous(seq.source_index.narrow(1, start, length));      // (B, n)
+  out.class_index = host_contiguous(seq.class_index.narrow(1, start, length));        // (B, n)
+  out.refer_mask = host_contiguous(seq.refer_mask.narrow(1, start, length));          // (B, n)
+  out.labels = host_contiguous(seq.labels.narrow(1, start, length));                  // (B, n)
   out.num_classes = seq.num_classes;
   out.num_regions = seq.num_regions;
   return out;
