@@ -5,7 +5,8 @@
 // point, scribble, box or mask), image-grounded conversations (captions and questions) for
 // the LLaVA-style batches, and videos for video object segmentation. Every example is a pure
 // function of (options, task, index).
-// Depends on: data/synthetic, psalm/example. Test: tests/train/test_synthetic_examples.cpp.
+// Depends on: data/synthetic, psalm/example, tensor/host. Test:
+// tests/train/test_synthetic_examples.cpp.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "psalm/data/synthetic.hpp"
 #include "psalm/psalm/example.hpp"
+#include "psalm/tensor/host.hpp"
 
 namespace psalm::train {
 
@@ -201,7 +203,7 @@ inline VideoExample synthetic_video(const syn::VideoOptions& options, std::uint6
     for (const syn::Scene& f : video.frames) {
       out.frames.push_back(f.image);
       Tensor<std::int32_t> ids =
-          Tensor<std::int32_t>::zeros(Shape{f.height(), f.width()});  // (H0, W0)
+          host_full<std::int32_t>(Shape{f.height(), f.width()}, 0);  // (H0, W0)
       for (std::size_t p = 0; p < f.object_map.size(); ++p) {
         const std::int32_t id = f.object_map[p];
         if (id > 0 && id < static_cast<std::int32_t>(renumber.size()))
