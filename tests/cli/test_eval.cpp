@@ -15,6 +15,7 @@
 #include "psalm/train/checkpoint.hpp"
 #include "psalm/train/data_sources.hpp"
 #include "support/cli_program.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace psalm;
 using testing::ProgramRun;
@@ -24,21 +25,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-PsalmConfig small_config() {
-  PsalmConfig c = PsalmConfig::from_json(
-      io::ConfigReader::from_file(std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/config.json"));
-  c.phi.vocab_size = 50297;
-  c.seg_token_id = 50296;
-  c.pad_token_id = 50295;
-  return c;
-}
-
-/// `psalm eval args... --gpt2 DIR`, which must succeed; returns what it printed on stdout.
-std::string run(std::vector<std::string> args) {
+/// `psalm eval args... --gpt2 DIR`.
+ProgramRun eval_program(std::vector<std::string> args) {
   args.insert(args.begin(), "eval");
   args.push_back("--gpt2");
   args.push_back(PSALM_GPT2_DIR);
-  const ProgramRun r = psalm_program(args);
+  return psalm_program(args);
+}
+
+/// The same, which must succeed; returns what it printed on stdout.
+std::string run(std::vector<std::string> args) {
+  const ProgramRun r = eval_program(std::move(args));
   INFO(r.err);
   REQUIRE(r.rc == 0);
   return r.out;
@@ -46,10 +43,7 @@ std::string run(std::vector<std::string> args) {
 
 /// The same expected to fail as bad input (exit code 2); returns stderr.
 std::string refused(std::vector<std::string> args) {
-  args.insert(args.begin(), "eval");
-  args.push_back("--gpt2");
-  args.push_back(PSALM_GPT2_DIR);
-  const ProgramRun r = psalm_program(args);
+  const ProgramRun r = eval_program(std::move(args));
   INFO(r.out);
   CHECK(r.rc == 2);
   return r.err;
@@ -58,7 +52,7 @@ std::string refused(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("psalm eval: a model folder and a run folder on every task", "[cli][eval]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   nn::InitRng rng{21};
   PsalmModel<float> model(config, rng);
   testing::TempDir model_dir("eval_model");

@@ -20,6 +20,7 @@
 #include "psalm/psalm/segmenter.hpp"
 #include "psalm/psalm/visual_prompt.hpp"
 #include "support/cli_program.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace psalm;
 using testing::ProgramRun;
@@ -29,28 +30,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// An (h, w) RGB scene: a red square and a blue disc on grey (shifted right by `shift`).
-Tensor<std::uint8_t> scene(std::int64_t h, std::int64_t w, std::int64_t shift = 0) {
-  Tensor<std::uint8_t> img(Shape{h, w, 3});  // (H0, W0, 3)
-  for (std::int64_t y = 0; y < h; ++y)
-    for (std::int64_t x = 0; x < w; ++x) {
-      std::uint8_t* p = img.data() + (y * w + x) * 3;
-      p[0] = p[1] = p[2] = 120;
-      if (y > h / 4 && y < h / 2 && x > w / 8 + shift && x < w / 3 + shift)
-        p[0] = 230, p[1] = p[2] = 20;
-      const std::int64_t dy = y - 2 * h / 3, dx = x - 2 * w / 3;
-      if (dy * dy + dx * dx < h * h / 25) p[2] = 230, p[0] = p[1] = 30;
-    }
-  return img;
-}
-
 /// The inputs every test shares: two images, a mask prompt and a model folder.
 struct Inputs {
   testing::TempDir dir{"segment_inputs"};
   fs::path a = dir.path / "a.png", b = dir.path / "b.jpg", mask = dir.path / "m.png";
   Inputs() {
-    io::save_png(a, scene(48, 64));
-    io::save_jpeg(b, scene(40, 40));
+    io::save_png(a, testing::two_shape_scene(48, 64));
+    io::save_jpeg(b, testing::two_shape_scene(40, 40));
     Tensor<std::uint8_t> m = Tensor<std::uint8_t>::zeros(Shape{48, 64});
     for (std::int64_t y = 20; y < 30; ++y)
       for (std::int64_t x = 30; x < 50; ++x) m.data()[y * 64 + x] = 1;
@@ -244,7 +230,7 @@ TEST_CASE("psalm segment: video objects in the DAVIS layout", "[cli][segment]") 
   testing::TempDir data("segment_video"), out("segment_video_out");
   fs::create_directories(data.path / "bear");
   for (int t = 0; t < 3; ++t)
-    io::save_jpeg(data.path / "bear" / ("0000" + std::to_string(t) + ".jpg"), scene(36, 48, 2 * t));
+    io::save_jpeg(data.path / "bear" / ("0000" + std::to_string(t) + ".jpg"), testing::two_shape_scene(36, 48, 2 * t));
   Tensor<std::uint8_t> anno = Tensor<std::uint8_t>::zeros(Shape{36, 48});
   for (std::int64_t y = 10; y < 17; ++y)
     for (std::int64_t x = 7; x < 15; ++x) anno.data()[y * 48 + x] = 1;
@@ -287,7 +273,7 @@ TEST_CASE("psalm segment: bad input exits with 2 and leaves --out as it was", "[
   std::ofstream(work.path / "broken.png") << "not an image";
   fs::create_directories(work.path / "empty");
   // A point that disappears when the 600 x 600 image is resized to the model's 128 x 128.
-  io::save_png(work.path / "big.png", scene(600, 600));
+  io::save_png(work.path / "big.png", testing::two_shape_scene(600, 600));
   std::int64_t lost = -1;
   for (std::int64_t x = 0; x < 600 && lost < 0; ++x) {
     Tensor<std::uint8_t> one = Tensor<std::uint8_t>::zeros(Shape{600, 600});

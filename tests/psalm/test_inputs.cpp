@@ -10,22 +10,11 @@
 #include "psalm/psalm/inputs.hpp"
 #include "psalm/psalm/language_loss.hpp"
 #include "schema_fixture.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace psalm;
 
 namespace {
-
-/// A 64 px model on the real tokenizer (vocabulary 50,297).
-PsalmConfig small_config() {
-  PsalmConfig c =
-      PsalmConfig::from_json(io::ConfigReader::from_file(std::string(PSALM_TEST_DATA_DIR) +
-                                                         "/psalm/parity/config.json"));
-  c.phi.vocab_size = 50297;
-  c.seg_token_id = 50296;
-  c.pad_token_id = 50295;
-  c.validate();
-  return c;
-}
 
 /// A 40 x 50 image with a filled rectangle as its one object.
 Example rectangle_example(Task task) {
@@ -59,7 +48,7 @@ std::int64_t count_ones(const Tensor<float>& t) {
 }  // namespace
 
 TEST_CASE("inputs: every task encodes to a consistent example", "[psalm][inputs]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, testing::schema_tokenizer());
   for (Task task : kAllTasks) {
     INFO(to_string(task));
@@ -99,7 +88,7 @@ TEST_CASE("inputs: every task encodes to a consistent example", "[psalm][inputs]
 }
 
 TEST_CASE("inputs: shuffled class prompts keep canonical class indices", "[psalm][inputs]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, testing::schema_tokenizer());
   const Example ex = rectangle_example(Task::panoptic);
   const SequenceLayout plain = encoder.layout_of(ex);
@@ -122,7 +111,7 @@ TEST_CASE("inputs: shuffled class prompts keep canonical class indices", "[psalm
 }
 
 TEST_CASE("inputs: collated batches run through the model", "[psalm][inputs]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, testing::schema_tokenizer());
   nn::InitRng rng{5};
   PsalmModel<float> model(config, rng);
@@ -142,7 +131,7 @@ TEST_CASE("inputs: collated batches run through the model", "[psalm][inputs]") {
 }
 
 TEST_CASE("inputs: conversations label only the answer; the loss runs", "[psalm][inputs]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, testing::schema_tokenizer());
   ConversationExample ex;
   ex.image = Tensor<std::uint8_t>::zeros(Shape{30, 30, 3});
@@ -164,7 +153,7 @@ TEST_CASE("inputs: conversations label only the answer; the loss runs", "[psalm]
 
 TEST_CASE("inputs: tied word embeddings: no lm_head entry, logits through embed_tokens",
           "[psalm][inputs]") {
-  PsalmConfig tied = small_config();
+  PsalmConfig tied = testing::small_config();
   tied.phi.tie_word_embeddings = true;
   const InputEncoder encoder(tied, testing::schema_tokenizer());
   ConversationExample ex;
@@ -212,7 +201,7 @@ TEST_CASE("inputs: tied word embeddings: no lm_head entry, logits through embed_
 }
 
 TEST_CASE("inputs: bad examples are clear errors", "[psalm][inputs]") {
-  const InputEncoder encoder(small_config(), testing::schema_tokenizer());
+  const InputEncoder encoder(testing::small_config(), testing::schema_tokenizer());
   Example ex = rectangle_example(Task::panoptic);
   ex.target_labels = {7};
   CHECK_THROWS_WITH(encoder.encode(ex), Catch::Contains("outside the 2 class names"));
@@ -222,7 +211,7 @@ TEST_CASE("inputs: bad examples are clear errors", "[psalm][inputs]") {
   ex = rectangle_example(Task::interactive);
   ex.prompt_masks = Tensor<std::uint8_t>::zeros(Shape{1, 10, 10});
   CHECK_THROWS_WITH(encoder.encode(ex), Catch::Contains("like the image"));
-  PsalmConfig wrong = small_config();
+  PsalmConfig wrong = testing::small_config();
   wrong.seg_token_id = 7;
   CHECK_THROWS_WITH(InputEncoder(wrong, testing::schema_tokenizer()), Catch::Contains("[SEG]"));
 }

@@ -27,21 +27,6 @@ Segmenter& shared_segmenter() {
   return s;
 }
 
-/// An (h, w) RGB scene: a red square and a blue disc on grey.
-Tensor<std::uint8_t> scene(std::int64_t h, std::int64_t w, std::int64_t shift = 0) {
-  Tensor<std::uint8_t> img(Shape{h, w, 3});  // (H0, W0, 3)
-  for (std::int64_t y = 0; y < h; ++y)
-    for (std::int64_t x = 0; x < w; ++x) {
-      std::uint8_t* p = img.data() + (y * w + x) * 3;
-      p[0] = p[1] = p[2] = 120;
-      if (y > h / 4 && y < h / 2 && x > w / 8 + shift && x < w / 3 + shift)
-        p[0] = 230, p[1] = p[2] = 20;
-      const std::int64_t dy = y - 2 * h / 3, dx = x - 2 * w / 3;
-      if (dy * dy + dx * dx < h * h / 25) p[2] = 230, p[0] = p[1] = 30;
-    }
-  return img;
-}
-
 /// The evaluation path's answer: the request encoded with its image, one batch, the whole model.
 TaskPrediction reference_answer(Segmenter& seg, const Tensor<std::uint8_t>& image,
                                 const SegmentPrompt& prompt) {
@@ -137,7 +122,7 @@ std::vector<SegmentPrompt> every_task_prompt() {
 
 /// Every task's answer on one encoded image, after a first prompt, against the evaluation path.
 void check_every_task(Segmenter& seg, double rtol) {
-  const Tensor<std::uint8_t> image = scene(50, 70);  // not square: resize and pad matter
+  const Tensor<std::uint8_t> image = testing::two_shape_scene(50, 70);  // not square: resize and pad matter
   EncodedImage encoded = seg.encode(image);
   // A first prompt extends the cache past the prefix; later ones must not see it.
   seg.segment(encoded, SegmentPrompt::class_list({"a", "b", "c", "d", "e"}, Task::panoptic));
@@ -156,7 +141,7 @@ TEST_CASE(
     "evaluation path",
     "[psalm][segmenter]") {
   Segmenter seg = Segmenter::load(model_folder(), {.cache_prefix = false});
-  CHECK(seg.encode(scene(20, 20)).cached_positions() == 0);
+  CHECK(seg.encode(testing::two_shape_scene(20, 20)).cached_positions() == 0);
   check_every_task(seg, 0.0);
 }
 
@@ -165,7 +150,7 @@ TEST_CASE(
     "rounding",
     "[psalm][segmenter]") {
   Segmenter& seg = shared_segmenter();
-  CHECK(seg.encode(scene(20, 20)).cached_positions() > seg.config().num_image_tokens());
+  CHECK(seg.encode(testing::two_shape_scene(20, 20)).cached_positions() > seg.config().num_image_tokens());
   // The suffix runs through Phi as fewer GEMM rows than the full sequence, which the BLAS may
   // sum in another order: scores differ in the last bits.
   check_every_task(seg, testing::tol::segmenter_prefix_cache_rtol);
@@ -173,7 +158,7 @@ TEST_CASE(
 
 TEST_CASE("segmenter: a long class list grows the cache and still matches", "[psalm][segmenter]") {
   Segmenter& seg = shared_segmenter();
-  const Tensor<std::uint8_t> image = scene(40, 40);
+  const Tensor<std::uint8_t> image = testing::two_shape_scene(40, 40);
   EncodedImage encoded = seg.encode(image);
   std::vector<std::string> names;
   for (int i = 0; i < 90; ++i) names.push_back("class number " + std::to_string(i));
@@ -189,7 +174,7 @@ TEST_CASE("segmenter: a long class list grows the cache and still matches", "[ps
 
 TEST_CASE("segmenter: the answer's masks, labels and scores", "[psalm][segmenter]") {
   Segmenter& seg = shared_segmenter();
-  const Tensor<std::uint8_t> image = scene(30, 80);
+  const Tensor<std::uint8_t> image = testing::two_shape_scene(30, 80);
   EncodedImage encoded = seg.encode(image);
   SECTION("interactive: one mask per visual prompt, labelled by kind") {
     const Segmentation s = seg.segment(
@@ -242,7 +227,7 @@ TEST_CASE("segmenter: the answer's masks, labels and scores", "[psalm][segmenter
 
 TEST_CASE("segmenter: bad prompts are clear errors", "[psalm][segmenter]") {
   Segmenter& seg = shared_segmenter();
-  EncodedImage encoded = seg.encode(scene(30, 40));
+  EncodedImage encoded = seg.encode(testing::two_shape_scene(30, 40));
   using Catch::Matchers::Contains;
   REQUIRE_THROWS_WITH(
       seg.segment(encoded, SegmentPrompt::interactive({VisualPrompt::point(40, 5)})),
@@ -264,7 +249,7 @@ TEST_CASE("segmenter: bad prompts are clear errors", "[psalm][segmenter]") {
   // The encoding is still usable after the errors.
   const SegmentPrompt refer = SegmentPrompt::referring("the square");
   require_same_answer(seg.segment(encoded, refer).prediction,
-                      reference_answer(seg, scene(30, 40), refer),
+                      reference_answer(seg, testing::two_shape_scene(30, 40), refer),
                       testing::tol::segmenter_prefix_cache_rtol);
 }
 
@@ -296,7 +281,7 @@ TEST_CASE("segmenter: a training run folder loads its latest checkpoint", "[psal
   std::ofstream(run.path / "latest") << "checkpoint-000007\n";
   Segmenter seg = Segmenter::load(run.path);
   const SegmentPrompt refer = SegmentPrompt::referring("the square");
-  const Tensor<std::uint8_t> image = scene(20, 20);
+  const Tensor<std::uint8_t> image = testing::two_shape_scene(20, 20);
   require_same_answer(seg.segment(image, refer).prediction,
                       shared_segmenter().segment(image, refer).prediction);
   // `latest` is read through io's bounded reader (as train/checkpoint.hpp reads it): a file of
@@ -310,7 +295,7 @@ TEST_CASE("segmenter: a training run folder loads its latest checkpoint", "[psal
 TEST_CASE("segmenter: video objects from a first-frame annotation", "[psalm][segmenter]") {
   Segmenter& seg = shared_segmenter();
   std::vector<Tensor<std::uint8_t>> frames;
-  for (std::int64_t t = 0; t < 3; ++t) frames.push_back(scene(36, 48, 2 * t));
+  for (std::int64_t t = 0; t < 3; ++t) frames.push_back(testing::two_shape_scene(36, 48, 2 * t));
   std::vector<Tensor<std::uint8_t>> first(2, Tensor<std::uint8_t>::zeros(Shape{36, 48}));
   for (std::int64_t y = 10; y < 17; ++y)
     for (std::int64_t x = 7; x < 15; ++x) first[0].data()[y * 48 + x] = 1;
@@ -341,7 +326,7 @@ TEST_CASE("segmenter: video objects from a first-frame annotation", "[psalm][seg
   CHECK(out[0].scores[0] == s0.masks[0].score);
   require_same_mask(out[0].masks[0], s0.masks[0].mask);
   REQUIRE_THROWS_WITH(
-      seg.segment_video(2, [&](std::int64_t t) { return t == 0 ? frames[0] : scene(20, 20); },
+      seg.segment_video(2, [&](std::int64_t t) { return t == 0 ? frames[0] : testing::two_shape_scene(20, 20); },
                         first, {3, 7}),
       Catch::Matchers::Contains("same size"));
 }

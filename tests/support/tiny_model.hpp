@@ -1,6 +1,7 @@
 // Test support: a randomly initialised psalm_tiny written as a model folder (config.json +
 // model.safetensors, the layout `psalm train` writes and psalm::Segmenter / `psalm segment`
-// load), in a temporary folder that lives as long as the test program.
+// load), in a temporary folder that lives as long as the test program; the small parity config
+// on the real tokenizer; a two-shape test scene.
 #pragma once
 
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "psalm/io/json_config.hpp"
 #include "psalm/nn/init.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "psalm/psalm/model.hpp"
@@ -32,6 +34,34 @@ struct TempDir {
     std::filesystem::remove_all(path, ignored);
   }
 };
+
+/// The PyTorch parity fixture's small config (64 px) on the real tokenizer's vocabulary
+/// (50,297 rows: GPT-2's plus PSALM's added tokens, [SEG] last).
+inline PsalmConfig small_config() {
+  PsalmConfig c = PsalmConfig::from_json(
+      io::ConfigReader::from_file(std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/config.json"));
+  c.phi.vocab_size = 50297;
+  c.seg_token_id = 50296;
+  c.pad_token_id = 50295;
+  c.validate();
+  return c;
+}
+
+/// An (h, w) RGB scene: a red square (shifted right by `shift`) and a blue disc on grey.
+inline Tensor<std::uint8_t> two_shape_scene(std::int64_t h, std::int64_t w,
+                                            std::int64_t shift = 0) {
+  Tensor<std::uint8_t> img(Shape{h, w, 3});  // (H0, W0, 3)
+  for (std::int64_t y = 0; y < h; ++y)
+    for (std::int64_t x = 0; x < w; ++x) {
+      std::uint8_t* p = img.data() + (y * w + x) * 3;
+      p[0] = p[1] = p[2] = 120;
+      if (y > h / 4 && y < h / 2 && x > w / 8 + shift && x < w / 3 + shift)
+        p[0] = 230, p[1] = p[2] = 20;
+      const std::int64_t dy = y - 2 * h / 3, dx = x - 2 * w / 3;
+      if (dy * dy + dx * dx < h * h / 25) p[2] = 230, p[0] = p[1] = 30;
+    }
+  return img;
+}
 
 /// psalm_tiny with random weights; the mask tokens drawn too (upstream starts them at zero,
 /// which makes every query alike).

@@ -7,24 +7,12 @@
 #include "psalm/train/data_sources.hpp"
 #include "psalm/train/evaluate.hpp"
 #include "psalm/train/synthetic_examples.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace psalm;
 
-namespace {
-
-PsalmConfig small_config() {
-  PsalmConfig c = PsalmConfig::from_json(io::ConfigReader::from_file(
-      std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/config.json"));
-  c.phi.vocab_size = 50297;
-  c.seg_token_id = 50296;
-  c.pad_token_id = 50295;
-  return c;
-}
-
-}  // namespace
-
 TEST_CASE("evaluate: every task runs end to end and reports fractions", "[train][evaluate]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, psalm_tokenizer(PSALM_GPT2_DIR));
   nn::InitRng rng{3};
   PsalmModel<float> model(config, rng);
@@ -125,7 +113,7 @@ TEST_CASE("evaluate: open vocabulary, PQ and AP over all classes and the held-ou
   CHECK(train::detail::coco_ap(gt, confused, held) == Approx(0.0));
 
   // A tiny random model through the whole open-vocabulary evaluation.
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, psalm_tokenizer(PSALM_GPT2_DIR));
   nn::InitRng rng{3};
   PsalmModel<float> model(config, rng);

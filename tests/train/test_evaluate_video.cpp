@@ -10,22 +10,10 @@
 
 #include "psalm/train/data_sources.hpp"
 #include "psalm/train/evaluate_video.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace psalm;
 namespace syn = psalm::data::synthetic;
-
-namespace {
-
-PsalmConfig small_config() {
-  PsalmConfig c = PsalmConfig::from_json(
-      io::ConfigReader::from_file(std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/config.json"));
-  c.phi.vocab_size = 50297;
-  c.seg_token_id = 50296;
-  c.pad_token_id = 50295;
-  return c;
-}
-
-}  // namespace
 
 TEST_CASE("synthetic_video: objects of the first frame numbered 1..K in every frame",
           "[train][video]") {
@@ -79,7 +67,7 @@ TEST_CASE("synthetic_video: objects of the first frame numbered 1..K in every fr
 }
 
 TEST_CASE("evaluate_video: a tiny model runs the DAVIS scheme end to end", "[train][video]") {
-  const PsalmConfig config = small_config();
+  const PsalmConfig config = testing::small_config();
   const InputEncoder encoder(config, psalm_tokenizer(PSALM_GPT2_DIR));
   nn::InitRng rng{7};
   PsalmModel<float> model(config, rng);

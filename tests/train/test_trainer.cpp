@@ -10,23 +10,15 @@
 #include "psalm/psalm/weights.hpp"
 #include "psalm/train/synthetic_examples.hpp"
 #include "psalm/train/trainer.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace psalm;
 namespace fs = std::filesystem;
 
 namespace {
 
-PsalmConfig small_config() {
-  PsalmConfig c = PsalmConfig::from_json(io::ConfigReader::from_file(
-      std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/config.json"));
-  c.phi.vocab_size = 50297;
-  c.seg_token_id = 50296;
-  c.pad_token_id = 50295;
-  return c;
-}
-
 const InputEncoder& encoder() {
-  static const InputEncoder e(small_config(), psalm_tokenizer(PSALM_GPT2_DIR));
+  static const InputEncoder e(testing::small_config(), psalm_tokenizer(PSALM_GPT2_DIR));
   return e;
 }
 
@@ -63,7 +55,7 @@ TEST_CASE("trainer: a tiny PSALM overfits a repeated batch of each task", "[trai
   for (const std::string task : {"panoptic", "referring", "gres", "interactive", "conversation"}) {
     INFO(task);
     nn::InitRng rng{11};
-    PsalmModel<float> model(small_config(), rng);
+    PsalmModel<float> model(testing::small_config(), rng);
     train::TrainerOptions opt;
     opt.out = fresh_dir("overfit_" + task);
     opt.tasks = {task};
@@ -96,13 +88,13 @@ TEST_CASE("trainer: resume continues bit-identically", "[train][trainer]") {
   opt.eval_examples = 1;
   opt.log_every = 1;
   nn::InitRng rng_a{21};
-  PsalmModel<float> straight(small_config(), rng_a);
+  PsalmModel<float> straight(testing::small_config(), rng_a);
   opt.out = fresh_dir("straight");
   train::Trainer<cpu>(straight, encoder(), opt, synthetic_sources(false)).run();
 
   // The same run killed during step 4: the checkpoint of step 3 is what survives.
   nn::InitRng rng_d{21};
-  PsalmModel<float> planned(small_config(), rng_d);
+  PsalmModel<float> planned(testing::small_config(), rng_d);
   opt.out = fresh_dir("planned");
   opt.checkpoint_every = 3;
   {
@@ -116,7 +108,7 @@ TEST_CASE("trainer: resume continues bit-identically", "[train][trainer]") {
     }
   }
   nn::InitRng rng_e{77};  // a different init: everything must come from the checkpoint
-  PsalmModel<float> continued(small_config(), rng_e);
+  PsalmModel<float> continued(testing::small_config(), rng_e);
   train::Trainer<cpu> b(continued, encoder(), opt, synthetic_sources(false));
   b.resume();
   CHECK(b.step() == 3);
@@ -138,7 +130,7 @@ TEST_CASE("trainer: resume continues bit-identically", "[train][trainer]") {
 TEST_CASE("trainer: a non-finite loss stops with the step and term named, or is skipped",
           "[train][trainer]") {
   nn::InitRng rng{5};
-  PsalmModel<float> model(small_config(), rng);
+  PsalmModel<float> model(testing::small_config(), rng);
   model.predictor.head.mask_embed.layers[0].weight.value().fill(NAN);
   train::TrainerOptions opt;
   opt.out = fresh_dir("nan");
