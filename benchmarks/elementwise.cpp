@@ -14,12 +14,14 @@ int main(int argc, char** argv) {
   const bool json = bench::has_flag(argc, argv, "--json");
   bench::Report report("elementwise", {"memcpy_gbps", "psalm_gbps", "ratio"});
   for (std::int64_t n : {std::int64_t{1} << 16, std::int64_t{1} << 20, std::int64_t{1} << 24}) {
-    const auto a = Tensor<float>::randn({n}, 1), b = Tensor<float>::randn({n}, 2), c = Tensor<float>::randn({n}, 3);
+    const auto a = Tensor<float>::randn({n}, 1), b = Tensor<float>::randn({n}, 2),
+               c = Tensor<float>::randn({n}, 3);
     auto y = Tensor<float>::zeros({n});
     const double bytes = 16.0 * static_cast<double>(n);
     // memcpy of 8n bytes reads 8n and writes 8n bytes: 16n bytes of traffic.
     std::vector<char> src(static_cast<std::size_t>(8 * n), 1), dst(static_cast<std::size_t>(8 * n));
-    const double t_copy = bench::best_seconds([&] { std::memcpy(dst.data(), src.data(), src.size()); });
+    const double t_copy =
+        bench::best_seconds([&] { std::memcpy(dst.data(), src.data(), src.size()); });
     const double t_fma = bench::best_seconds([&] { y.assign(a * b + c); });
     const double t_exp = bench::best_seconds([&] { y.assign(a * b + exp(c)); });
     const std::string size = std::to_string(n * 4 / 1024) + " KiB/operand";

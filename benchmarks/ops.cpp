@@ -62,20 +62,29 @@ int main(int argc, char** argv) {
   g_cpu_time = bench::has_flag(argc, argv, "--cpu-time");
   nlohmann::json baseline;
   for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--baseline") baseline = nlohmann::json::parse(std::ifstream(argv[i + 1]));
+    if (std::string(argv[i]) == "--baseline")
+      baseline = nlohmann::json::parse(std::ifstream(argv[i + 1]));
 
   std::vector<std::pair<std::string, double>> ours;
   // Shapes PSALM runs: Phi-1.5 over ~1100 tokens (2048 wide, 32 heads of 64), Swin stage 5 width.
-  ours.push_back({"layer_norm (1100, 2048)", time_fwd_bwd({param({1100, 2048}, 1), param({2048}, 2), param({2048}, 3)},
-      [](const auto& v) { return layer_norm(v[0], v[1], v[2]); })});
-  ours.push_back({"softmax (32, 1100, 1100)", time_fwd_bwd({param({32, 1100, 1100}, 4)},
-      [](const auto& v) { return softmax(v[0]); })});
-  ours.push_back({"attention (1, 32, 1100, 64)", time_fwd_bwd({param({1, 32, 1100, 64}, 5), param({1, 32, 1100, 64}, 6),
-      param({1, 32, 1100, 64}, 7)}, [](const auto& v) { return scaled_dot_product_attention(v[0], v[1], v[2]); })});
-  ours.push_back({"conv2d 3x3 (1, 2048, 16, 16)", time_fwd_bwd({param({1, 2048, 16, 16}, 8), param({2048, 2048, 3, 3}, 9, 0.01)},
-      [](const auto& v) { return conv2d(v[0], v[1], {}, {.padding = {1, 1}}); })});
+  ours.push_back({"layer_norm (1100, 2048)",
+                  time_fwd_bwd({param({1100, 2048}, 1), param({2048}, 2), param({2048}, 3)},
+                               [](const auto& v) { return layer_norm(v[0], v[1], v[2]); })});
+  ours.push_back(
+      {"softmax (32, 1100, 1100)",
+       time_fwd_bwd({param({32, 1100, 1100}, 4)}, [](const auto& v) { return softmax(v[0]); })});
+  ours.push_back(
+      {"attention (1, 32, 1100, 64)",
+       time_fwd_bwd(
+           {param({1, 32, 1100, 64}, 5), param({1, 32, 1100, 64}, 6), param({1, 32, 1100, 64}, 7)},
+           [](const auto& v) { return scaled_dot_product_attention(v[0], v[1], v[2]); })});
+  ours.push_back({"conv2d 3x3 (1, 2048, 16, 16)",
+                  time_fwd_bwd({param({1, 2048, 16, 16}, 8), param({2048, 2048, 3, 3}, 9, 0.01)},
+                               [](const auto& v) {
+                                 return conv2d(v[0], v[1], {}, {.padding = {1, 1}});
+                               })});
   ours.push_back({"gelu (1100, 8192)", time_fwd_bwd({param({1100, 8192}, 10)},
-      [](const auto& v) { return gelu(v[0]); })});
+                                                    [](const auto& v) { return gelu(v[0]); })});
 
   bench::Report report("ops", {"psalm_ms", "pytorch_ms", "ratio"});
   for (const auto& [name, seconds] : ours) {
@@ -83,9 +92,11 @@ int main(int argc, char** argv) {
     report.add(name, {seconds * 1e3, torch_ms, torch_ms > 0 ? torch_ms / (seconds * 1e3) : 0.0});
   }
   if (!json) {
-    std::printf("forward + backward, float32, best of 3 (%s); ratio = PyTorch / psalm (above 1: psalm faster)%s\n",
-                g_cpu_time ? "process CPU time" : "wall time",
-                baseline.is_null() ? "; no --baseline given, PyTorch columns are 0" : "");
+    std::printf(
+        "forward + backward, float32, best of 3 (%s); ratio = PyTorch / psalm (above 1: psalm "
+        "faster)%s\n",
+        g_cpu_time ? "process CPU time" : "wall time",
+        baseline.is_null() ? "; no --baseline given, PyTorch columns are 0" : "");
     std::printf("threads: %d\n", Executor<cpu>::max_threads());
   }
   report.print(json);

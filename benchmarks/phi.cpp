@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   const double l = double(tokens), d = double(cfg.hidden_size), in = double(cfg.intermediate_size);
   const double flops_layer = 2 * l * d * (4 * d + 2 * in) + 4 * l * l * d;
   const double flops = flops_layer * double(layers);
-  const double gflops = decode_only ? 0.0 : sgemm_gflops(tokens, cfg.hidden_size, cfg.intermediate_size);
+  const double gflops =
+      decode_only ? 0.0 : sgemm_gflops(tokens, cfg.hidden_size, cfg.intermediate_size);
   const double floor_s = decode_only ? 0.0 : flops * 1e-9 / gflops;
 
   const Tensor<std::int64_t> ids = token_ids(tokens, cfg.vocab_size);

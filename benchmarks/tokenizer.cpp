@@ -119,12 +119,9 @@ int main(int argc, char** argv) {
     const double warm = mb / *std::min_element(seconds.begin() + 1, seconds.end());
     const std::string ids_hash = hex64(fnv1a(ids.data(), ids.size() * sizeof(int32_t)));
 
-    nlohmann::json out = {{"corpus_bytes", corpus.size()},
-                          {"documents", docs.size()},
-                          {"tokens", ids.size()},
-                          {"psalm_cold_mb_per_s", cold},
-                          {"psalm_warm_mb_per_s", warm},
-                          {"machine", psalm::bench::machine()}};
+    nlohmann::json out = {{"corpus_bytes", corpus.size()}, {"documents", docs.size()},
+                          {"tokens", ids.size()},          {"psalm_cold_mb_per_s", cold},
+                          {"psalm_warm_mb_per_s", warm},   {"machine", psalm::bench::machine()}};
     bool same_ids = true;
     if (!baseline.is_null()) {
       same_ids = ids.size() == baseline["tokens"].get<std::size_t>() &&

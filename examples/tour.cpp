@@ -24,19 +24,22 @@ int main(int argc, char** argv) {
 
   try {
     // 1. Tensors: views share storage, expressions fuse into one pass.
-    const auto x = Tensor<float>::randn({4, 6}, /*seed=*/0);          // (4, 6)
-    const auto bias = Tensor<float>::arange(6);                         // (6,)
-    const Tensor<float> y = gelu(x * 2.0f + bias) - 1.0f;               // (4, 6), one pass
+    const auto x = Tensor<float>::randn({4, 6}, /*seed=*/0);  // (4, 6)
+    const auto bias = Tensor<float>::arange(6);               // (6,)
+    const Tensor<float> y = gelu(x * 2.0f + bias) - 1.0f;     // (4, 6), one pass
     std::printf("1. fused expression   %s\n", to_string(y, 4).c_str());
     std::printf("   row means          %s\n", to_string(mean(y, 1)).c_str());
 
     // 2. Window attention scores as one batched GEMM: 484 windows of 144 tokens, head dim 32.
-    const auto q = Tensor<float>::randn({484, 144, 32}, 1), k = Tensor<float>::randn({484, 144, 32}, 2);
+    const auto q = Tensor<float>::randn({484, 144, 32}, 1),
+               k = Tensor<float>::randn({484, 144, 32}, 2);
     const auto start = std::chrono::steady_clock::now();
-    const auto scores = matmul(q, k, {.transpose_b = true, .alpha = 1.0 / std::sqrt(32.0)});  // (484, 144, 144)
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("2. batched matmul     %s in %.1f ms (%.1f GFLOP/s)\n", scores.shape().to_string().c_str(), ms,
-                2.0 * 484 * 144 * 144 * 32 / (ms * 1e6));
+    const auto scores =
+        matmul(q, k, {.transpose_b = true, .alpha = 1.0 / std::sqrt(32.0)});  // (484, 144, 144)
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("2. batched matmul     %s in %.1f ms (%.1f GFLOP/s)\n",
+                scores.shape().to_string().c_str(), ms, 2.0 * 484 * 144 * 144 * 32 / (ms * 1e6));
 
     // 3. PSALM's tokenizer (GPT-2 BPE + Phi-1.5 whitespace tokens + [PAD], [SEG]).
     const auto tok = io::Tokenizer::phi_1_5_psalm(gpt2);
@@ -50,7 +53,8 @@ int main(int argc, char** argv) {
     const auto cost = Tensor<double>::rand({5, 3}, 3).to_vector();
     const Assignment match = linear_sum_assignment(cost, 5, 3);
     std::printf("4. assignment         total cost %.4f:", match.total_cost);
-    for (std::size_t i = 0; i < match.rows.size(); ++i) std::printf(" q%lld->t%lld", (long long)match.rows[i], (long long)match.cols[i]);
+    for (std::size_t i = 0; i < match.rows.size(); ++i)
+      std::printf(" q%lld->t%lld", (long long)match.rows[i], (long long)match.cols[i]);
     std::printf("\n");
 
     // 5. Referring metrics on a predicted and a true square mask (8x8 image).

@@ -13,6 +13,7 @@ packages=(
   libopenblas-dev libdnnl-dev libbenchmark-dev libutf8proc-dev zlib1g-dev
   ocl-icd-opencl-dev   # oneDNN's CMake package requires OpenCL; libdnnl-dev only recommends it
   clang libclang-rt-14-dev libomp-14-dev   # the fuzz targets (scripts/fuzz.sh)
+  clang-format                             # the `format` test (tests/support/check_format.cmake)
   debootstrap zstd                         # the fresh-root check (scripts/fresh-check.sh)
 )
 

@@ -50,7 +50,8 @@ const std::vector<psalm::cli::Command>& commands() {
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats",
        psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
-      {"train", "train PSALM on the synthetic scenes (stage 1 or 2), resumable", psalm::cli::run_train},
+      {"train", "train PSALM on the synthetic scenes (stage 1 or 2), resumable",
+       psalm::cli::run_train},
   };
   return table;
 }

@@ -16,7 +16,8 @@ struct Count {
 };
 }  // namespace
 
-TEST_CASE("grid-stride loop under host emulation covers [0, n) exactly once", "[backend][emulate]") {
+TEST_CASE("grid-stride loop under host emulation covers [0, n) exactly once",
+          "[backend][emulate]") {
   for (std::int64_t n : {0, 1, 31, 1000}) {
     for (auto [grid, block] : {std::pair{1, 1}, std::pair{3, 7}, std::pair{65, 256}}) {
       std::vector<int> hits(static_cast<std::size_t>(n), 0);

@@ -35,6 +35,7 @@ TEST_CASE("parallel_for splits into contiguous chunks covering [0, n)", "[backen
   REQUIRE(covered == 1000);
   REQUIRE(calls <= Executor<cpu>::max_threads());
   calls = 0;
-  Executor<cpu>::parallel_for(5, 1 << 15, [&](std::int64_t b, std::int64_t e) { calls += (b == 0 && e == 5); });
+  Executor<cpu>::parallel_for(5, 1 << 15,
+                              [&](std::int64_t b, std::int64_t e) { calls += (b == 0 && e == 5); });
   REQUIRE(calls == 1);  // below the grain: one serial chunk
 }

@@ -19,8 +19,10 @@ std::vector<double> naive(const GemmProblem<T>& p, const std::vector<double>& c0
       for (std::int64_t j = 0; j < p.n; ++j) {
         double acc = 0;
         for (std::int64_t q = 0; q < p.k; ++q) {
-          const T av = p.trans_a ? p.a[b * p.stride_a + q * p.lda + i] : p.a[b * p.stride_a + i * p.lda + q];
-          const T bv = p.trans_b ? p.b[b * p.stride_b + j * p.ldb + q] : p.b[b * p.stride_b + q * p.ldb + j];
+          const T av =
+              p.trans_a ? p.a[b * p.stride_a + q * p.lda + i] : p.a[b * p.stride_a + i * p.lda + q];
+          const T bv =
+              p.trans_b ? p.b[b * p.stride_b + j * p.ldb + q] : p.b[b * p.stride_b + q * p.ldb + j];
           acc += convert<double>(av) * convert<double>(bv);
         }
         double& out = c[b * p.stride_c + i * p.ldc + j];
@@ -38,7 +40,8 @@ void check_engine(CpuGemmEngine engine, double rtol) {
       for (bool broadcast_b : {false, true}) {
         INFO("trans_a " << ta << " trans_b " << tb << " broadcast_b " << broadcast_b);
         const Tensor<T> a = cast<T>(Tensor<float>::randn({batch, ta ? k : m, ta ? m : k}, 1));
-        const Tensor<T> b = cast<T>(Tensor<float>::randn({broadcast_b ? 1 : batch, tb ? n : k, tb ? k : n}, 2));
+        const Tensor<T> b =
+            cast<T>(Tensor<float>::randn({broadcast_b ? 1 : batch, tb ? n : k, tb ? k : n}, 2));
         Tensor<Out> c = cast<Out>(Tensor<float>::randn({batch, m, n}, 3));
         GemmProblem<T> p;
         p.batch = batch;
@@ -63,7 +66,8 @@ void check_engine(CpuGemmEngine engine, double rtol) {
         const std::vector<double> want = naive(p, c0);
         cpu_backend::gemm(p, engine);
         const std::vector<Out> got = c.to_vector();
-        for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Approx(want[i]).epsilon(rtol).margin(rtol));
+        for (std::size_t i = 0; i < got.size(); ++i)
+          REQUIRE(got[i] == Approx(want[i]).epsilon(rtol).margin(rtol));
       }
 }
 
@@ -84,19 +88,20 @@ TEST_CASE("Eigen engine: f32, f64 and bf16 on every layout", "[backend][gemm]") 
   check_engine<bf16>(CpuGemmEngine::eigen, 1e-5);  // bf16 inputs are exact in float
 }
 
-TEST_CASE("bf16 GEMM: exact-in-float products agree on every engine this CPU has", "[backend][gemm]") {
+TEST_CASE("bf16 GEMM: exact-in-float products agree on every engine this CPU has",
+          "[backend][gemm]") {
   check_engine<bf16>(CpuGemmEngine::openblas, 1e-5);  // widened to f32: exact operands
   check_engine<bf16>(CpuGemmEngine::automatic, 1e-5);
   if (cpu_backend::onednn_has_bf16()) {
     check_engine<bf16>(CpuGemmEngine::onednn, 1e-5);
   } else {
-    REQUIRE_THROWS_WITH(check_engine<bf16>(CpuGemmEngine::onednn, 1e-5), Catch::Contains("no bf16 matmul"));
+    REQUIRE_THROWS_WITH(check_engine<bf16>(CpuGemmEngine::onednn, 1e-5),
+                        Catch::Contains("no bf16 matmul"));
     WARN("this CPU has no bf16 matmul kernels in oneDNN; bf16 runs through f32 conversion");
   }
 }
 
-TEST_CASE("gemm: oneDNN reference kernels are refused, the product still runs",
-          "[backend][gemm]") {
+TEST_CASE("gemm: oneDNN reference kernels are refused, the product still runs", "[backend][gemm]") {
   // A transposed batched f32 product: oneDNN 2.6 offers only "ref:any" for it (12.8 s for a
   // (4, 128, 1100) x (4, 1100, 128) product), so the oneDNN engine must hand it to OpenBLAS.
   const std::int64_t batch = 4, m = 24, n = 16, k = 40;
@@ -124,12 +129,14 @@ TEST_CASE("gemm: oneDNN reference kernels are refused, the product still runs",
   const std::vector<double> want = naive(p, std::vector<double>(c.numel(), 0.0));
   const std::vector<float> got = c.to_vector();
   for (std::size_t i = 0; i < got.size(); ++i)
-    REQUIRE(got[i] == Approx(want[i]).epsilon(testing::tol::f32_sum_rtol).margin(testing::tol::f32_sum_atol));
+    REQUIRE(got[i] ==
+            Approx(want[i]).epsilon(testing::tol::f32_sum_rtol).margin(testing::tol::f32_sum_atol));
 }
 
 TEST_CASE("gemm: plain layouts get a fast oneDNN kernel", "[backend][gemm]") {
   GemmProblem<float> p;
-  const Tensor<float> a = Tensor<float>::randn({2, 32, 64}, 1), b = Tensor<float>::randn({2, 64, 48}, 2);
+  const Tensor<float> a = Tensor<float>::randn({2, 32, 64}, 1),
+                      b = Tensor<float>::randn({2, 64, 48}, 2);
   Tensor<float> c = Tensor<float>::zeros({2, 32, 48});
   p.batch = 2;
   p.m = 32;

@@ -230,7 +230,8 @@ TEST_CASE("psalm segment: video objects in the DAVIS layout", "[cli][segment]") 
   testing::TempDir data("segment_video"), out("segment_video_out");
   fs::create_directories(data.path / "bear");
   for (int t = 0; t < 3; ++t)
-    io::save_jpeg(data.path / "bear" / ("0000" + std::to_string(t) + ".jpg"), testing::two_shape_scene(36, 48, 2 * t));
+    io::save_jpeg(data.path / "bear" / ("0000" + std::to_string(t) + ".jpg"),
+                  testing::two_shape_scene(36, 48, 2 * t));
   Tensor<std::uint8_t> anno = Tensor<std::uint8_t>::zeros(Shape{36, 48});
   for (std::int64_t y = 10; y < 17; ++y)
     for (std::int64_t x = 7; x < 15; ++x) anno.data()[y * 48 + x] = 1;

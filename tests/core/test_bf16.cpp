@@ -15,7 +15,8 @@ TEST_CASE("bf16: float -> bf16 rounds to nearest even exactly as PyTorch", "[cor
   REQUIRE(x.size() == want.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
     INFO("input " << x[i]);
-    REQUIRE(static_cast<float>(psalm::bf16(static_cast<float>(x[i]))) == static_cast<float>(want[i]));
+    REQUIRE(static_cast<float>(psalm::bf16(static_cast<float>(x[i]))) ==
+            static_cast<float>(want[i]));
   }
 }
 

@@ -17,7 +17,8 @@ TEST_CASE("dtype: tags, sizes and names of every element type", "[core][dtype]")
   STATIC_REQUIRE(!Scalar<long double>);
 }
 
-TEST_CASE("convert: routes bf16 through float, truncates to integers like static_cast", "[core][dtype]") {
+TEST_CASE("convert: routes bf16 through float, truncates to integers like static_cast",
+          "[core][dtype]") {
   REQUIRE(convert<float>(bf16(2.5f)) == 2.5f);
   REQUIRE(convert<std::int32_t>(bf16(-3.75f)) == -3);
   REQUIRE(convert<bf16>(7).bits == bf16(7.0f).bits);

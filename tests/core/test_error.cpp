@@ -7,7 +7,8 @@ TEST_CASE("PSALM_CHECK: passes silently when the condition holds", "[core][error
   REQUIRE_NOTHROW([] { PSALM_CHECK(1 + 1 == 2, "never shown"); }());
 }
 
-TEST_CASE("PSALM_CHECK: throws psalm::Error with the streamed message and location", "[core][error]") {
+TEST_CASE("PSALM_CHECK: throws psalm::Error with the streamed message and location",
+          "[core][error]") {
   try {
     const int got = 3;
     PSALM_CHECK(got == 4, "expected 4 items, got ", got);

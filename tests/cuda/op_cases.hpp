@@ -88,46 +88,48 @@ std::vector<CaseResult> collect() {
   // ---- elementwise, broadcasting, reductions, views --------------------------------------
   out.push_back(run_case<T, Dev>("activations (gelu, gelu_tanh, sigmoid, tanh, softplus, relu)",
                                  1e-4, Vs{param<T, Dev>({4, 33}, 1, 3.0)}, [](Vs& v) {
-    return gelu(v[0]) + gelu_tanh(v[0]) * sigmoid(v[0]) + tanh(v[0]) - softplus(v[0]) +
-           relu(v[0]);  // (4, 33)
-  }));
+                                   return gelu(v[0]) + gelu_tanh(v[0]) * sigmoid(v[0]) +
+                                          tanh(v[0]) - softplus(v[0]) + relu(v[0]);  // (4, 33)
+                                 }));
   out.push_back(run_case<T, Dev>("broadcast arithmetic and axis reductions", 1e-4,
                                  Vs{param<T, Dev>({3, 1, 5}, 2), param<T, Dev>({4, 5}, 3)},
                                  [](Vs& v) {
-    const V y = v[0] * v[1] - v[0] / (exp(v[1]) + 1.0);  // (3, 4, 5)
-    return sum(y, 1) * max(y, 1) + mean(y, 1);          // (3, 5)
-  }));
-  out.push_back(run_case<T, Dev>("views, concat, stack, pad, masked_fill, where", 1e-5,
-                                 Vs{param<T, Dev>({2, 3, 4}, 4)}, [](Vs& v) {
-    const V p = permute(v[0], {2, 0, 1});                   // (4, 2, 3)
-    const V s = slice(p, 0, 1, 4, 2);                       // (2, 2, 3)
-    const V c = concat(std::vector<V>{s, s * 2.0}, 1);      // (2, 4, 3)
-    const V st = stack(std::vector<V>{c, c * 1.5}, 0);      // (2, 2, 4, 3)
-    const V pd = pad(st, {1, 2}, 0.5);                      // (2, 2, 4, 6)
-    std::vector<std::uint8_t> m(24);
-    for (int i = 0; i < 24; ++i) m[i] = static_cast<std::uint8_t>(i % 5 == 0);
-    const auto mask = ints<std::uint8_t, Dev>(m, {4, 6});
-    return where(mask, pd * 3.0, masked_fill(pd, mask, -1.0));  // (2, 2, 4, 6)
-  }));
+                                   const V y = v[0] * v[1] - v[0] / (exp(v[1]) + 1.0);  // (3, 4, 5)
+                                   return sum(y, 1) * max(y, 1) + mean(y, 1);           // (3, 5)
+                                 }));
+  out.push_back(
+      run_case<T, Dev>("views, concat, stack, pad, masked_fill, where", 1e-5,
+                       Vs{param<T, Dev>({2, 3, 4}, 4)}, [](Vs& v) {
+                         const V p = permute(v[0], {2, 0, 1});               // (4, 2, 3)
+                         const V s = slice(p, 0, 1, 4, 2);                   // (2, 2, 3)
+                         const V c = concat(std::vector<V>{s, s * 2.0}, 1);  // (2, 4, 3)
+                         const V st = stack(std::vector<V>{c, c * 1.5}, 0);  // (2, 2, 4, 3)
+                         const V pd = pad(st, {1, 2}, 0.5);                  // (2, 2, 4, 6)
+                         std::vector<std::uint8_t> m(24);
+                         for (int i = 0; i < 24; ++i) m[i] = static_cast<std::uint8_t>(i % 5 == 0);
+                         const auto mask = ints<std::uint8_t, Dev>(m, {4, 6});
+                         return where(mask, pd * 3.0, masked_fill(pd, mask, -1.0));  // (2, 2, 4, 6)
+                       }));
   out.push_back(run_case<T, Dev>("matmul (batched) and linear", 1e-4,
                                  Vs{param<T, Dev>({2, 3, 5, 7}, 5), param<T, Dev>({2, 3, 7, 4}, 6),
                                     param<T, Dev>({4, 7}, 7), param<T, Dev>({4}, 8)},
                                  [](Vs& v) {
-    return matmul(v[0], v[1]) + linear(v[0], v[2], v[3]);  // (2, 3, 5, 4)
-  }));
+                                   return matmul(v[0], v[1]) +
+                                          linear(v[0], v[2], v[3]);  // (2, 3, 5, 4)
+                                 }));
 
   // ---- normalisations ----------------------------------------------------------------------
-  out.push_back(run_case<T, Dev>("layer_norm with weight and bias", 1e-4,
-                                 Vs{param<T, Dev>({6, 37}, 9, 2.0, 1.0), param<T, Dev>({37}, 10),
-                                    param<T, Dev>({37}, 11)},
-                                 [](Vs& v) { return layer_norm(v[0], v[1], v[2]); }));
+  out.push_back(run_case<T, Dev>(
+      "layer_norm with weight and bias", 1e-4,
+      Vs{param<T, Dev>({6, 37}, 9, 2.0, 1.0), param<T, Dev>({37}, 10), param<T, Dev>({37}, 11)},
+      [](Vs& v) { return layer_norm(v[0], v[1], v[2]); }));
   out.push_back(run_case<T, Dev>("layer_norm of a transposed view, no affine", 1e-4,
                                  Vs{param<T, Dev>({70, 3}, 12)},
                                  [](Vs& v) { return layer_norm(transpose(v[0], 0, 1)); }));
-  out.push_back(run_case<T, Dev>("group_norm", 1e-4,
-                                 Vs{param<T, Dev>({2, 6, 5, 4}, 13), param<T, Dev>({6}, 14),
-                                    param<T, Dev>({6}, 15)},
-                                 [](Vs& v) { return group_norm(v[0], 3, v[1], v[2]); }));
+  out.push_back(run_case<T, Dev>(
+      "group_norm", 1e-4,
+      Vs{param<T, Dev>({2, 6, 5, 4}, 13), param<T, Dev>({6}, 14), param<T, Dev>({6}, 15)},
+      [](Vs& v) { return group_norm(v[0], 3, v[1], v[2]); }));
   {
     auto rm = randn<T, Dev>({4}, 16, 0.1), rv = randn<T, Dev>({4}, 17, 0.1, 1.0);
     CaseResult r = run_case<T, Dev>(
@@ -163,13 +165,13 @@ std::vector<CaseResult> collect() {
     std::vector<std::uint8_t> blocked(2 * 9, 0);
     blocked[3] = blocked[9 + 0] = blocked[9 + 8] = 1;
     mask.blocked = ints<std::uint8_t, Dev>(blocked, {2, 1, 1, 9});
-    out.push_back(run_case<T, Dev>("attention with additive and boolean masks", 1e-4,
-                                   Vs{param<T, Dev>({2, 3, 7, 8}, 29),
-                                      param<T, Dev>({2, 3, 9, 8}, 30),
-                                      param<T, Dev>({2, 3, 9, 5}, 31)},
-                                   [&](Vs& v) {
-      return scaled_dot_product_attention(v[0], v[1], v[2], mask);  // (2, 3, 7, 5)
-    }));
+    out.push_back(run_case<T, Dev>(
+        "attention with additive and boolean masks", 1e-4,
+        Vs{param<T, Dev>({2, 3, 7, 8}, 29), param<T, Dev>({2, 3, 9, 8}, 30),
+           param<T, Dev>({2, 3, 9, 5}, 31)},
+        [&](Vs& v) {
+          return scaled_dot_product_attention(v[0], v[1], v[2], mask);  // (2, 3, 7, 5)
+        }));
   }
 
   // ---- Swin windows, rotary position embedding, dense copies, checkpointing ---------------
@@ -211,23 +213,25 @@ std::vector<CaseResult> collect() {
                        }));
 
   // ---- convolution, resampling -------------------------------------------------------------
-  out.push_back(run_case<T, Dev>("conv2d 3x3, stride 2, padding 1, dilation 2, groups 2", 1e-4,
-                                 Vs{param<T, Dev>({2, 4, 9, 8}, 32),
-                                    param<T, Dev>({6, 2, 3, 3}, 33),
-                                    param<T, Dev>({6}, 34)},
-                                 [](Vs& v) {
-    return conv2d(v[0], v[1], v[2], {.stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 1},
-                                     .groups = 2});  // (2, 6, 3, 4)
-  }));
-  out.push_back(run_case<T, Dev>("conv2d 1x1 and 4x4 stride 4", 1e-4,
-                                 Vs{param<T, Dev>({1, 3, 8, 8}, 35),
-                                    param<T, Dev>({5, 3, 1, 1}, 36),
-                                    param<T, Dev>({5, 3, 4, 4}, 37)},
-                                 [](Vs& v) {
-    const V a = conv2d(v[0], v[1]);                             // (1, 5, 8, 8)
-    const V b = conv2d(v[0], v[2], {}, {.stride = {4, 4}});     // (1, 5, 2, 2)
-    return concat(std::vector<V>{reshape(a, {320}), reshape(b, {20})}, 0);  // (340)
-  }));
+  out.push_back(run_case<T, Dev>(
+      "conv2d 3x3, stride 2, padding 1, dilation 2, groups 2", 1e-4,
+      Vs{param<T, Dev>({2, 4, 9, 8}, 32), param<T, Dev>({6, 2, 3, 3}, 33), param<T, Dev>({6}, 34)},
+      [](Vs& v) {
+        return conv2d(v[0], v[1], v[2],
+                      {.stride = {2, 2},
+                       .padding = {1, 1},
+                       .dilation = {2, 1},
+                       .groups = 2});  // (2, 6, 3, 4)
+      }));
+  out.push_back(run_case<T, Dev>(
+      "conv2d 1x1 and 4x4 stride 4", 1e-4,
+      Vs{param<T, Dev>({1, 3, 8, 8}, 35), param<T, Dev>({5, 3, 1, 1}, 36),
+         param<T, Dev>({5, 3, 4, 4}, 37)},
+      [](Vs& v) {
+        const V a = conv2d(v[0], v[1]);                                         // (1, 5, 8, 8)
+        const V b = conv2d(v[0], v[2], {}, {.stride = {4, 4}});                 // (1, 5, 2, 2)
+        return concat(std::vector<V>{reshape(a, {320}), reshape(b, {20})}, 0);  // (340)
+      }));
   for (int mode = 0; mode < 3; ++mode) {
     static const char* names[] = {"interpolate bilinear", "interpolate bilinear, align_corners",
                                   "interpolate nearest"};
@@ -237,37 +241,37 @@ std::vector<CaseResult> collect() {
                                    [&](Vs& v) { return interpolate(v[0], 7, 4, opt); }));
   }
   for (bool align : {false, true})
-    out.push_back(run_case<T, Dev>(align ? "grid_sample, align_corners" : "grid_sample", 1e-4,
-                                   Vs{param<T, Dev>({2, 3, 5, 6}, 39),
-                                      param<T, Dev>({2, 4, 7, 2}, 40, 0.7)},
-                                   [&](Vs& v) { return grid_sample(v[0], v[1], align); }));
-  out.push_back(run_case<T, Dev>("point_sample", 1e-4,
-                                 Vs{param<T, Dev>({2, 3, 5, 6}, 41),
-                                    param<T, Dev>({2, 11, 2}, 42, 0.3, 0.5)},
-                                 [](Vs& v) { return point_sample(v[0], v[1]); }));
+    out.push_back(
+        run_case<T, Dev>(align ? "grid_sample, align_corners" : "grid_sample", 1e-4,
+                         Vs{param<T, Dev>({2, 3, 5, 6}, 39), param<T, Dev>({2, 4, 7, 2}, 40, 0.7)},
+                         [&](Vs& v) { return grid_sample(v[0], v[1], align); }));
+  out.push_back(
+      run_case<T, Dev>("point_sample", 1e-4,
+                       Vs{param<T, Dev>({2, 3, 5, 6}, 41), param<T, Dev>({2, 11, 2}, 42, 0.3, 0.5)},
+                       [](Vs& v) { return point_sample(v[0], v[1]); }));
 
   // ---- indexing with scatter-add backward (atomics on a GPU) -------------------------------
-  out.push_back(run_case<T, Dev>("embedding, index_select, gather with repeated indices", 1e-5,
-                                 Vs{param<T, Dev>({6, 4}, 43), param<T, Dev>({3, 5}, 44)},
-                                 [](Vs& v) {
-    const auto ids = ints<std::int64_t, Dev>({0, 3, 3, 5, 2, 3, 0, 0, 1, 2}, {2, 5});
-    const auto rows = ints<std::int64_t, Dev>({4, 1, 4, 4, 0}, {5});
-    const auto cols = ints<std::int64_t, Dev>({1, 1, 4, 0, 2, 2, 2, 3, 0, 0, 4, 1}, {3, 4});
-    const V e = embedding(ids, v[0], 2);                   // (2, 5, 4)
-    const V s = index_select(v[1], 1, rows);               // (3, 5)
-    const V g = gather(v[1], 1, cols);                     // (3, 4)
-    return concat(std::vector<V>{reshape(e, {40}), reshape(s, {15}), reshape(g, {12})},
-                  0);  // (67)
-  }));
+  out.push_back(run_case<T, Dev>(
+      "embedding, index_select, gather with repeated indices", 1e-5,
+      Vs{param<T, Dev>({6, 4}, 43), param<T, Dev>({3, 5}, 44)}, [](Vs& v) {
+        const auto ids = ints<std::int64_t, Dev>({0, 3, 3, 5, 2, 3, 0, 0, 1, 2}, {2, 5});
+        const auto rows = ints<std::int64_t, Dev>({4, 1, 4, 4, 0}, {5});
+        const auto cols = ints<std::int64_t, Dev>({1, 1, 4, 0, 2, 2, 2, 3, 0, 0, 4, 1}, {3, 4});
+        const V e = embedding(ids, v[0], 2);      // (2, 5, 4)
+        const V s = index_select(v[1], 1, rows);  // (3, 5)
+        const V g = gather(v[1], 1, cols);        // (3, 4)
+        return concat(std::vector<V>{reshape(e, {40}), reshape(s, {15}), reshape(g, {12})},
+                      0);  // (67)
+      }));
 
   // ---- dropout masks: the same Philox stream everywhere --------------------------------------
-  out.push_back(run_case<T, Dev>("dropout and drop_path masks", 1e-6,
-                                 Vs{param<T, Dev>({4, 50}, 45), param<T, Dev>({4, 3, 5}, 46)},
-                                 [](Vs& v) {
-    const V d = dropout(v[0], {.p = 0.3, .training = true, .rng = {11, 3}});    // (4, 50)
-    const V p = drop_path(v[1], {.p = 0.5, .training = true, .rng = {12, 1}});  // (4, 3, 5)
-    return concat(std::vector<V>{d, reshape(p, {4, 15})}, 1);                   // (4, 65)
-  }));
+  out.push_back(run_case<T, Dev>(
+      "dropout and drop_path masks", 1e-6,
+      Vs{param<T, Dev>({4, 50}, 45), param<T, Dev>({4, 3, 5}, 46)}, [](Vs& v) {
+        const V d = dropout(v[0], {.p = 0.3, .training = true, .rng = {11, 3}});    // (4, 50)
+        const V p = drop_path(v[1], {.p = 0.5, .training = true, .rng = {12, 1}});  // (4, 3, 5)
+        return concat(std::vector<V>{d, reshape(p, {4, 15})}, 1);                   // (4, 65)
+      }));
 
   // ---- losses ------------------------------------------------------------------------------
   {
@@ -285,13 +289,14 @@ std::vector<CaseResult> collect() {
     const auto target = tensor_of<T, Dev>(t, {4, 7});
     BceOptions<T, Dev> bce;
     bce.pos_weight = randn<T, Dev>({7}, 49, 0.3, 1.5);
-    out.push_back(run_case<T, Dev>("bce with logits and pos_weight, focal, dice", 1e-4,
-                                   Vs{param<T, Dev>({4, 7}, 50, 2.0)}, [&](Vs& v) {
-      const V a = binary_cross_entropy_with_logits(v[0], target, bce);                 // ()
-      const V f = sigmoid_focal_loss(v[0], target, {.reduction = Reduction::mean});    // ()
-      const V d = dice_loss(v[0], target, {.reduction = Reduction::mean, .num_masks = 3.0});
-      return a + f * 2.0 + d * 3.0;  // ()
-    }));
+    out.push_back(run_case<T, Dev>(
+        "bce with logits and pos_weight, focal, dice", 1e-4, Vs{param<T, Dev>({4, 7}, 50, 2.0)},
+        [&](Vs& v) {
+          const V a = binary_cross_entropy_with_logits(v[0], target, bce);               // ()
+          const V f = sigmoid_focal_loss(v[0], target, {.reduction = Reduction::mean});  // ()
+          const V d = dice_loss(v[0], target, {.reduction = Reduction::mean, .num_masks = 3.0});
+          return a + f * 2.0 + d * 3.0;  // ()
+        }));
   }
 
   // ---- optimizer bodies: three fused steps -----------------------------------------------------
@@ -302,14 +307,15 @@ std::vector<CaseResult> collect() {
     for (int step = 1; step <= 3; ++step) {
       const Tensor<T, Dev> g = randn<T, Dev>({37}, 60 + step);
       const double lr = 1e-2, b1 = 0.9, b2 = 0.999;
-      Executor<Dev>::launch(37, kernels::AdamWUpdate<T>{p.data(), g.data(), m.data(), s.data(),
-                                                        1 - lr * 0.05, b1, b2,
-                                                        lr / (1 - std::pow(b1, step)),
-                                                        std::sqrt(1 - std::pow(b2, step)), 1e-8});
+      Executor<Dev>::launch(
+          37, kernels::AdamWUpdate<T>{p.data(), g.data(), m.data(), s.data(), 1 - lr * 0.05, b1, b2,
+                                      lr / (1 - std::pow(b1, step)),
+                                      std::sqrt(1 - std::pow(b2, step)), 1e-8});
       Executor<Dev>::launch(37, kernels::SgdUpdate<T>{q.data(), g.data(), buf.data(), 0.1, 1e-3,
                                                       0.9, 0.0, step == 1, true});
     }
-    out.push_back(CaseResult{"AdamW and SGD (Nesterov) update bodies, three steps", 1e-5,
+    out.push_back(CaseResult{"AdamW and SGD (Nesterov) update bodies, three steps",
+                             1e-5,
                              {host(p), host(m), host(s), host(q), host(buf)}});
   }
   return out;

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <string>
 
-#include "psalm/cuda.cuh"
 #include "cuda/host_backend.cuh"
 #include "cuda/op_cases.hpp"
 #include "cuda/parity.cuh"
+#include "psalm/cuda.cuh"
 
 namespace psalm::parity {
 

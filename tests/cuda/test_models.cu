@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "psalm/cuda.cuh"
 #include "cuda/host_backend.cuh"
 #include "cuda/parity.cuh"
 #include "psalm/autograd/ops.hpp"
+#include "psalm/cuda.cuh"
 #include "psalm/models/deformable/pixel_decoder.hpp"
 #include "psalm/models/mask2former/decoder.hpp"
 #include "psalm/models/phi/model.hpp"
@@ -35,8 +35,8 @@ Var<float, Dev> squared_sum(const std::vector<Var<float, Dev>>& outs) {
 /// Compares outputs and every parameter gradient of the host and device runs.
 template <class HostModel, class DeviceModel>
 void compare(const std::string& name, const std::vector<Var<float, cpu>>& host_out,
-             const std::vector<Var<float, cuda>>& device_out, HostModel& host,
-             DeviceModel& device, float tol) {
+             const std::vector<Var<float, cuda>>& device_out, HostModel& host, DeviceModel& device,
+             float tol) {
   for (std::size_t i = 0; i < host_out.size(); ++i)
     expect_close((name + ": output " + std::to_string(i)).c_str(),
                  device_out[i].value().to_vector(), host_out[i].value().to_vector(), tol);
@@ -92,7 +92,10 @@ void run_model_cases() {
         const Tensor<std::int64_t> mask =
             Tensor<std::int64_t>::from_data({1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 5});
         Tensor<std::int64_t, Dev> ids;
-        if constexpr (std::is_same_v<Dev, cpu>) ids = ids_host; else ids = ids_host.template to<Dev>();
+        if constexpr (std::is_same_v<Dev, cpu>)
+          ids = ids_host;
+        else
+          ids = ids_host.template to<Dev>();
         return std::vector<Var<float, Dev>>{m(ids, mask)};  // (2, 5, 8)
       },
       true);
@@ -106,8 +109,10 @@ void run_model_cases() {
         return std::vector<Var<float, Dev>>{f.res(2), f.res(3), f.res(4), f.res(5)};
       },
       false);
-  models::projector::SwinConvProjector<float, cpu> proj_host(models::projector::ProjectorConfig::tiny(), rng);
-  models::projector::SwinConvProjector<float, cuda> proj_device(models::projector::ProjectorConfig::tiny(), skip);
+  models::projector::SwinConvProjector<float, cpu> proj_host(
+      models::projector::ProjectorConfig::tiny(), rng);
+  models::projector::SwinConvProjector<float, cuda> proj_device(
+      models::projector::ProjectorConfig::tiny(), skip);
   check_model(
       "projector swin_conv (tiny, train-mode batch norm)", proj_host, proj_device,
       [](auto& m) {
@@ -115,8 +120,10 @@ void run_model_cases() {
         return std::vector<Var<float, Dev>>{m(Var<float, Dev>(random_on<Dev>({2, 16, 8, 8}, 2)))};
       },
       true);
-  models::deformable::PixelDecoder<float, cpu> pix_host(models::deformable::PixelDecoderConfig::tiny(), rng);
-  models::deformable::PixelDecoder<float, cuda> pix_device(models::deformable::PixelDecoderConfig::tiny(), skip);
+  models::deformable::PixelDecoder<float, cpu> pix_host(
+      models::deformable::PixelDecoderConfig::tiny(), rng);
+  models::deformable::PixelDecoder<float, cuda> pix_device(
+      models::deformable::PixelDecoderConfig::tiny(), skip);
   check_model(
       "pixel decoder (tiny)", pix_host, pix_device,
       [](auto& m) {
@@ -131,8 +138,10 @@ void run_model_cases() {
                                             out.multi_scale.res(4), out.multi_scale.res(3)};
       },
       true);
-  models::mask2former::MaskedAttentionDecoder<float, cpu> dec_host(models::mask2former::MaskDecoderConfig::tiny(), rng);
-  models::mask2former::MaskedAttentionDecoder<float, cuda> dec_device(models::mask2former::MaskDecoderConfig::tiny(), skip);
+  models::mask2former::MaskedAttentionDecoder<float, cpu> dec_host(
+      models::mask2former::MaskDecoderConfig::tiny(), rng);
+  models::mask2former::MaskedAttentionDecoder<float, cuda> dec_device(
+      models::mask2former::MaskDecoderConfig::tiny(), skip);
   check_model(
       "mask decoder (tiny, class + referring conditions)", dec_host, dec_device,
       [](auto& m) {

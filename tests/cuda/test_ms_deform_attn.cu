@@ -11,10 +11,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "parity.cuh"
 #include "psalm/autograd/ops/ms_deform_attn.hpp"
 #include "psalm/cuda.cuh"
 #include "psalm/kernels/ms_deform_attn.hpp"
-#include "parity.cuh"
 
 using namespace psalm;
 

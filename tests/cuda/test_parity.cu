@@ -37,8 +37,8 @@ struct BilinearBackwardAt {
   float *d_plane, *dxy;
   std::int64_t h, w;
   PSALM_HD void operator()(std::int64_t i) const {
-    kernels::bilinear_sample_backward<float>(plane, d_plane, h, w, w, 1, xs[i], ys[i], 1.0f, dxy + 2 * i,
-                                             dxy + 2 * i + 1);
+    kernels::bilinear_sample_backward<float>(plane, d_plane, h, w, w, 1, xs[i], ys[i], 1.0f,
+                                             dxy + 2 * i, dxy + 2 * i + 1);
   }
 };
 
@@ -118,22 +118,28 @@ int main() {
       auto gw = Tensor<float, cuda>::from_data(w, {cols});
       auto gb = Tensor<float, cuda>::from_data(bias, {cols});
       Tensor<float, cuda> gy({rows, cols}), gln({rows, cols}), gm({rows}), gr({rows});
-      Executor<cuda>::launch(rows, kernels::SoftmaxRows<float>{gx.data(), gy.data(), nullptr, cols, 1, false});
-      Executor<cuda>::launch(rows, kernels::LayerNormRows<float>{gx.data(), gw.data(), gb.data(), gln.data(),
-                                                                 gm.data(), gr.data(), cols, 1e-5f});
+      Executor<cuda>::launch(
+          rows, kernels::SoftmaxRows<float>{gx.data(), gy.data(), nullptr, cols, 1, false});
+      Executor<cuda>::launch(
+          rows, kernels::LayerNormRows<float>{gx.data(), gw.data(), gb.data(), gln.data(),
+                                              gm.data(), gr.data(), cols, 1e-5f});
       expect_close("softmax rows", gy.to_vector(), y_host);
       expect_close("layer norm rows", gln.to_vector(), ln_host);
       // Backward bodies.
       const std::vector<float> d_y = host_random(rows * cols, 12);
       std::vector<float> dx_soft(x.size()), dx_ln(x.size());
-      run_host(rows, kernels::SoftmaxRowsBackward<float>{y_host.data(), d_y.data(), dx_soft.data(), cols, false});
-      run_host(rows, kernels::LayerNormRowsBackward<float>{x.data(), w.data(), d_y.data(), mean.data(), rstd.data(),
-                                                           dx_ln.data(), cols});
+      run_host(rows, kernels::SoftmaxRowsBackward<float>{y_host.data(), d_y.data(), dx_soft.data(),
+                                                         cols, false});
+      run_host(rows,
+               kernels::LayerNormRowsBackward<float>{x.data(), w.data(), d_y.data(), mean.data(),
+                                                     rstd.data(), dx_ln.data(), cols});
       auto gdy = Tensor<float, cuda>::from_data(d_y, {rows, cols});
       Tensor<float, cuda> gdx({rows, cols}), gdx_ln({rows, cols});
-      Executor<cuda>::launch(rows, kernels::SoftmaxRowsBackward<float>{gy.data(), gdy.data(), gdx.data(), cols, false});
-      Executor<cuda>::launch(rows, kernels::LayerNormRowsBackward<float>{gx.data(), gw.data(), gdy.data(), gm.data(),
-                                                                         gr.data(), gdx_ln.data(), cols});
+      Executor<cuda>::launch(rows, kernels::SoftmaxRowsBackward<float>{gy.data(), gdy.data(),
+                                                                       gdx.data(), cols, false});
+      Executor<cuda>::launch(
+          rows, kernels::LayerNormRowsBackward<float>{gx.data(), gw.data(), gdy.data(), gm.data(),
+                                                      gr.data(), gdx_ln.data(), cols});
       expect_close("softmax rows backward", gdx.to_vector(), dx_soft, 1e-4f);
       expect_close("layer norm rows backward", gdx_ln.to_vector(), dx_ln, 1e-4f);
     }
@@ -159,15 +165,17 @@ int main() {
         mean[r] = 0.1f * static_cast<float>(r);
         rstd[r] = 1.0f + 0.05f * static_cast<float>(r);
       }
-      run_host(cols / 16 + 1, kernels::LayerNormParamGrad<float>{x.data(), g.data(), mean.data(), rstd.data(),
-                                                                  dw_host.data(), db_host.data(), rows, cols, 16});
+      run_host(cols / 16 + 1,
+               kernels::LayerNormParamGrad<float>{x.data(), g.data(), mean.data(), rstd.data(),
+                                                  dw_host.data(), db_host.data(), rows, cols, 16});
       auto gx = Tensor<float, cuda>::from_data(x, {rows, cols});
       auto gg = Tensor<float, cuda>::from_data(g, {rows, cols});
       auto gm = Tensor<float, cuda>::from_data(mean, {rows});
       auto gr = Tensor<float, cuda>::from_data(rstd, {rows});
       Tensor<float, cuda> gdw({cols}), gdb({cols});
-      Executor<cuda>::launch(cols, kernels::LayerNormParamGrad<float>{gx.data(), gg.data(), gm.data(), gr.data(),
-                                                                      gdw.data(), gdb.data(), rows, cols, 1});
+      Executor<cuda>::launch(
+          cols, kernels::LayerNormParamGrad<float>{gx.data(), gg.data(), gm.data(), gr.data(),
+                                                   gdw.data(), gdb.data(), rows, cols, 1});
       expect_close("layer norm weight gradient (column blocks)", gdw.to_vector(), dw_host, 1e-4f);
       expect_close("layer norm bias gradient (column blocks)", gdb.to_vector(), db_host, 1e-4f);
     }
@@ -178,12 +186,17 @@ int main() {
       std::vector<float> grid = host_random(n * ho * wo * 2, 9);
       std::vector<float> out_host(n * c * ho * wo);
       for (bool align : {false, true}) {
-        run_host(n * c * ho * wo, kernels::GridSampleBilinear<float>{in.data(), grid.data(), out_host.data(), c, h, w, ho, wo, align});
+        run_host(n * c * ho * wo,
+                 kernels::GridSampleBilinear<float>{in.data(), grid.data(), out_host.data(), c, h,
+                                                    w, ho, wo, align});
         auto gin = Tensor<float, cuda>::from_data(in, {n, c, h, w});
         auto gg = Tensor<float, cuda>::from_data(grid, {n, ho, wo, 2});
         Tensor<float, cuda> gout({n, c, ho, wo});
-        Executor<cuda>::launch(gout.numel(), kernels::GridSampleBilinear<float>{gin.data(), gg.data(), gout.data(), c, h, w, ho, wo, align});
-        expect_close(align ? "grid sample, align_corners" : "grid sample", gout.to_vector(), out_host);
+        Executor<cuda>::launch(
+            gout.numel(), kernels::GridSampleBilinear<float>{gin.data(), gg.data(), gout.data(), c,
+                                                             h, w, ho, wo, align});
+        expect_close(align ? "grid sample, align_corners" : "grid sample", gout.to_vector(),
+                     out_host);
       }
     }
     // Bilinear backward: scatter-adds into the input with atomics, many samples per pixel.
@@ -196,12 +209,15 @@ int main() {
         ys[i] = CounterRng{14, 1}.uniform(i) * (h + 1) - 1;
       }
       std::vector<float> d_plane_host(h * w, 0.f), dxy_host(2 * samples);
-      run_host(samples, BilinearBackwardAt{plane.data(), xs.data(), ys.data(), d_plane_host.data(), dxy_host.data(), h, w});
+      run_host(samples, BilinearBackwardAt{plane.data(), xs.data(), ys.data(), d_plane_host.data(),
+                                           dxy_host.data(), h, w});
       auto gp = Tensor<float, cuda>::from_data(plane, {h, w});
-      auto gxs = Tensor<float, cuda>::from_data(xs, {samples}), gys = Tensor<float, cuda>::from_data(ys, {samples});
+      auto gxs = Tensor<float, cuda>::from_data(xs, {samples}),
+           gys = Tensor<float, cuda>::from_data(ys, {samples});
       auto gd = Tensor<float, cuda>::zeros({h, w});
       Tensor<float, cuda> gdxy({2 * samples});
-      Executor<cuda>::launch(samples, BilinearBackwardAt{gp.data(), gxs.data(), gys.data(), gd.data(), gdxy.data(), h, w});
+      Executor<cuda>::launch(samples, BilinearBackwardAt{gp.data(), gxs.data(), gys.data(),
+                                                         gd.data(), gdxy.data(), h, w});
       expect_close("bilinear backward (atomic scatter)", gd.to_vector(), d_plane_host, 1e-4f);
       expect_close("bilinear backward (coordinates)", gdxy.to_vector(), dxy_host, 1e-4f);
     }
@@ -289,12 +305,14 @@ int main() {
       for (int i = 0; i < b; ++i)
         for (int r = 0; r < m; ++r)
           for (int s = 0; s < n; ++s)
-            for (int q = 0; q < k; ++q) want[(i * m + r) * n + s] += a[(i * m + r) * k + q] * bb[(i * k + q) * n + s];
+            for (int q = 0; q < k; ++q)
+              want[(i * m + r) * n + s] += a[(i * m + r) * k + q] * bb[(i * k + q) * n + s];
       auto ga = Tensor<float, cuda>::from_data(a, {b, m, k});
       auto gb = Tensor<float, cuda>::from_data(bb, {b, k, n});
       expect_close("batched matmul f32", matmul(ga, gb).to_vector(), want, 1e-4f);
       const Tensor<float, cuda> gbt = gb.transpose(1, 2).contiguous();
-      expect_close("batched matmul with transposed B", matmul(ga, gbt, {.transpose_b = true}).to_vector(), want, 1e-4f);
+      expect_close("batched matmul with transposed B",
+                   matmul(ga, gbt, {.transpose_b = true}).to_vector(), want, 1e-4f);
       Tensor<bf16, cuda> ha = cast<bf16>(ga), hb = cast<bf16>(gb);
       expect_close("batched matmul bf16", matmul(ha, hb).to_vector(), want, 3e-2f);
     }

@@ -60,7 +60,10 @@ const fs::path& checkpoint_dir() {
     write_shard(ckpt / "sub" / "inner.safetensors", {"d"});
     write_shard(root / "outside.safetensors", {"e"});
     static const fs::path removed_at_exit = root;
-    std::atexit([] { std::error_code ignored; fs::remove_all(removed_at_exit, ignored); });
+    std::atexit([] {
+      std::error_code ignored;
+      fs::remove_all(removed_at_exit, ignored);
+    });
     return ckpt;
   }();
   return dir;

@@ -21,15 +21,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::array<const char*, 6> kFiles = {"vocab.json",         "merges.txt",
-                                               "tokenizer.json",     "added_tokens.json",
-                                               "special_tokens_map.json", "tokenizer_config.json"};
+constexpr std::array<const char*, 6> kFiles = {"vocab.json",
+                                               "merges.txt",
+                                               "tokenizer.json",
+                                               "added_tokens.json",
+                                               "special_tokens_map.json",
+                                               "tokenizer_config.json"};
 
 const fs::path& folder() {
   static const fs::path dir = [] {
     static const fs::path removed_at_exit =
         fs::temp_directory_path() / ("psalm_fuzz_tokenizer_" + std::to_string(::getpid()));
-    std::atexit([] { std::error_code ignored; fs::remove_all(removed_at_exit, ignored); });
+    std::atexit([] {
+      std::error_code ignored;
+      fs::remove_all(removed_at_exit, ignored);
+    });
     return removed_at_exit;
   }();
   return dir;

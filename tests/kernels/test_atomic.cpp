@@ -14,7 +14,8 @@ struct AddOne {
 };
 }  // namespace
 
-TEST_CASE("atomic_add: parallel scatter-adds into three slots lose no update", "[kernels][atomic]") {
+TEST_CASE("atomic_add: parallel scatter-adds into three slots lose no update",
+          "[kernels][atomic]") {
   float f[3] = {0, 0, 0};
   std::int64_t n[3] = {0, 0, 0};
   double d[3] = {0, 0, 0};

@@ -32,21 +32,27 @@ TEST_CASE("element functors match PyTorch in double and float", "[kernels][eleme
   check_against("softplus", [](auto v) { return kernels::Softplus{}(v); });
   check_against("tanh", [](auto v) { return kernels::Tanh{}(v); });
   check_against("relu", [](auto v) { return kernels::Relu{}(v); });
-  check_against("exp", [](auto v) { return kernels::Exp{}(v); }, 1e-14, 0);
+  check_against(
+      "exp", [](auto v) { return kernels::Exp{}(v); }, 1e-14, 0);
 }
 
-TEST_CASE("derivative functors match PyTorch autograd and finite differences", "[kernels][elementwise]") {
-  check_against("d_gelu_erf", [](auto v) { return kernels::GeluErfGrad{}(v); }, 1e-12, 1e-14);
-  check_against("d_gelu_tanh", [](auto v) { return kernels::GeluTanhGrad{}(v); }, 1e-12, 1e-14);
-  check_against("d_sigmoid", [](auto v) { return kernels::SigmoidGrad{}(v); }, 1e-12, 1e-14);
+TEST_CASE("derivative functors match PyTorch autograd and finite differences",
+          "[kernels][elementwise]") {
+  check_against(
+      "d_gelu_erf", [](auto v) { return kernels::GeluErfGrad{}(v); }, 1e-12, 1e-14);
+  check_against(
+      "d_gelu_tanh", [](auto v) { return kernels::GeluTanhGrad{}(v); }, 1e-12, 1e-14);
+  check_against(
+      "d_sigmoid", [](auto v) { return kernels::SigmoidGrad{}(v); }, 1e-12, 1e-14);
   for (double x : {-3.1, -0.7, 0.2, 1.3, 2.9}) {
     auto fd = [](auto f, double v) { return (f(v + 1e-6) - f(v - 1e-6)) / 2e-6; };
-    REQUIRE(std::fabs(kernels::GeluTanhGrad{}(x) - fd(kernels::GeluTanh{}, x)) < 1e-8);
-    REQUIRE(std::fabs(kernels::GeluErfGrad{}(x) - fd(kernels::GeluErf{}, x)) < 1e-8);
+    REQUIRE(std::fabs(kernels::GeluTanhGrad{}(x)-fd(kernels::GeluTanh{}, x)) < 1e-8);
+    REQUIRE(std::fabs(kernels::GeluErfGrad{}(x)-fd(kernels::GeluErf{}, x)) < 1e-8);
   }
 }
 
-TEST_CASE("binary functors: arithmetic, NaN-propagating maximum / minimum, clamp", "[kernels][elementwise]") {
+TEST_CASE("binary functors: arithmetic, NaN-propagating maximum / minimum, clamp",
+          "[kernels][elementwise]") {
   REQUIRE(kernels::Add{}(2.0, 3.0) == 5.0);
   REQUIRE(kernels::Div{}(1.0f, 4.0f) == 0.25f);
   REQUIRE(std::isnan(kernels::Maximum{}(std::nan(""), 1.0)));

@@ -74,7 +74,8 @@ TEST_CASE("sigmoid_f32 matches the logistic function without overflow", "[kernel
   REQUIRE(kernels::sigmoid_f32(-100.0f) == 0.0f);
 }
 
-TEST_CASE("lane_sum and lane_max agree with plain loops for every tail length", "[kernels][fast_math]") {
+TEST_CASE("lane_sum and lane_max agree with plain loops for every tail length",
+          "[kernels][fast_math]") {
   std::vector<double> v(100);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.7 * static_cast<double>(i)) * 3.0;
   for (std::int64_t n : {0, 1, 7, 15, 16, 17, 33, 100}) {

@@ -8,7 +8,8 @@
 
 using namespace psalm;
 
-TEST_CASE("layer norm rows match PyTorch: output, saved statistics, input gradient", "[kernels][layer_norm]") {
+TEST_CASE("layer norm rows match PyTorch: output, saved statistics, input gradient",
+          "[kernels][layer_norm]") {
   const auto j = testing::load_json("tensor/layer_norm.json");
   const auto x = testing::tensor_from_json<double>(j["x"]);
   const auto w = testing::tensor_from_json<double>(j["weight"]);
@@ -17,13 +18,15 @@ TEST_CASE("layer norm rows match PyTorch: output, saved statistics, input gradie
   const std::int64_t rows = x.size(0), cols = x.size(1);
   Tensor<double> y(x.shape()), d_x(x.shape());
   Tensor<double> mean({rows}), rstd({rows});
-  Executor<cpu>::launch(rows, kernels::LayerNormRows<double>{x.data(), w.data(), b.data(), y.data(),
-                                                              mean.data(), rstd.data(), cols, 1e-5f});
+  Executor<cpu>::launch(
+      rows, kernels::LayerNormRows<double>{x.data(), w.data(), b.data(), y.data(), mean.data(),
+                                           rstd.data(), cols, 1e-5f});
   testing::require_close(y, testing::tensor_from_json<double>(j["y"]), 1e-12, 1e-12);
   testing::require_close(mean, testing::tensor_from_json<double>(j["mean"]), 1e-12, 1e-12);
   testing::require_close(rstd, testing::tensor_from_json<double>(j["rstd"]), 1e-12, 1e-12);
-  Executor<cpu>::launch(rows, kernels::LayerNormRowsBackward<double>{x.data(), w.data(), d_y.data(), mean.data(),
-                                                                      rstd.data(), d_x.data(), cols});
+  Executor<cpu>::launch(
+      rows, kernels::LayerNormRowsBackward<double>{x.data(), w.data(), d_y.data(), mean.data(),
+                                                   rstd.data(), d_x.data(), cols});
   testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x"]), 1e-12, 1e-12);
 }
 
@@ -38,17 +41,21 @@ TEST_CASE("layer norm backward matches finite differences in double", "[kernels]
     for (std::int64_t r = 0; r < rows; ++r) {
       double m = 0, v = 0;
       for (std::int64_t c = 0; c < cols; ++c) m += x[r * cols + c] / cols;
-      for (std::int64_t c = 0; c < cols; ++c) v += (x[r * cols + c] - m) * (x[r * cols + c] - m) / cols;
-      for (std::int64_t c = 0; c < cols; ++c) s += g[r * cols + c] * (x[r * cols + c] - m) / std::sqrt(v + 1e-5) * w[c];
+      for (std::int64_t c = 0; c < cols; ++c)
+        v += (x[r * cols + c] - m) * (x[r * cols + c] - m) / cols;
+      for (std::int64_t c = 0; c < cols; ++c)
+        s += g[r * cols + c] * (x[r * cols + c] - m) / std::sqrt(v + 1e-5) * w[c];
     }
     return s;
   };
   std::vector<double> y(x0.size()), d_x(x0.size());
   std::vector<double> mean(rows), rstd(rows);
   for (std::int64_t r = 0; r < rows; ++r)
-    kernels::LayerNormRows<double>{x0.data(), w.data(), nullptr, y.data(), mean.data(), rstd.data(), cols, 1e-5f}(r);
+    kernels::LayerNormRows<double>{x0.data(),   w.data(),    nullptr, y.data(),
+                                   mean.data(), rstd.data(), cols,    1e-5f}(r);
   for (std::int64_t r = 0; r < rows; ++r)
-    kernels::LayerNormRowsBackward<double>{x0.data(), w.data(), g.data(), mean.data(), rstd.data(), d_x.data(), cols}(r);
+    kernels::LayerNormRowsBackward<double>{x0.data(),   w.data(),   g.data(), mean.data(),
+                                           rstd.data(), d_x.data(), cols}(r);
   testing::require_gradients_match(d_x, testing::numeric_gradient(loss, x0));
 }
 
@@ -69,16 +76,16 @@ TEST_CASE("layer norm weight and bias gradients: column blocks of any width give
   for (std::int64_t block : {1, 16, 64, 100}) {
     INFO("block " << block);
     Tensor<double> d_w({cols}), d_b({cols}), d_b_only({cols});
-    Executor<cpu>::launch((cols + block - 1) / block,
-                          kernels::LayerNormParamGrad<double>{x.data(), g.data(), mean.data(),
-                                                              rstd.data(), d_w.data(), d_b.data(),
-                                                              rows, cols, block},
-                          1);
-    Executor<cpu>::launch((cols + block - 1) / block,
-                          kernels::LayerNormParamGrad<double>{x.data(), g.data(), mean.data(),
-                                                              rstd.data(), nullptr, d_b_only.data(),
-                                                              rows, cols, block},
-                          1);
+    Executor<cpu>::launch(
+        (cols + block - 1) / block,
+        kernels::LayerNormParamGrad<double>{x.data(), g.data(), mean.data(), rstd.data(),
+                                            d_w.data(), d_b.data(), rows, cols, block},
+        1);
+    Executor<cpu>::launch(
+        (cols + block - 1) / block,
+        kernels::LayerNormParamGrad<double>{x.data(), g.data(), mean.data(), rstd.data(), nullptr,
+                                            d_b_only.data(), rows, cols, block},
+        1);
     for (std::int64_t j = 0; j < cols; ++j) {
       REQUIRE(d_w.item({j}) == Approx(want_w[j]).margin(1e-12));
       REQUIRE(d_b.item({j}) == Approx(want_b[j]).margin(1e-12));

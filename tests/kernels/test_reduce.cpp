@@ -26,7 +26,8 @@ TEST_CASE("ReduceAxis folds the middle axis of (outer, len, inner)", "[kernels][
   REQUIRE((am[0] == 0 && am[3] == 0));
 }
 
-TEST_CASE("ReduceAxis: NaN propagates through max, sums of floats accumulate in double", "[kernels][reduce]") {
+TEST_CASE("ReduceAxis: NaN propagates through max, sums of floats accumulate in double",
+          "[kernels][reduce]") {
   const float x[3] = {1.0f, std::numeric_limits<float>::quiet_NaN(), 5.0f};
   float m;
   std::int64_t am;

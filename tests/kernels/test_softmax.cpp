@@ -12,22 +12,29 @@
 
 using namespace psalm;
 
-TEST_CASE("softmax rows with an additive mask match PyTorch, forward and backward", "[kernels][softmax]") {
+TEST_CASE("softmax rows with an additive mask match PyTorch, forward and backward",
+          "[kernels][softmax]") {
   const auto j = testing::load_json("tensor/softmax.json");
   const auto x = testing::tensor_from_json<double>(j["x"]);
   const auto mask = testing::tensor_from_json<double>(j["mask"]);
   const auto d_y = testing::tensor_from_json<double>(j["d_y"]);
   const std::int64_t rows = x.size(0), cols = x.size(1);
   Tensor<double> y(x.shape()), d_x(x.shape());
-  Executor<cpu>::launch(rows, kernels::SoftmaxRows<double>{x.data(), y.data(), mask.data(), cols, 2, false});
+  Executor<cpu>::launch(
+      rows, kernels::SoftmaxRows<double>{x.data(), y.data(), mask.data(), cols, 2, false});
   testing::require_close(y, testing::tensor_from_json<double>(j["softmax_masked"]), 1e-14, 1e-15);
-  Executor<cpu>::launch(rows, kernels::SoftmaxRowsBackward<double>{y.data(), d_y.data(), d_x.data(), cols, false});
-  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_softmax_masked"]), 1e-12, 1e-14);
+  Executor<cpu>::launch(
+      rows, kernels::SoftmaxRowsBackward<double>{y.data(), d_y.data(), d_x.data(), cols, false});
+  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_softmax_masked"]), 1e-12,
+                         1e-14);
 
-  Executor<cpu>::launch(rows, kernels::SoftmaxRows<double>{x.data(), y.data(), nullptr, cols, 1, true});
+  Executor<cpu>::launch(rows,
+                        kernels::SoftmaxRows<double>{x.data(), y.data(), nullptr, cols, 1, true});
   testing::require_close(y, testing::tensor_from_json<double>(j["log_softmax"]), 1e-14, 1e-14);
-  Executor<cpu>::launch(rows, kernels::SoftmaxRowsBackward<double>{y.data(), d_y.data(), d_x.data(), cols, true});
-  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_log_softmax"]), 1e-12, 1e-14);
+  Executor<cpu>::launch(
+      rows, kernels::SoftmaxRowsBackward<double>{y.data(), d_y.data(), d_x.data(), cols, true});
+  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_log_softmax"]), 1e-12,
+                         1e-14);
 }
 
 TEST_CASE("softmax backward matches finite differences in double", "[kernels][softmax]") {

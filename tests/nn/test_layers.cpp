@@ -102,7 +102,8 @@ TEST_CASE("layers compute what their ops compute", "[nn]") {
   nn::InitRng rng{21};
   Var<float> x(Tensor<float>::randn({2, 4, 5, 5}, 1));
   nn::GroupNorm<float> gn(2, 4);
-  CHECK(gn(x).value().to_vector() == autograd::group_norm(x, 2, gn.weight, gn.bias).value().to_vector());
+  CHECK(gn(x).value().to_vector() ==
+        autograd::group_norm(x, 2, gn.weight, gn.bias).value().to_vector());
   nn::Conv2d<float> conv(4, 6, {3, 3}, rng, {.stride = {2, 2}, .padding = {1, 1}});
   CHECK(conv(x).shape() == Shape{2, 6, 3, 3});
   nn::Embedding<float> emb(10, 3, rng);

@@ -49,15 +49,24 @@ std::vector<std::string> parameter_names(nn::Module<float>& m) {
 TEST_CASE("module: parameters are named by path in visit order", "[nn]") {
   nn::InitRng rng{7};
   Net net(rng);
-  const std::vector<std::string> want{
-      "blocks.0.norm.weight", "blocks.0.norm.bias", "blocks.0.fc.weight", "blocks.0.fc.bias",
-      "blocks.1.norm.weight", "blocks.1.norm.bias", "blocks.1.fc.weight", "blocks.1.fc.bias",
-      "bn.weight",            "bn.bias",            "head.weight"};
+  const std::vector<std::string> want{"blocks.0.norm.weight",
+                                      "blocks.0.norm.bias",
+                                      "blocks.0.fc.weight",
+                                      "blocks.0.fc.bias",
+                                      "blocks.1.norm.weight",
+                                      "blocks.1.norm.bias",
+                                      "blocks.1.fc.weight",
+                                      "blocks.1.fc.bias",
+                                      "bn.weight",
+                                      "bn.bias",
+                                      "head.weight"};
   CHECK(parameter_names(net) == want);
   CHECK(net.parameter_count() == 2 * (4 + 4 + 8 * 4 + 8) + 3 + 3 + 8);
   std::vector<std::string> buffers;
-  net.for_each_buffer([&](const std::string& n, Tensor<float>&, nn::BufferKind) { buffers.push_back(n); });
-  CHECK(buffers == std::vector<std::string>{"bn.running_mean", "bn.running_var", "bn.num_batches_tracked"});
+  net.for_each_buffer(
+      [&](const std::string& n, Tensor<float>&, nn::BufferKind) { buffers.push_back(n); });
+  CHECK(buffers ==
+        std::vector<std::string>{"bn.running_mean", "bn.running_var", "bn.num_batches_tracked"});
 }
 
 TEST_CASE("module: train / eval and freezing reach every child", "[nn]") {
@@ -132,7 +141,9 @@ TEST_CASE("state dict: round trip and strict loading", "[nn]") {
       if (n != "blocks.1.fc.bias") partial.insert(n, t);
     CHECK_THROWS_WITH(nn::load_state_dict(dst, partial),
                       Catch::Contains("missing") && Catch::Contains("blocks.1.fc.bias"));
-    CHECK(nn::load_state_dict(dst, partial, {.allow_missing = {"blocks.1.fc.bias"}}).loaded.size() == 13);
+    CHECK(
+        nn::load_state_dict(dst, partial, {.allow_missing = {"blocks.1.fc.bias"}}).loaded.size() ==
+        13);
     const auto lax = nn::load_state_dict(dst, partial, {.strict = false});
     CHECK(lax.missing == std::vector<std::string>{"blocks.1.fc.bias"});
   }

@@ -139,7 +139,8 @@ TEST_CASE("inputs: conversations label only the answer; the loss runs", "[psalm]
   ex.assistant = "A red circle.";
   const EncodedConversation e = encoder.encode(ex);
   const auto& lab = e.layout.labels;
-  const auto labelled = std::count_if(lab.begin(), lab.end(), [](auto v) { return v != kIgnoreIndex; });
+  const auto labelled =
+      std::count_if(lab.begin(), lab.end(), [](auto v) { return v != kIgnoreIndex; });
   const auto answer = testing::schema_tokenizer().encode(" A red circle. <|endoftext|>").size();
   CHECK(labelled == static_cast<std::int64_t>(answer));
   nn::InitRng rng{1};
@@ -179,7 +180,7 @@ TEST_CASE("inputs: tied word embeddings: no lm_head entry, logits through embed_
     for (auto& [n2, p2] : untied_params)
       if (n2 == name) p2.value().assign(p.value());
   untied.lm_head.weight.value().assign(model.model.phi.embed_tokens.weight.value());
-  const Var<float> logits = model.language_logits(inputs);     // (1, L, V)
+  const Var<float> logits = model.language_logits(inputs);      // (1, L, V)
   const Var<float> reference = untied.language_logits(inputs);  // (1, L, V)
   CHECK(logits.value().to_vector() == reference.value().to_vector());
 
@@ -191,7 +192,8 @@ TEST_CASE("inputs: tied word embeddings: no lm_head entry, logits through embed_
     std::int64_t rows = 0;
     const std::int64_t d = tied.phi.hidden_size;
     for (std::size_t r = 0; r < g.size() / d; ++r)
-      rows += std::any_of(g.begin() + r * d, g.begin() + (r + 1) * d, [](float v) { return v != 0; });
+      rows +=
+          std::any_of(g.begin() + r * d, g.begin() + (r + 1) * d, [](float v) { return v != 0; });
     return rows;
   }();
   CHECK(nonzero_rows == tied.phi.vocab_size);  // every row is an output class, not only the inputs

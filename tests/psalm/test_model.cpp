@@ -101,8 +101,7 @@ TEST_CASE("psalm model: the parity fixture's config round-trips through JSON", "
   CHECK(PsalmConfig::psalm_swin_b_phi_1_5().num_image_tokens() == 256);
 }
 
-TEST_CASE("psalm model: forward matches the PyTorch composition for every task",
-          "[psalm][model]") {
+TEST_CASE("psalm model: forward matches the PyTorch composition for every task", "[psalm][model]") {
   PsalmModel<float> model = load_parity_model();
   model.train();  // the fixture runs PyTorch in train mode: the projector's BN uses batch stats
   const nlohmann::json cases = testing::load_json("psalm/parity/cases.json").at("cases");
@@ -113,7 +112,8 @@ TEST_CASE("psalm model: forward matches the PyTorch composition for every task",
     const io::SafetensorsFile t = io::SafetensorsFile::open(kDir + c.at("file").get<std::string>());
     const PsalmBatch<float> batch = inputs_of(c, t);
     const PsalmOutput<float> out = model(batch);
-    require_close(out.image_tokens.value(), t.load<float>("image_tokens"), "image_tokens", rtol, atol);
+    require_close(out.image_tokens.value(), t.load<float>("image_tokens"), "image_tokens", rtol,
+                  atol);
     require_close(out.inputs_embeds.value(), t.load<float>("inputs_embeds"), "inputs_embeds", rtol,
                   atol);
     require_close(out.hidden.value(), t.load<float>("hidden"), "hidden", rtol, atol);
@@ -133,7 +133,8 @@ TEST_CASE("psalm model: forward matches the PyTorch composition for every task",
     for (std::size_t s = 0; s < out.predictions.size(); ++s) {
       const std::string p = "out." + std::to_string(s) + ".";
       const Prediction<float>& pred = out.predictions[s];
-      require_close(pred.masks.value(), t.load<float>(p + "pred_masks"), p + "pred_masks", rtol, atol);
+      require_close(pred.masks.value(), t.load<float>(p + "pred_masks"), p + "pred_masks", rtol,
+                    atol);
       if (pred.class_logits.defined())
         require_close(pred.class_logits.value(), t.load<float>(p + "pred_class_name_logits"),
                       p + "pred_class_name_logits", rtol, atol);
@@ -213,10 +214,10 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
     for (Var<float>* v : {&out.image_tokens, &out.inputs_embeds, &out.hidden, &out.queries})
       v->retain_grad();
     const std::vector<SampleTargets<cpu>> targets = targets_of(c, t, config.image_size);
-    const CriterionOutput<float> loss = criterion(
-        out.predictions, targets, batch.task,
-        points_of(c, t, static_cast<std::int64_t>(out.predictions.size()),
-                  config.matcher.num_points));
+    const CriterionOutput<float> loss =
+        criterion(out.predictions, targets, batch.task,
+                  points_of(c, t, static_cast<std::int64_t>(out.predictions.size()),
+                            config.matcher.num_points));
 
     // The matching of every prediction set and sample.
     const nlohmann::json& matching = c.at("matching");
@@ -224,21 +225,24 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
     for (std::size_t s = 0; s < matching.size(); ++s)
       for (std::size_t b = 0; b < matching[s].size(); ++b) {
         INFO("set " << s << " sample " << b);
-        CHECK(loss.matchings[s][b].queries == matching[s][b].at("pred").get<std::vector<std::int64_t>>());
-        CHECK(loss.matchings[s][b].targets == matching[s][b].at("tgt").get<std::vector<std::int64_t>>());
+        CHECK(loss.matchings[s][b].queries ==
+              matching[s][b].at("pred").get<std::vector<std::int64_t>>());
+        CHECK(loss.matchings[s][b].targets ==
+              matching[s][b].at("tgt").get<std::vector<std::int64_t>>());
       }
     // Every loss term (unweighted) and the weighted total.
     for (const LossTerm<float>& term : loss.terms) {
       INFO(term.name);
       REQUIRE(t.contains("loss." + term.name));
-      require_close(term.value.value().view({1}), t.load<float>("loss." + term.name), term.name, rtol,
-                    atol);
+      require_close(term.value.value().view({1}), t.load<float>("loss." + term.name), term.name,
+                    rtol, atol);
     }
-    require_close(loss.total.value().view({1}), t.load<float>("loss_total"), "loss_total", rtol, atol);
+    require_close(loss.total.value().view({1}), t.load<float>("loss_total"), "loss_total", rtol,
+                  atol);
 
     autograd::backward(loss.total);
-    require_close(out.image_tokens.grad(), t.load<float>("grad_act.image_tokens"),
-                  "d image_tokens", grad_rtol, grad_atol);
+    require_close(out.image_tokens.grad(), t.load<float>("grad_act.image_tokens"), "d image_tokens",
+                  grad_rtol, grad_atol);
     require_close(out.inputs_embeds.grad(), t.load<float>("grad_act.inputs_embeds"),
                   "d inputs_embeds", grad_rtol, grad_atol);
     require_close(out.hidden.grad(), t.load<float>("grad_act.hidden"), "d hidden", grad_rtol,
@@ -248,8 +252,8 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
     // Per-case parameter gradients where the fixture stores them; the rest accumulate.
     nn::StateDict<float> grads;
     model.for_each_parameter([&](const std::string& name, Var<float>& p) {
-      grads.insert(name, p.grad().defined() ? p.grad().contiguous()
-                                            : Tensor<float>::zeros(p.shape()));
+      grads.insert(name,
+                   p.grad().defined() ? p.grad().contiguous() : Tensor<float>::zeros(p.shape()));
     });
     const nn::StateDict<float> fused =
         models::phi::to_fused_layout(grads, config.phi.num_attention_heads);
@@ -291,7 +295,7 @@ TEST_CASE("psalm model: visual prompts pool from region_tokens when given (a ref
   };
   // Sample 0's <region> positions (flat: sample 0 starts at 0), in region order.
   std::vector<std::int64_t> pos;
-  const Tensor<std::uint8_t> source = batch.sequence.source.contiguous();         // (B, L)
+  const Tensor<std::uint8_t> source = batch.sequence.source.contiguous();       // (B, L)
   const Tensor<std::int64_t> index = batch.sequence.source_index.contiguous();  // (B, L)
   for (std::int64_t r = 0; r < batch.sequence.num_regions[0]; ++r)
     for (std::int64_t p = 0; p < batch.sequence.length(); ++p)

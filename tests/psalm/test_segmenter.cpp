@@ -122,7 +122,8 @@ std::vector<SegmentPrompt> every_task_prompt() {
 
 /// Every task's answer on one encoded image, after a first prompt, against the evaluation path.
 void check_every_task(Segmenter& seg, double rtol) {
-  const Tensor<std::uint8_t> image = testing::two_shape_scene(50, 70);  // not square: resize and pad matter
+  const Tensor<std::uint8_t> image =
+      testing::two_shape_scene(50, 70);  // not square: resize and pad matter
   EncodedImage encoded = seg.encode(image);
   // A first prompt extends the cache past the prefix; later ones must not see it.
   seg.segment(encoded, SegmentPrompt::class_list({"a", "b", "c", "d", "e"}, Task::panoptic));
@@ -150,7 +151,8 @@ TEST_CASE(
     "rounding",
     "[psalm][segmenter]") {
   Segmenter& seg = shared_segmenter();
-  CHECK(seg.encode(testing::two_shape_scene(20, 20)).cached_positions() > seg.config().num_image_tokens());
+  CHECK(seg.encode(testing::two_shape_scene(20, 20)).cached_positions() >
+        seg.config().num_image_tokens());
   // The suffix runs through Phi as fewer GEMM rows than the full sequence, which the BLAS may
   // sum in another order: scores differ in the last bits.
   check_every_task(seg, testing::tol::segmenter_prefix_cache_rtol);
@@ -326,7 +328,8 @@ TEST_CASE("segmenter: video objects from a first-frame annotation", "[psalm][seg
   CHECK(out[0].scores[0] == s0.masks[0].score);
   require_same_mask(out[0].masks[0], s0.masks[0].mask);
   REQUIRE_THROWS_WITH(
-      seg.segment_video(2, [&](std::int64_t t) { return t == 0 ? frames[0] : testing::two_shape_scene(20, 20); },
-                        first, {3, 7}),
+      seg.segment_video(
+          2, [&](std::int64_t t) { return t == 0 ? frames[0] : testing::two_shape_scene(20, 20); },
+          first, {3, 7}),
       Catch::Matchers::Contains("same size"));
 }

@@ -13,8 +13,9 @@
 namespace psalm::testing {
 
 /// d loss / d x by central differences with step h.
-inline std::vector<double> numeric_gradient(const std::function<double(const std::vector<double>&)>& loss,
-                                            std::vector<double> x, double h = tol::fd_step) {
+inline std::vector<double> numeric_gradient(
+    const std::function<double(const std::vector<double>&)>& loss, std::vector<double> x,
+    double h = tol::fd_step) {
   std::vector<double> grad(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double keep = x[i];

@@ -15,9 +15,11 @@ TEST_CASE("a fused broadcasting expression matches PyTorch", "[tensor][expr]") {
   const auto b = testing::tensor_from_json<double>(j["b"]);
   const auto c = testing::tensor_from_json<double>(j["c"]);
   const Tensor<double> y = a * b + exp(c) - 2.0;
-  testing::require_close(y, testing::tensor_from_json<double>(j["a_mul_b_plus_exp_c_minus_2"]), tol::f64_rtol, tol::f64_atol);
+  testing::require_close(y, testing::tensor_from_json<double>(j["a_mul_b_plus_exp_c_minus_2"]),
+                         tol::f64_rtol, tol::f64_atol);
   const Tensor<double> m = maximum(a, c) / b;
-  testing::require_close(m, testing::tensor_from_json<double>(j["max_a_c_div_b"]), tol::f64_rtol, tol::f64_atol);
+  testing::require_close(m, testing::tensor_from_json<double>(j["max_a_c_div_b"]), tol::f64_rtol,
+                         tol::f64_atol);
   const Tensor<double> w = where(a > 0.0, a, c);
   testing::require_close(w, testing::tensor_from_json<double>(j["where_a_gt_0_a_c"]), 0, 0);
   const Tensor<double> p = a.permute({2, 0, 1}) + c.reshape({4, 1, 1});
@@ -25,10 +27,12 @@ TEST_CASE("a fused broadcasting expression matches PyTorch", "[tensor][expr]") {
   // The same in float, from float inputs.
   const Tensor<float> af = cast<float>(a), bf = cast<float>(b), cf = cast<float>(c);
   const Tensor<float> yf = af * bf + exp(cf) - 2.0f;
-  testing::require_close(yf, testing::tensor_from_json<double>(j["a_mul_b_plus_exp_c_minus_2"]), 1e-5, 1e-5);
+  testing::require_close(yf, testing::tensor_from_json<double>(j["a_mul_b_plus_exp_c_minus_2"]),
+                         1e-5, 1e-5);
 }
 
-TEST_CASE("expression nodes are trivially copyable and satisfy the Expression concept", "[tensor][expr]") {
+TEST_CASE("expression nodes are trivially copyable and satisfy the Expression concept",
+          "[tensor][expr]") {
   const auto a = Tensor<float>::ones({2});
   using E = decltype(a * a + exp(a) - 2.0f);
   STATIC_REQUIRE(Expression<E>);
@@ -38,7 +42,9 @@ TEST_CASE("expression nodes are trivially copyable and satisfy the Expression co
   STATIC_REQUIRE(std::is_same_v<decltype(a + 1)::value_type, float>);
 }
 
-TEST_CASE("unary nodes: neg, abs, sqrt, rsqrt, log, tanh, relu, sigmoid, softplus, gelu, clamp, pow", "[tensor][expr]") {
+TEST_CASE(
+    "unary nodes: neg, abs, sqrt, rsqrt, log, tanh, relu, sigmoid, softplus, gelu, clamp, pow",
+    "[tensor][expr]") {
   const auto x = Tensor<double>::from_data({0.25, 1.0, 4.0}, {3});
   auto vals = [](const Tensor<double>& t) { return t.to_vector(); };
   REQUIRE(vals(-x) == std::vector<double>{-0.25, -1.0, -4.0});
@@ -91,9 +97,11 @@ TEST_CASE("shape mismatch names both shapes", "[tensor][expr]") {
   REQUIRE_THROWS_WITH(Tensor<float>(a + b), Catch::Contains("(2, 3)") && Catch::Contains("(4,)"));
 }
 
-TEST_CASE("large expressions run in parallel chunks and agree with a serial loop", "[tensor][expr]") {
+TEST_CASE("large expressions run in parallel chunks and agree with a serial loop",
+          "[tensor][expr]") {
   const std::int64_t n = 1 << 20;
-  const auto a = Tensor<float>::randn({n}, 1), b = Tensor<float>::randn({n}, 2), c = Tensor<float>::randn({n}, 3);
+  const auto a = Tensor<float>::randn({n}, 1), b = Tensor<float>::randn({n}, 2),
+             c = Tensor<float>::randn({n}, 3);
   const Tensor<float> y = a * b + c;
   const auto av = a.to_vector(), bv = b.to_vector(), cv = c.to_vector(), yv = y.to_vector();
   for (std::int64_t i = 0; i < n; i += 4099) REQUIRE(yv[i] == av[i] * bv[i] + cv[i]);

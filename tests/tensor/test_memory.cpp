@@ -6,7 +6,8 @@
 
 using namespace psalm;
 
-TEST_CASE("Memory<cpu>: live bytes rise with tensors and fall when the last view dies", "[tensor][memory]") {
+TEST_CASE("Memory<cpu>: live bytes rise with tensors and fall when the last view dies",
+          "[tensor][memory]") {
   const std::int64_t before = Memory<cpu>::stats().live_bytes;
   {
     auto a = Tensor<float>::zeros({256, 256});

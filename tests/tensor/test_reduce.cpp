@@ -22,12 +22,14 @@ TEST_CASE("reductions along an axis and in total match PyTorch", "[tensor][reduc
   testing::require_close(argmin(x, 2), want("argmin_2"), 0, 0);
   testing::require_close(sum(x), want("sum_all"), tol::f64_rtol, tol::f64_atol);
   testing::require_close(mean(x), want("mean_all"), tol::f64_rtol, tol::f64_atol);
-  testing::require_close(sum(x.transpose(0, 2), 1), want("sum_1_of_transpose_0_2"), tol::f64_rtol, tol::f64_atol);
+  testing::require_close(sum(x.transpose(0, 2), 1), want("sum_1_of_transpose_0_2"), tol::f64_rtol,
+                         tol::f64_atol);
   const Tensor<float> xf = cast<float>(x);
   testing::require_close(sum(xf, 1), want("sum_1"), tol::f32_sum_rtol, tol::f32_sum_atol);
 }
 
-TEST_CASE("total sums of large tensors are accurate and integers widen to int64", "[tensor][reduce]") {
+TEST_CASE("total sums of large tensors are accurate and integers widen to int64",
+          "[tensor][reduce]") {
   const std::int64_t n = 3'000'001;  // not a multiple of the chunk count
   const auto ones = Tensor<float>::ones({n});
   REQUIRE(sum(ones).item() == float(n));

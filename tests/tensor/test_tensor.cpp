@@ -14,16 +14,19 @@ TEST_CASE("factories: zeros, ones, full, arange, from_data", "[tensor]") {
   REQUIRE(values(Tensor<float>::zeros({2, 2})) == std::vector<float>{0, 0, 0, 0});
   REQUIRE(values(Tensor<float>::ones({3})) == std::vector<float>{1, 1, 1});
   REQUIRE(values(Tensor<float>::full({2}, 7.5f)) == std::vector<float>{7.5f, 7.5f});
-  REQUIRE(values(Tensor<float>::arange(2.0, 3.0, 0.25)) == std::vector<float>{2, 2.25f, 2.5f, 2.75f});
+  REQUIRE(values(Tensor<float>::arange(2.0, 3.0, 0.25)) ==
+          std::vector<float>{2, 2.25f, 2.5f, 2.75f});
   REQUIRE(Tensor<std::int64_t>::arange(5).to_vector() == std::vector<std::int64_t>{0, 1, 2, 3, 4});
   REQUIRE(Tensor<float>::arange(3.0, 1.0).numel() == 0);
-  REQUIRE_THROWS_WITH((Tensor<float>::from_data({1, 2, 3}, {2, 2})), Catch::Contains("do not fill shape (2, 2)"));
+  REQUIRE_THROWS_WITH((Tensor<float>::from_data({1, 2, 3}, {2, 2})),
+                      Catch::Contains("do not fill shape (2, 2)"));
   REQUIRE_FALSE(Tensor<float>().defined());
   REQUIRE(Tensor<float>::zeros({0, 3}).defined());
 }
 
 TEST_CASE("rand and randn are seeded and follow the counter-based stream", "[tensor]") {
-  const auto a = Tensor<float>::rand({1000}, 5), b = Tensor<float>::rand({1000}, 5), c = Tensor<float>::rand({1000}, 6);
+  const auto a = Tensor<float>::rand({1000}, 5), b = Tensor<float>::rand({1000}, 5),
+             c = Tensor<float>::rand({1000}, 6);
   REQUIRE(values(a) == values(b));
   REQUIRE(values(a) != values(c));
   REQUIRE(a.item({17}) == CounterRng{5, 0}.uniform(17));
@@ -31,7 +34,8 @@ TEST_CASE("rand and randn are seeded and follow the counter-based stream", "[ten
   REQUIRE(n.item({3}) == Approx(10.0 + 2.0 * CounterRng{9, 0}.normal(3)));
 }
 
-TEST_CASE("views share storage: reshape, permute, transpose, slice, select, expand", "[tensor][view]") {
+TEST_CASE("views share storage: reshape, permute, transpose, slice, select, expand",
+          "[tensor][view]") {
   const auto x = Tensor<float>::arange(24).reshape({2, 3, 4});
   const auto p = x.permute({2, 0, 1});
   REQUIRE(p.shape() == (Shape{4, 2, 3}));
@@ -84,7 +88,8 @@ TEST_CASE("contiguous, clone and in-place assign through a view", "[tensor]") {
   REQUIRE(values(c) == std::vector<float>(12, 0.0f));
   x.select(0, 2).fill(1.0f);
   REQUIRE(x.item({2, 0}) == 1.0f);
-  REQUIRE_THROWS_WITH(x.assign(Tensor<float>::zeros({2, 4})), Catch::Contains("does not broadcast"));
+  REQUIRE_THROWS_WITH(x.assign(Tensor<float>::zeros({2, 4})),
+                      Catch::Contains("does not broadcast"));
 }
 
 TEST_CASE("errors name the shape and the axis", "[tensor]") {
@@ -97,7 +102,8 @@ TEST_CASE("errors name the shape and the axis", "[tensor]") {
   REQUIRE_THROWS_WITH(x.item({2, 0}), Catch::Contains("out of range"));
 }
 
-TEST_CASE("from_external wraps foreign memory without a copy and keeps its owner alive", "[tensor]") {
+TEST_CASE("from_external wraps foreign memory without a copy and keeps its owner alive",
+          "[tensor]") {
   auto buffer = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
   std::weak_ptr<std::vector<float>> watch = buffer;
   Tensor<float> view;
@@ -111,5 +117,6 @@ TEST_CASE("from_external wraps foreign memory without a copy and keeps its owner
   REQUIRE(view.item({2, 1}) == 6.0f);
   view = Tensor<float>();
   REQUIRE(watch.expired());
-  REQUIRE_THROWS_WITH(Tensor<float>::from_external(nullptr, nullptr, {2}), Catch::Contains("null data"));
+  REQUIRE_THROWS_WITH(Tensor<float>::from_external(nullptr, nullptr, {2}),
+                      Catch::Contains("null data"));
 }

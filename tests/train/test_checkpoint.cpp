@@ -97,7 +97,8 @@ TEST_CASE("checkpoint: latest moves only after a complete write; old ones are pr
   nn::InitRng rng{1};
   TwoLayers net(rng);
   optim::AdamW<float> opt({{net.trainable_parameters(), 1e-3, 0.0}});
-  for (std::int64_t step : {10, 20, 30}) train::save_checkpoint(run, step, net, {}, named(net, opt), {});
+  for (std::int64_t step : {10, 20, 30})
+    train::save_checkpoint(run, step, net, {}, named(net, opt), {});
   CHECK(train::latest_checkpoint(run).filename() == "checkpoint-000030");
   CHECK_FALSE(fs::exists(run / "checkpoint-000010"));  // keep = 2
   CHECK(fs::exists(run / "checkpoint-000020"));
@@ -154,8 +155,9 @@ TEST_CASE("checkpoint: a process killed at random points during writes leaves la
   const auto t0 = std::chrono::steady_clock::now();
   train::save_checkpoint(run, 2, net, {}, named(net, opt), {});
   const auto write_us = std::max<std::int64_t>(
-      200, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-               .count());
+      200,
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
 
   std::mt19937_64 gen(7);
   std::int64_t next_step = 3, last_step = 2;
@@ -192,7 +194,8 @@ TEST_CASE("checkpoint: a process killed at random points during writes leaves la
     CHECK(dir.filename() == train::checkpoint_name(step));
     for (auto& [name, p] : loaded.named_parameters()) {
       const auto v = p.value().to_vector();
-      CHECK(std::all_of(v.begin(), v.end(), [&](float x) { return x == static_cast<float>(step); }));
+      CHECK(
+          std::all_of(v.begin(), v.end(), [&](float x) { return x == static_cast<float>(step); }));
     }
     completed += step > last_step;
     for (const auto& e : fs::directory_iterator(run))

@@ -23,8 +23,9 @@ TEST_CASE("evaluate: every task runs end to end and reports fractions", "[train]
     INFO(to_string(task));
     std::int64_t calls = 0;
     const train::EvaluationResult r = train::evaluate<cpu>(
-        model, encoder, task, [&](std::int64_t i) { return train::synthetic_example(task, data, i); },
-        3, {.batch_size = 2, .progress = [&](std::int64_t, std::int64_t) { ++calls; }});
+        model, encoder, task,
+        [&](std::int64_t i) { return train::synthetic_example(task, data, i); }, 3,
+        {.batch_size = 2, .progress = [&](std::int64_t, std::int64_t) { ++calls; }});
     CHECK(r.examples == 3);
     CHECK(calls == 2);
     CHECK_FALSE(r.report.empty());
@@ -46,7 +47,8 @@ TEST_CASE("evaluate: the panoptic ground truth scores itself perfectly", "[train
   train::detail::panoptic_ground_truth(ex, ids, segments);
   std::vector<eval::PanopticCategory> categories;
   for (std::size_t c = 0; c < ex.class_names.size(); ++c)
-    categories.push_back({static_cast<std::int64_t>(c + 1), ex.class_is_thing[c] != 0, ex.class_names[c]});
+    categories.push_back(
+        {static_cast<std::int64_t>(c + 1), ex.class_is_thing[c] != 0, ex.class_names[c]});
   eval::PanopticQuality pq(categories);
   const eval::LabelView view{ids.data(), ids.size(0), ids.size(1)};
   pq.add_image(0, view, segments, view, segments);

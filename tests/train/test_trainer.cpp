@@ -45,7 +45,8 @@ fs::path fresh_dir(const std::string& name) {
 
 std::vector<std::vector<float>> parameters_of(PsalmModel<float>& m) {
   std::vector<std::vector<float>> out;
-  m.for_each_parameter([&](const std::string&, Var<float>& p) { out.push_back(p.value().to_vector()); });
+  m.for_each_parameter(
+      [&](const std::string&, Var<float>& p) { out.push_back(p.value().to_vector()); });
   return out;
 }
 
@@ -120,8 +121,8 @@ TEST_CASE("trainer: resume continues bit-identically", "[train][trainer]") {
   // The final checkpoint is a model folder.
   const fs::path dir = train::latest_checkpoint(opt.out);
   nn::InitRng skip = nn::InitRng::for_loading();
-  PsalmModel<float> loaded(
-      PsalmConfig::from_json(io::ConfigReader::from_file(dir / "config.json")), skip);
+  PsalmModel<float> loaded(PsalmConfig::from_json(io::ConfigReader::from_file(dir / "config.json")),
+                           skip);
   load_psalm_weights(loaded, io::SafetensorsFile::open(dir / "model.safetensors"));
   CHECK(parameters_of(loaded) == parameters_of(straight));
   for (const char* name : {"straight", "planned"}) fs::remove_all(fresh_dir(name));
@@ -140,8 +141,8 @@ TEST_CASE("trainer: a non-finite loss stops with the step and term named, or is 
   opt.eval_examples = 1;
   {
     train::Trainer<cpu> t(model, encoder(), opt, synthetic_sources(false));
-    CHECK_THROWS_WITH(t.run(), Catch::Contains("step 1") &&
-                                   Catch::Contains("mask logits are not finite"));
+    CHECK_THROWS_WITH(t.run(),
+                      Catch::Contains("step 1") && Catch::Contains("mask logits are not finite"));
   }
   opt.skip_non_finite = true;
   opt.out = fresh_dir("nan_skip");

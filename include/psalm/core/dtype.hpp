@@ -18,39 +18,56 @@ enum class DType : std::uint8_t { f32, f64, bf16, i32, i64, u8 };
 /// Element types a Tensor may hold.
 template <class T>
 concept Scalar = std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, bf16> ||
-                 std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> ||
-                 std::same_as<T, std::uint8_t>;
+    std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> || std::same_as<T, std::uint8_t>;
 
 template <Scalar T>
 constexpr DType dtype_of() {
-  if constexpr (std::same_as<T, float>) return DType::f32;
-  else if constexpr (std::same_as<T, double>) return DType::f64;
-  else if constexpr (std::same_as<T, bf16>) return DType::bf16;
-  else if constexpr (std::same_as<T, std::int32_t>) return DType::i32;
-  else if constexpr (std::same_as<T, std::int64_t>) return DType::i64;
-  else return DType::u8;
+  if constexpr (std::same_as<T, float>)
+    return DType::f32;
+  else if constexpr (std::same_as<T, double>)
+    return DType::f64;
+  else if constexpr (std::same_as<T, bf16>)
+    return DType::bf16;
+  else if constexpr (std::same_as<T, std::int32_t>)
+    return DType::i32;
+  else if constexpr (std::same_as<T, std::int64_t>)
+    return DType::i64;
+  else
+    return DType::u8;
 }
 
 constexpr std::size_t size_of(DType t) {
   switch (t) {
-    case DType::f32: return 4;
-    case DType::f64: return 8;
-    case DType::bf16: return 2;
-    case DType::i32: return 4;
-    case DType::i64: return 8;
-    case DType::u8: return 1;
+    case DType::f32:
+      return 4;
+    case DType::f64:
+      return 8;
+    case DType::bf16:
+      return 2;
+    case DType::i32:
+      return 4;
+    case DType::i64:
+      return 8;
+    case DType::u8:
+      return 1;
   }
   return 0;
 }
 
 constexpr std::string_view name_of(DType t) {
   switch (t) {
-    case DType::f32: return "float32";
-    case DType::f64: return "float64";
-    case DType::bf16: return "bfloat16";
-    case DType::i32: return "int32";
-    case DType::i64: return "int64";
-    case DType::u8: return "uint8";
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
+    case DType::bf16:
+      return "bfloat16";
+    case DType::i32:
+      return "int32";
+    case DType::i64:
+      return "int64";
+    case DType::u8:
+      return "uint8";
   }
   return "?";
 }

@@ -66,10 +66,10 @@ template <class... Args>
 
 /// PSALM_CHECK(cond, message parts...): throws psalm::Error("message parts") when cond is false.
 /// The message parts are streamed with operator<<, so shapes, numbers and strings mix freely.
-#define PSALM_CHECK(cond, ...)                                                               \
-  do {                                                                                       \
-    if (!(cond)) [[unlikely]]                                                                \
-      ::psalm::detail::throw_error(::psalm::SourceLocation::current(), __VA_ARGS__);           \
+#define PSALM_CHECK(cond, ...)                                                       \
+  do {                                                                               \
+    if (!(cond)) [[unlikely]]                                                        \
+      ::psalm::detail::throw_error(::psalm::SourceLocation::current(), __VA_ARGS__); \
   } while (0)
 
 /// PSALM_DEVICE_ASSERT(cond): for kernel bodies. On the host it throws psalm::Error naming the
@@ -80,10 +80,10 @@ template <class... Args>
     if (!(cond)) __trap();        \
   } while (0)
 #else
-#define PSALM_DEVICE_ASSERT(cond)                                                          \
-  do {                                                                                     \
-    if (!(cond)) [[unlikely]]                                                              \
-      ::psalm::detail::throw_error(::psalm::SourceLocation::current(),                       \
-                                   "kernel assertion failed: " #cond);                     \
+#define PSALM_DEVICE_ASSERT(cond)                                      \
+  do {                                                                 \
+    if (!(cond)) [[unlikely]]                                          \
+      ::psalm::detail::throw_error(::psalm::SourceLocation::current(), \
+                                   "kernel assertion failed: " #cond); \
   } while (0)
 #endif

@@ -18,7 +18,7 @@ struct Philox4x32 {
 
 /// Philox 4x32 with 10 rounds applied to `counter` under `key` (two 32-bit words).
 PSALM_HD_INLINE Philox4x32 philox4x32_10(Philox4x32 counter, std::uint32_t key0,
-                                          std::uint32_t key1) {
+                                         std::uint32_t key1) {
   constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
   constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
@@ -41,10 +41,9 @@ struct CounterRng {
 
   /// The four raw 32-bit words for element `index`.
   PSALM_HD Philox4x32 raw(std::uint64_t index) const {
-    const Philox4x32 counter{{static_cast<std::uint32_t>(index),
-                              static_cast<std::uint32_t>(index >> 32),
-                              static_cast<std::uint32_t>(stream),
-                              static_cast<std::uint32_t>(stream >> 32)}};
+    const Philox4x32 counter{
+        {static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(index >> 32),
+         static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)}};
     return philox4x32_10(counter, static_cast<std::uint32_t>(seed),
                          static_cast<std::uint32_t>(seed >> 32));
   }
@@ -58,8 +57,7 @@ struct CounterRng {
   PSALM_HD double uniform_double(std::uint64_t index) const {
     const Philox4x32 r = raw(index);
     const std::uint64_t bits = (static_cast<std::uint64_t>(r.v[0]) << 21) ^ (r.v[1] >> 11);
-    return static_cast<double>(bits & ((std::uint64_t{1} << 53) - 1)) *
-           (1.0 / 9007199254740992.0);
+    return static_cast<double>(bits & ((std::uint64_t{1} << 53) - 1)) * (1.0 / 9007199254740992.0);
   }
 
   /// Standard normal by the Box-Muller transform of two words of the same block.

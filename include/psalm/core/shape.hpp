@@ -71,8 +71,7 @@ class Shape {
   /// Maps a possibly negative axis into [0, rank), or throws naming the shape.
   int normalize_axis(int axis) const {
     const int r = rank();
-    PSALM_CHECK(axis >= -r && axis < r, "axis ", axis, " is out of range for shape ",
-                to_string());
+    PSALM_CHECK(axis >= -r && axis < r, "axis ", axis, " is out of range for shape ", to_string());
     return axis < 0 ? axis + r : axis;
   }
 

@@ -48,8 +48,8 @@ void read_regular_file(const std::filesystem::path& path, std::int64_t max_bytes
   // stat() before open(): opening a FIFO for reading would block until a writer appears.
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    fail(name, ": cannot open ", what, " file: ",
-         err == ENOENT ? std::string("not found") : std::string(std::strerror(err)));
+    fail(name, ": cannot open ", what,
+         " file: ", err == ENOENT ? std::string("not found") : std::string(std::strerror(err)));
   }
   PSALM_CHECK(S_ISREG(st.st_mode), name, ": is ", file_kind(st.st_mode), ", not a regular file (",
               what, " file expected)");

@@ -51,8 +51,7 @@ PSALM_HD C bilinear_sample(const T* plane, std::int64_t height, std::int64_t wid
 template <class T, class C = compute_type_t<T>>
 PSALM_HD void bilinear_sample_backward(const T* plane, T* d_plane, std::int64_t height,
                                        std::int64_t width, std::int64_t stride_y,
-                                       std::int64_t stride_x, C x, C y, C d_out, C* d_x,
-                                       C* d_y) {
+                                       std::int64_t stride_x, C x, C y, C d_out, C* d_x, C* d_y) {
   const C fx = std::floor(x), fy = std::floor(y);
   const auto x0 = static_cast<std::int64_t>(fx), y0 = static_cast<std::int64_t>(fy);
   const C tx = x - fx, ty = y - fy;

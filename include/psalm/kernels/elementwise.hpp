@@ -16,77 +16,113 @@ namespace psalm::kernels {
 // ---- binary ---------------------------------------------------------------------------------
 struct Add {
   template <class A, class B>
-  PSALM_HD auto operator()(A a, B b) const { return a + b; }
+  PSALM_HD auto operator()(A a, B b) const {
+    return a + b;
+  }
 };
 struct Sub {
   template <class A, class B>
-  PSALM_HD auto operator()(A a, B b) const { return a - b; }
+  PSALM_HD auto operator()(A a, B b) const {
+    return a - b;
+  }
 };
 struct Mul {
   template <class A, class B>
-  PSALM_HD auto operator()(A a, B b) const { return a * b; }
+  PSALM_HD auto operator()(A a, B b) const {
+    return a * b;
+  }
 };
 struct Div {
   template <class A, class B>
-  PSALM_HD auto operator()(A a, B b) const { return a / b; }
+  PSALM_HD auto operator()(A a, B b) const {
+    return a / b;
+  }
 };
 struct Maximum {  // NaN-propagating, as torch.maximum
   template <class T>
-  PSALM_HD T operator()(T a, T b) const { return (a != a || a > b) ? a : b; }
+  PSALM_HD T operator()(T a, T b) const {
+    return (a != a || a > b) ? a : b;
+  }
 };
 struct Minimum {  // NaN-propagating, as torch.minimum
   template <class T>
-  PSALM_HD T operator()(T a, T b) const { return (a != a || a < b) ? a : b; }
+  PSALM_HD T operator()(T a, T b) const {
+    return (a != a || a < b) ? a : b;
+  }
 };
 struct Pow {
   template <class T>
-  PSALM_HD T operator()(T a, T b) const { return std::pow(a, b); }
+  PSALM_HD T operator()(T a, T b) const {
+    return std::pow(a, b);
+  }
 };
 struct Equal {
   template <class T>
-  PSALM_HD bool operator()(T a, T b) const { return a == b; }
+  PSALM_HD bool operator()(T a, T b) const {
+    return a == b;
+  }
 };
 struct Less {
   template <class T>
-  PSALM_HD bool operator()(T a, T b) const { return a < b; }
+  PSALM_HD bool operator()(T a, T b) const {
+    return a < b;
+  }
 };
 struct Greater {
   template <class T>
-  PSALM_HD bool operator()(T a, T b) const { return a > b; }
+  PSALM_HD bool operator()(T a, T b) const {
+    return a > b;
+  }
 };
 
 // ---- unary ----------------------------------------------------------------------------------
 struct Neg {
   template <class T>
-  PSALM_HD T operator()(T x) const { return -x; }
+  PSALM_HD T operator()(T x) const {
+    return -x;
+  }
 };
 struct Abs {
   template <class T>
-  PSALM_HD T operator()(T x) const { return x < T(0) ? -x : x; }
+  PSALM_HD T operator()(T x) const {
+    return x < T(0) ? -x : x;
+  }
 };
 struct Exp {
   template <class T>
-  PSALM_HD T operator()(T x) const { return std::exp(x); }
+  PSALM_HD T operator()(T x) const {
+    return std::exp(x);
+  }
 };
 struct Log {
   template <class T>
-  PSALM_HD T operator()(T x) const { return std::log(x); }
+  PSALM_HD T operator()(T x) const {
+    return std::log(x);
+  }
 };
 struct Sqrt {
   template <class T>
-  PSALM_HD T operator()(T x) const { return std::sqrt(x); }
+  PSALM_HD T operator()(T x) const {
+    return std::sqrt(x);
+  }
 };
 struct Rsqrt {
   template <class T>
-  PSALM_HD T operator()(T x) const { return T(1) / std::sqrt(x); }
+  PSALM_HD T operator()(T x) const {
+    return T(1) / std::sqrt(x);
+  }
 };
 struct Tanh {
   template <class T>
-  PSALM_HD T operator()(T x) const { return std::tanh(x); }
+  PSALM_HD T operator()(T x) const {
+    return std::tanh(x);
+  }
 };
 struct Relu {
   template <class T>
-  PSALM_HD T operator()(T x) const { return x < T(0) ? T(0) : x; }  // NaN stays NaN (torch)
+  PSALM_HD T operator()(T x) const {
+    return x < T(0) ? T(0) : x;
+  }  // NaN stays NaN (torch)
 };
 /// Logistic sigmoid, written to avoid overflow of exp for large |x|.
 struct Sigmoid {

@@ -85,8 +85,8 @@ PSALM_FAST_MATH_INLINE float exp_f32(float x) {
   p = p * r * r + r + 1.0f;
   // n as an integer (in [-150, 128] for the inputs kept), split in two halves so that each
   // 2^half is a normal float; unsigned arithmetic: no overflow for the inputs replaced below.
-  const std::uint32_t ni = static_cast<std::uint32_t>(bits_of(kd)) -
-                           static_cast<std::uint32_t>(bits_of(kShifter));
+  const std::uint32_t ni =
+      static_cast<std::uint32_t>(bits_of(kd)) - static_cast<std::uint32_t>(bits_of(kShifter));
   const std::uint32_t n1 = static_cast<std::uint32_t>(static_cast<std::int32_t>(ni) >> 1);
   const std::uint32_t n2 = ni - n1;
   const float y = p * float_of(static_cast<std::int32_t>((n1 + 127u) << 23)) *

@@ -36,8 +36,8 @@ struct LayerNormRows {
     using C = compute_type_t<T>;
     using A = std::conditional_t<std::is_same_v<C, double>, double, float>;
     const T* xr = x + r * cols;
-    const A m = lane_sum<A>(cols, [&](std::int64_t j) { return convert<A>(xr[j]); }) /
-                static_cast<A>(cols);
+    const A m =
+        lane_sum<A>(cols, [&](std::int64_t j) { return convert<A>(xr[j]); }) / static_cast<A>(cols);
     // two-pass variance: no cancellation for large means
     const A var = lane_sum<A>(cols,
                               [&](std::int64_t j) {
@@ -89,11 +89,10 @@ struct LayerNormRowsBackward {
   template <class A, class G>
   PSALM_HD void row(const T* xr, T* dr, A m, A rs, const G& g_at) const {
     const A mean_g = lane_sum<A>(cols, g_at) / static_cast<A>(cols);
-    const A mean_gx = lane_sum<A>(cols,
-                                  [&](std::int64_t j) {
-                                    return g_at(j) * ((convert<A>(xr[j]) - m) * rs);
-                                  }) /
-                      static_cast<A>(cols);
+    const A mean_gx =
+        lane_sum<A>(cols,
+                    [&](std::int64_t j) { return g_at(j) * ((convert<A>(xr[j]) - m) * rs); }) /
+        static_cast<A>(cols);
     for (std::int64_t j = 0; j < cols; ++j) {
       const A xhat = (convert<A>(xr[j]) - m) * rs;
       dr[j] = convert<T>(rs * (g_at(j) - mean_g - xhat * mean_gx));

@@ -31,7 +31,8 @@ struct ReduceAxis {
     const In* p = in + o * len * inner + i;
     if constexpr (Op == ReduceOp::sum || Op == ReduceOp::mean) {
       sum_accumulator_t<C> acc = 0;
-      for (std::int64_t k = 0; k < len; ++k) acc += static_cast<sum_accumulator_t<C>>(convert<C>(p[k * inner]));
+      for (std::int64_t k = 0; k < len; ++k)
+        acc += static_cast<sum_accumulator_t<C>>(convert<C>(p[k * inner]));
       if constexpr (Op == ReduceOp::mean) {
         out[idx] = convert<Out>(static_cast<double>(acc) / static_cast<double>(len));
       } else {
@@ -44,7 +45,7 @@ struct ReduceAxis {
         const C v = convert<C>(p[k * inner]);
         if (best != best) break;  // NaN wins, as in PyTorch
         const bool better = (Op == ReduceOp::max || Op == ReduceOp::argmax) ? (v > best || v != v)
-                                                                             : (v < best || v != v);
+                                                                            : (v < best || v != v);
         if (better) {
           best = v;
           best_k = k;

@@ -112,8 +112,8 @@ struct SoftmaxRowsBackward {
       for (std::int64_t j = 0; j < cols; ++j)
         dr[j] = convert<T>(convert<C>(gr[j]) - fast_exp(convert<C>(yr[j])) * total);
     } else {
-      const C dot = lane_sum<C>(
-          cols, [&](std::int64_t j) { return convert<C>(gr[j]) * convert<C>(yr[j]); });
+      const C dot =
+          lane_sum<C>(cols, [&](std::int64_t j) { return convert<C>(gr[j]) * convert<C>(yr[j]); });
       for (std::int64_t j = 0; j < cols; ++j) {
         const C yv = convert<C>(yr[j]);
         dr[j] = convert<T>(yv * (convert<C>(gr[j]) - dot));

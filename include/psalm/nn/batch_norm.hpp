@@ -18,9 +18,9 @@ class BatchNorm2d : public Module<T, Dev> {
   explicit BatchNorm2d(std::int64_t channels, double eps = 1e-5, double momentum = 0.1)
       : weight(Var<T, Dev>::parameter(Tensor<T, Dev>::ones({channels}))),  // (C)
         bias(Var<T, Dev>::parameter(Tensor<T, Dev>::zeros({channels}))),   // (C)
-        running_mean(Tensor<T, Dev>::zeros({channels})),                    // (C)
-        running_var(Tensor<T, Dev>::ones({channels})),                      // (C)
-        num_batches_tracked(Tensor<T, Dev>::zeros(Shape{})),                // ()
+        running_mean(Tensor<T, Dev>::zeros({channels})),                   // (C)
+        running_var(Tensor<T, Dev>::ones({channels})),                     // (C)
+        num_batches_tracked(Tensor<T, Dev>::zeros(Shape{})),               // ()
         eps(eps),
         momentum(momentum) {}
 
@@ -40,9 +40,9 @@ class BatchNorm2d : public Module<T, Dev> {
                                   {.training = training, .momentum = momentum, .eps = eps});
   }
 
-  Var<T, Dev> weight, bias;                                   // (C) each
-  Tensor<T, Dev> running_mean, running_var;                   // (C) each
-  Tensor<T, Dev> num_batches_tracked;                         // ()
+  Var<T, Dev> weight, bias;                  // (C) each
+  Tensor<T, Dev> running_mean, running_var;  // (C) each
+  Tensor<T, Dev> num_batches_tracked;        // ()
   double eps = 1e-5;
   double momentum = 0.1;
 };

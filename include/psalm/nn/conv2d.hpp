@@ -17,9 +17,8 @@ class Conv2d : public Module<T, Dev> {
  public:
   Conv2d() = default;
   /// A kernel_h x kernel_w convolution from in_channels to out_channels.
-  Conv2d(std::int64_t in_channels, std::int64_t out_channels,
-         std::array<std::int64_t, 2> kernel, InitRng& rng, autograd::Conv2dOptions options = {},
-         bool bias = true)
+  Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::array<std::int64_t, 2> kernel,
+         InitRng& rng, autograd::Conv2dOptions options = {}, bool bias = true)
       : options(options) {
     PSALM_CHECK(options.groups >= 1 && in_channels % options.groups == 0 &&
                     out_channels % options.groups == 0,

@@ -23,9 +23,8 @@ class Embedding : public Module<T, Dev> {
 
   /// ids (...) integers in [0, num_embeddings) -> (..., dim).
   template <Scalar I>
-  requires std::is_integral_v<I> Var<T, Dev> operator()(const Tensor<I, Dev>& ids) const {
-    return autograd::embedding(ids, weight);
-  }
+  requires std::is_integral_v<I> Var<T, Dev>
+  operator()(const Tensor<I, Dev>& ids) const { return autograd::embedding(ids, weight); }
 
   std::int64_t num_embeddings() const { return weight.size(0); }
   std::int64_t dim() const { return weight.size(1); }

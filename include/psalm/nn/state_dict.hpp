@@ -82,9 +82,9 @@ class StateDict {
 /// Anything weights load from: a StateDict, io::SafetensorsFile, io::SafetensorsCheckpoint.
 template <class S>
 concept WeightSource = requires(const S& s, std::string_view name) {
-  { s.names() };
+  {s.names()};
   { s.contains(name) } -> std::convertible_to<bool>;
-  { s.shape(name) };
+  {s.shape(name)};
   { s.template load<float>(name) } -> std::same_as<Tensor<float>>;
 };
 
@@ -119,7 +119,8 @@ template <Real T, Device Dev>
 StateDict<T> state_dict(Module<T, Dev>& net, const std::string& prefix = {}) {
   StateDict<T> out;
   for_each_tensor<T, Dev>(
-      net, [&](const std::string& name, Tensor<T, Dev>& t) {
+      net,
+      [&](const std::string& name, Tensor<T, Dev>& t) {
         out.insert(name, t.template to<cpu>().contiguous());
       },
       prefix);
@@ -188,8 +189,8 @@ LoadReport load_state_dict(Module<T, Dev>& net, const S& source, const LoadOptio
     const std::vector<std::int64_t> want(dst.shape().dims().v.begin(),
                                          dst.shape().dims().v.begin() + dst.rank());
     PSALM_CHECK(src_shape == want, "load_state_dict: tensor \"", key, "\" has shape ",
-                Shape(std::span<const std::int64_t>(src_shape)), " in the checkpoint but the model expects ",
-                dst.shape());
+                Shape(std::span<const std::int64_t>(src_shape)),
+                " in the checkpoint but the model expects ", dst.shape());
     const Tensor<T> loaded = source.template load<T>(key);  // (same shape), on the CPU
     if constexpr (std::same_as<Dev, cpu>) {
       dst.assign(loaded);
@@ -198,9 +199,8 @@ LoadReport load_state_dict(Module<T, Dev>& net, const S& source, const LoadOptio
     }
     report.loaded.push_back(key);
   };
-  net.for_each_parameter([&](const std::string& path, Var<T, Dev>& p) {
-    load_into(path, p.value(), false);
-  });
+  net.for_each_parameter(
+      [&](const std::string& path, Var<T, Dev>& p) { load_into(path, p.value(), false); });
   net.for_each_buffer([&](const std::string& path, Tensor<T, Dev>& b, BufferKind kind) {
     load_into(path, b, kind == BufferKind::recomputable);
   });

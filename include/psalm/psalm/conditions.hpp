@@ -52,7 +52,7 @@ autograd::Var<T, Dev> span_mean(const autograd::Var<T, Dev>& hidden,
     PSALM_CHECK(counts[static_cast<std::size_t>(k)] > 0, who, ": span ", k % num_spans,
                 " of sample ", k / num_spans, " has no positions");
   const autograd::Var<T, Dev> pool(weights.template to<Dev>());  // (B, S, L), constant
-  return autograd::matmul(pool, hidden);                          // (B, S, D)
+  return autograd::matmul(pool, hidden);                         // (B, S, D)
 }
 
 /// hidden (B, L, D) -> the rows at `positions` (flat indices b * L + p), viewed as `extents`
@@ -65,12 +65,11 @@ autograd::Var<T, Dev> gather_positions(const autograd::Var<T, Dev>& hidden,
               hidden.shape());
   const std::int64_t b = hidden.size(0), l = hidden.size(1), d = hidden.size(2);
   const auto n = static_cast<std::int64_t>(positions.size());
-  const Tensor<std::int64_t> index =
-      Tensor<std::int64_t>::from_data(positions, Shape{n});                      // (N)
-  const autograd::Var<T, Dev> rows = autograd::reshape(hidden, {b * l, d});      // (B L, D)
+  const Tensor<std::int64_t> index = Tensor<std::int64_t>::from_data(positions, Shape{n});  // (N)
+  const autograd::Var<T, Dev> rows = autograd::reshape(hidden, {b * l, d});  // (B L, D)
   const autograd::Var<T, Dev> picked =
-      autograd::index_select(rows, 0, index.template to<Dev>());                 // (N, D)
-  return autograd::reshape(picked, std::move(extents));                          // extents
+      autograd::index_select(rows, 0, index.template to<Dev>());  // (N, D)
+  return autograd::reshape(picked, std::move(extents));           // extents
 }
 
 }  // namespace psalm

@@ -2,7 +2,8 @@
 // Swin, projector, Phi, pixel decoder and mask decoder, the mask tokens, the input size, the
 // condition mode, the special token ids), read from and written to JSON with upstream field
 // names where they exist, and the two presets: the released PSALM and a tiny trainable one.
-// Depends on: models/*/config, io/json_config, psalm/expand (ConditionMode). Test: tests/psalm/test_model.cpp.
+// Depends on: models/*/config, io/json_config, psalm/expand (ConditionMode). Test:
+// tests/psalm/test_model.cpp.
 #pragma once
 
 #include <cstdint>
@@ -24,11 +25,11 @@
 namespace psalm {
 
 struct PsalmConfig {
-  std::int64_t image_size = 1024;     ///< T: the padded square input side
+  std::int64_t image_size = 1024;      ///< T: the padded square input side
   std::int64_t num_mask_tokens = 100;  ///< Q: `<seg>` expands to this many mask tokens
   ConditionMode condition_mode = ConditionMode::mean;
-  std::int64_t seg_token_id = 50296;  ///< "[SEG]" (added to the Phi tokenizer, spec §1.4)
-  std::int64_t pad_token_id = 50295;  ///< "[PAD]"
+  std::int64_t seg_token_id = 50296;         ///< "[SEG]" (added to the Phi tokenizer, spec §1.4)
+  std::int64_t pad_token_id = 50295;         ///< "[PAD]"
   std::optional<std::int64_t> ref_token_id;  ///< "[REF]", required in ref_token mode
   std::int64_t region_num_points = 256;      ///< prompt pixels pooled per visual prompt
   std::int64_t model_max_length = 2048;      ///< longest unexpanded id sequence
@@ -70,8 +71,8 @@ struct PsalmConfig {
     for (std::int64_t s = 0; s < stages; ++s) {
       PSALM_CHECK(swin.stage_is_output(s), "PsalmConfig: swin.out_indices must list every stage");
       PSALM_CHECK(pixel_decoder.in_channels[static_cast<std::size_t>(s)] == swin.stage_dim(s),
-                  "PsalmConfig: pixel_decoder.in_channels[", s, "] = ",
-                  pixel_decoder.in_channels[static_cast<std::size_t>(s)],
+                  "PsalmConfig: pixel_decoder.in_channels[", s,
+                  "] = ", pixel_decoder.in_channels[static_cast<std::size_t>(s)],
                   " differs from Swin stage ", s, "'s ", swin.stage_dim(s), " channels");
     }
     PSALM_CHECK(projector.mm_input_embeds == swin.stage_dim(stages - 1),
@@ -87,8 +88,8 @@ struct PsalmConfig {
     PSALM_CHECK(num_mask_tokens == mask_decoder.num_queries, "PsalmConfig: num_mask_tokens ",
                 num_mask_tokens, " differs from mask_decoder.num_queries ",
                 mask_decoder.num_queries);
-    for (auto [name, id] : {std::pair{"seg_token_id", seg_token_id},
-                            std::pair{"pad_token_id", pad_token_id}})
+    for (auto [name, id] :
+         {std::pair{"seg_token_id", seg_token_id}, std::pair{"pad_token_id", pad_token_id}})
       PSALM_CHECK(id >= 0 && id < phi.vocab_size, "PsalmConfig: ", name, " ", id,
                   " is outside the vocabulary [0, ", phi.vocab_size, ")");
     PSALM_CHECK(condition_mode != ConditionMode::ref_token ||
@@ -208,13 +209,12 @@ struct PsalmConfig {
     j["ref_token_id"] = ref_token_id ? nlohmann::json(*ref_token_id) : nlohmann::json(nullptr);
     j["region_num_points"] = region_num_points;
     j["model_max_length"] = model_max_length;
-    j["swin"] = {{"num_channels", swin.num_channels}, {"patch_size", swin.patch_size},
-                 {"embed_dim", swin.embed_dim},       {"depths", swin.depths},
-                 {"num_heads", swin.num_heads},       {"window_size", swin.window_size},
-                 {"mlp_ratio", swin.mlp_ratio},       {"qkv_bias", swin.qkv_bias},
-                 {"drop_path_rate", swin.drop_path_rate},
-                 {"layer_norm_eps", swin.layer_norm_eps},
-                 {"patch_norm", swin.patch_norm},     {"out_indices", swin.out_indices}};
+    j["swin"] = {{"num_channels", swin.num_channels},     {"patch_size", swin.patch_size},
+                 {"embed_dim", swin.embed_dim},           {"depths", swin.depths},
+                 {"num_heads", swin.num_heads},           {"window_size", swin.window_size},
+                 {"mlp_ratio", swin.mlp_ratio},           {"qkv_bias", swin.qkv_bias},
+                 {"drop_path_rate", swin.drop_path_rate}, {"layer_norm_eps", swin.layer_norm_eps},
+                 {"patch_norm", swin.patch_norm},         {"out_indices", swin.out_indices}};
     j["projector"] = {{"mm_projector_type", projector.mm_projector_type},
                       {"mm_input_embeds", projector.mm_input_embeds},
                       {"projector_outdim", projector.projector_outdim},

@@ -42,10 +42,10 @@ autograd::Var<T, Dev> splice_embeddings(const EmbeddingSources<T, Dev>& in,
   std::int64_t rows = b * l;
   std::int64_t image_base = -1, n_image = 0;
   if (in.image_tokens.defined()) {
-    PSALM_CHECK(in.image_tokens.rank() == 3 && in.image_tokens.size(0) == b &&
-                    in.image_tokens.size(2) == d,
-                "splice_embeddings: image tokens must be (", b, ", N, ", d, "), got ",
-                in.image_tokens.shape());
+    PSALM_CHECK(
+        in.image_tokens.rank() == 3 && in.image_tokens.size(0) == b && in.image_tokens.size(2) == d,
+        "splice_embeddings: image tokens must be (", b, ", N, ", d, "), got ",
+        in.image_tokens.shape());
     n_image = in.image_tokens.size(1);
     image_base = rows;
     parts.push_back(autograd::reshape(in.image_tokens, {b * n_image, d}));  // (B N, D)
@@ -61,15 +61,16 @@ autograd::Var<T, Dev> splice_embeddings(const EmbeddingSources<T, Dev>& in,
     parts.push_back(in.mask_tokens);  // (Q, D)
     rows += n_mask;
   }
-  std::vector<std::int64_t> region_base(static_cast<std::size_t>(b), -1), n_region(static_cast<std::size_t>(b), 0);
+  std::vector<std::int64_t> region_base(static_cast<std::size_t>(b), -1),
+      n_region(static_cast<std::size_t>(b), 0);
   PSALM_CHECK(in.regions.empty() || static_cast<std::int64_t>(in.regions.size()) == b,
               "splice_embeddings: region vectors for ", in.regions.size(),
               " samples in a batch of ", b);
   for (std::size_t s = 0; s < in.regions.size(); ++s) {
     const autograd::Var<T, Dev>& r = in.regions[s];
     if (!r.defined() || r.size(0) == 0) continue;
-    PSALM_CHECK(r.rank() == 2 && r.size(1) == d, "splice_embeddings: region vectors of sample ",
-                s, " must be (K, ", d, "), got ", r.shape());
+    PSALM_CHECK(r.rank() == 2 && r.size(1) == d, "splice_embeddings: region vectors of sample ", s,
+                " must be (K, ", d, "), got ", r.shape());
     region_base[s] = rows;
     n_region[s] = r.size(0);
     parts.push_back(r);  // (K_b, D)
@@ -85,8 +86,8 @@ autograd::Var<T, Dev> splice_embeddings(const EmbeddingSources<T, Dev>& in,
     const std::int64_t s = i / l, k = source_index.data()[i];
     const auto kind = static_cast<TokenSource>(source.data()[i]);
     auto check = [&](bool ok, const char* what, std::int64_t count) {
-      PSALM_CHECK(ok, "splice_embeddings: sample ", s, " position ", i % l, " asks for ", what,
-                  " ", k, " but ", count, " are available");
+      PSALM_CHECK(ok, "splice_embeddings: sample ", s, " position ", i % l, " asks for ", what, " ",
+                  k, " but ", count, " are available");
     };
     switch (kind) {
       case TokenSource::word:
@@ -113,8 +114,7 @@ autograd::Var<T, Dev> splice_embeddings(const EmbeddingSources<T, Dev>& in,
     }
   }
   const autograd::Var<T, Dev> table = autograd::concat(parts, 0);  // (rows + 1, D)
-  const Tensor<std::int64_t> index =
-      Tensor<std::int64_t>::from_data(pick, Shape{b * l});  // (B L)
+  const Tensor<std::int64_t> index = Tensor<std::int64_t>::from_data(pick, Shape{b * l});  // (B L)
   return autograd::reshape(autograd::index_select(table, 0, index.template to<Dev>()),
                            {b, l, d});  // (B, L, D)
 }

@@ -28,11 +28,11 @@ struct Example {
   /// (the prompt builder appends it), and which of them are things (the rest are stuff).
   std::vector<std::string> class_names;
   std::vector<std::uint8_t> class_is_thing;
-  std::string sentence;               ///< referring / gres
-  Tensor<std::uint8_t> prompt_masks;  ///< interactive: (K, H0, W0), 0 / 1, one per region
+  std::string sentence;                        ///< referring / gres
+  Tensor<std::uint8_t> prompt_masks;           ///< interactive: (K, H0, W0), 0 / 1, one per region
   std::vector<VisualPromptKind> prompt_kinds;  ///< interactive: what each prompt is, or empty
-  Tensor<std::uint8_t> target_masks;  ///< (N, H0, W0), 0 / 1; N may be 0 (no target)
-  std::vector<std::int64_t> target_labels;  ///< classes tasks: (N) indices into class_names
+  Tensor<std::uint8_t> target_masks;           ///< (N, H0, W0), 0 / 1; N may be 0 (no target)
+  std::vector<std::int64_t> target_labels;     ///< classes tasks: (N) indices into class_names
 
   std::int64_t num_targets() const { return target_masks.defined() ? target_masks.size(0) : 0; }
   std::int64_t num_regions() const { return prompt_masks.defined() ? prompt_masks.size(0) : 0; }

@@ -21,12 +21,12 @@ autograd::Var<T, Dev> next_token_loss(const autograd::Var<T, Dev>& logits,
                                       const Tensor<std::int64_t>& labels) {
   PSALM_CHECK(logits.rank() == 3 && labels.rank() == 2 && labels.size(0) == logits.size(0) &&
                   labels.size(1) == logits.size(1),
-              "next_token_loss: logits (B, L, V) and labels (B, L) expected, got ",
-              logits.shape(), " and ", labels.shape());
+              "next_token_loss: logits (B, L, V) and labels (B, L) expected, got ", logits.shape(),
+              " and ", labels.shape());
   const std::int64_t b = logits.size(0), l = logits.size(1), v = logits.size(2);
   PSALM_CHECK(l >= 2, "next_token_loss: a sequence of ", l, " positions has nothing to predict");
-  const autograd::Var<T, Dev> inputs = autograd::reshape(
-      autograd::slice(logits, 1, 0, l - 1), {b * (l - 1), v});  // (B (L-1), V)
+  const autograd::Var<T, Dev> inputs =
+      autograd::reshape(autograd::slice(logits, 1, 0, l - 1), {b * (l - 1), v});  // (B (L-1), V)
   const Tensor<std::int64_t> targets =
       labels.narrow(1, 1, l - 1).contiguous().view({b * (l - 1)});  // (B (L-1))
   return autograd::cross_entropy(inputs, targets.template to<Dev>(),

@@ -55,13 +55,13 @@ struct SequenceLayout {
 /// A batch of layouts right-padded to the longest one (upstream pads embeddings with zeros,
 /// labels with IGNORE and the attention mask with 0).
 struct SequenceBatch {
-  Tensor<std::int64_t> token_ids;       ///< (B, Lb)
-  Tensor<std::int64_t> attention_mask;  ///< (B, Lb): 1 on tokens, 0 on padding
-  Tensor<std::uint8_t> source;          ///< (B, Lb): TokenSource values
-  Tensor<std::int64_t> source_index;    ///< (B, Lb)
-  Tensor<std::int64_t> class_index;     ///< (B, Lb)
-  Tensor<std::uint8_t> refer_mask;      ///< (B, Lb)
-  Tensor<std::int64_t> labels;          ///< (B, Lb)
+  Tensor<std::int64_t> token_ids;         ///< (B, Lb)
+  Tensor<std::int64_t> attention_mask;    ///< (B, Lb): 1 on tokens, 0 on padding
+  Tensor<std::uint8_t> source;            ///< (B, Lb): TokenSource values
+  Tensor<std::int64_t> source_index;      ///< (B, Lb)
+  Tensor<std::int64_t> class_index;       ///< (B, Lb)
+  Tensor<std::uint8_t> refer_mask;        ///< (B, Lb)
+  Tensor<std::int64_t> labels;            ///< (B, Lb)
   std::vector<std::int64_t> num_classes;  ///< per sample
   std::vector<std::int64_t> num_regions;  ///< per sample
 

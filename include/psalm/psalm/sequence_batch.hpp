@@ -44,13 +44,13 @@ inline SequenceBatch batch_sequences(std::span<const SequenceLayout> layouts) {
   const auto batch = static_cast<std::int64_t>(layouts.size());
   const Shape shape{batch, longest};
   SequenceBatch out;
-  out.token_ids = host_full<std::int64_t>(shape, 0);                                 // (B, Lb)
-  out.attention_mask = host_full<std::int64_t>(shape, 0);                            // (B, Lb)
-  out.source = host_full(shape, static_cast<std::uint8_t>(TokenSource::padding));   // (B, Lb)
-  out.source_index = host_full<std::int64_t>(shape, -1);                             // (B, Lb)
-  out.class_index = host_full<std::int64_t>(shape, 0);                               // (B, Lb)
-  out.refer_mask = host_full<std::uint8_t>(shape, 0);                                // (B, Lb)
-  out.labels = host_full<std::int64_t>(shape, kIgnoreIndex);                         // (B, Lb)
+  out.token_ids = host_full<std::int64_t>(shape, 0);                               // (B, Lb)
+  out.attention_mask = host_full<std::int64_t>(shape, 0);                          // (B, Lb)
+  out.source = host_full(shape, static_cast<std::uint8_t>(TokenSource::padding));  // (B, Lb)
+  out.source_index = host_full<std::int64_t>(shape, -1);                           // (B, Lb)
+  out.class_index = host_full<std::int64_t>(shape, 0);                             // (B, Lb)
+  out.refer_mask = host_full<std::uint8_t>(shape, 0);                              // (B, Lb)
+  out.labels = host_full<std::int64_t>(shape, kIgnoreIndex);                       // (B, Lb)
   for (std::int64_t b = 0; b < batch; ++b) {
     const SequenceLayout& l = layouts[static_cast<std::size_t>(b)];
     const std::int64_t row = b * longest;

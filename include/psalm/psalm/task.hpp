@@ -45,12 +45,18 @@ inline ConditionKind condition_kind(Task task) {
 
 inline const char* to_string(Task task) {
   switch (task) {
-    case Task::panoptic: return "panoptic";
-    case Task::instance: return "instance";
-    case Task::semantic: return "semantic";
-    case Task::referring: return "referring";
-    case Task::gres: return "gres";
-    case Task::interactive: return "interactive";
+    case Task::panoptic:
+      return "panoptic";
+    case Task::instance:
+      return "instance";
+    case Task::semantic:
+      return "semantic";
+    case Task::referring:
+      return "referring";
+    case Task::gres:
+      return "gres";
+    case Task::interactive:
+      return "interactive";
   }
   return "unknown";
 }

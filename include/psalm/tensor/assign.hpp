@@ -91,19 +91,20 @@ void run_assignment(T* dst, const Dims& dst_strides, const Dims& ext, bool dst_d
     const std::int64_t dst_step = dst_strides[ext.rank - 1];
     Executor<Dev>::parallel_for(rows, grain_for(width, 1 << 15),
                                 [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t r = begin; r < end; ++r) {
-        Dims c;
-        c.rank = ext.rank;
-        std::int64_t rem = r, base = 0;
-        for (int d = ext.rank - 2; d >= 0; --d) {
-          c[d] = rem % ext[d];
-          rem /= ext[d];
-          base += c[d] * dst_strides[d];
-        }
-        T* row = dst + base;
-        for (std::int64_t j = 0; j < width; ++j) row[j * dst_step] = convert<T>(e.at(c, j));
-      }
-    });
+                                  for (std::int64_t r = begin; r < end; ++r) {
+                                    Dims c;
+                                    c.rank = ext.rank;
+                                    std::int64_t rem = r, base = 0;
+                                    for (int d = ext.rank - 2; d >= 0; --d) {
+                                      c[d] = rem % ext[d];
+                                      rem /= ext[d];
+                                      base += c[d] * dst_strides[d];
+                                    }
+                                    T* row = dst + base;
+                                    for (std::int64_t j = 0; j < width; ++j)
+                                      row[j * dst_step] = convert<T>(e.at(c, j));
+                                  }
+                                });
   } else {
     Executor<Dev>::launch(n, kernels::AssignStrided<T, E>{dst, dst_strides, ext, e});
   }
@@ -174,7 +175,7 @@ Tensor<T, Dev>& Tensor<T, Dev>::assign(const Source& source) {
 
 template <Scalar T, Device Dev>
 template <class E>
-  requires requires { typename E::is_psalm_expression; }
+requires requires { typename E::is_psalm_expression; }
 Tensor<T, Dev>::Tensor(const E& expression) : Tensor(expression.shape()) {
   static_assert(!std::is_same_v<typename E::device_type, AnyDevice>,
                 "psalm: an expression of constants alone has no shape; use Tensor::full");
@@ -206,7 +207,8 @@ Tensor<T, Dev> Tensor<T, Dev>::arange(double start, double stop, double step) {
               "arange: invalid range start=", start, " stop=", stop, " step=", step);
   const double count = std::ceil((stop - start) / step);
   Tensor out(Shape{count > 0 ? static_cast<std::int64_t>(count) : 0});
-  if (out.numel()) Executor<Dev>::launch(out.numel(), kernels::FillArange<T>{out.data(), start, step});
+  if (out.numel())
+    Executor<Dev>::launch(out.numel(), kernels::FillArange<T>{out.data(), start, step});
   return out;
 }
 

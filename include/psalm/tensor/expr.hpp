@@ -24,12 +24,14 @@ struct AnyDevice {};
 
 /// An expression node: trivially copyable, with a value type, a device and an evaluator.
 template <class E>
-concept Expression = requires { typename E::is_psalm_expression; } &&
-                     std::is_trivially_copyable_v<E> && requires(const E& e) {
-                       typename E::value_type;
-                       typename E::device_type;
-                       { e.shape() } -> std::same_as<Shape>;
-                     };
+concept Expression = requires {
+  typename E::is_psalm_expression;
+}
+&&std::is_trivially_copyable_v<E>&& requires(const E& e) {
+  typename E::value_type;
+  typename E::device_type;
+  { e.shape() } -> std::same_as<Shape>;
+};
 
 namespace detail {
 template <class A, class B>
@@ -185,7 +187,9 @@ struct ExprWhere {
   C cond;
   A a;
   B b;
-  Shape shape() const { return broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape())); }
+  Shape shape() const {
+    return broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape()));
+  }
   void bind(const Dims& out) {
     cond.bind(out);
     a.bind(out);
@@ -199,7 +203,8 @@ struct ExprWhere {
     return cond.at(i) ? static_cast<value_type>(a.at(i)) : static_cast<value_type>(b.at(i));
   }
   PSALM_HD value_type at(const Dims& c, std::int64_t j) const {
-    return cond.at(c, j) ? static_cast<value_type>(a.at(c, j)) : static_cast<value_type>(b.at(c, j));
+    return cond.at(c, j) ? static_cast<value_type>(a.at(c, j))
+                         : static_cast<value_type>(b.at(c, j));
   }
 };
 
@@ -236,7 +241,7 @@ concept ArithmeticScalar = std::is_arithmetic_v<std::remove_cvref_t<X>>;
 
 /// A tensor as an expression leaf (an expression is returned unchanged).
 template <class X>
-  requires ExprOperand<X>
+requires ExprOperand<X>
 auto as_expr(const X& x) {
   if constexpr (AnyTensor<X>) {
     using T = typename X::value_type;
@@ -277,11 +282,11 @@ concept BinaryOperands = (ExprOperand<A> && ExprOperand<B>) ||
                          (ExprOperand<A> && ArithmeticScalar<B>) ||
                          (ArithmeticScalar<A> && ExprOperand<B>);
 
-#define PSALM_BINARY_OPERATOR(symbol, Functor)                    \
-  template <class A, class B>                                     \
-    requires BinaryOperands<A, B>                                 \
-  auto operator symbol(const A& a, const B& b) {                  \
-    return detail::make_binary<kernels::Functor>(a, b);           \
+#define PSALM_BINARY_OPERATOR(symbol, Functor)          \
+  template <class A, class B>                           \
+  requires BinaryOperands<A, B>                         \
+  auto operator symbol(const A& a, const B& b) {        \
+    return detail::make_binary<kernels::Functor>(a, b); \
   }
 PSALM_BINARY_OPERATOR(+, Add)
 PSALM_BINARY_OPERATOR(-, Sub)
@@ -292,12 +297,10 @@ PSALM_BINARY_OPERATOR(<, Less)
 PSALM_BINARY_OPERATOR(>, Greater)
 #undef PSALM_BINARY_OPERATOR
 
-#define PSALM_BINARY_FUNCTION(name, Functor)                      \
-  template <class A, class B>                                     \
-    requires BinaryOperands<A, B>                                 \
-  auto name(const A& a, const B& b) {                             \
-    return detail::make_binary<kernels::Functor>(a, b);           \
-  }
+#define PSALM_BINARY_FUNCTION(name, Functor) \
+  template <class A, class B>                \
+  requires BinaryOperands<A, B>              \
+  auto name(const A& a, const B& b) { return detail::make_binary<kernels::Functor>(a, b); }
 PSALM_BINARY_FUNCTION(maximum, Maximum)
 PSALM_BINARY_FUNCTION(minimum, Minimum)
 PSALM_BINARY_FUNCTION(pow, Pow)
@@ -308,10 +311,10 @@ auto operator-(const X& x) {
   return detail::make_unary<kernels::Neg>(x);
 }
 
-#define PSALM_UNARY_FUNCTION(name, Functor)                       \
-  template <ExprOperand X>                                        \
-  auto name(const X& x) {                                         \
-    return detail::make_unary<kernels::Functor>(x);               \
+#define PSALM_UNARY_FUNCTION(name, Functor)         \
+  template <ExprOperand X>                          \
+  auto name(const X& x) {                           \
+    return detail::make_unary<kernels::Functor>(x); \
   }
 PSALM_UNARY_FUNCTION(abs, Abs)
 PSALM_UNARY_FUNCTION(exp, Exp)
@@ -355,8 +358,8 @@ auto where(const C& cond, const A& a, const B& b) {
   };
   if constexpr (ArithmeticScalar<A> && ArithmeticScalar<B>) {
     using V = std::common_type_t<A, B>;
-    return ExprWhere<decltype(c), ExprConstant<V>, ExprConstant<V>>{c, {static_cast<V>(a)},
-                                                                     {static_cast<V>(b)}};
+    return ExprWhere<decltype(c), ExprConstant<V>, ExprConstant<V>>{
+        c, {static_cast<V>(a)}, {static_cast<V>(b)}};
   } else if constexpr (ArithmeticScalar<A>) {
     auto nb = as_expr(b);
     return ExprWhere<decltype(c), decltype(to_node(a, b)), decltype(nb)>{c, to_node(a, b), nb};

@@ -107,8 +107,10 @@ struct MatrixOperand {
     const int r = x.rank();
     const std::int64_t rows = x.shape()[r - 2], cols = x.shape()[r - 1];
     const std::int64_t s_row = x.strides()[r - 2], s_col = x.strides()[r - 1];
-    if ((s_col == 1 || cols == 1) && s_row >= std::max<std::int64_t>(cols, 1)) return {x, s_row, false};
-    if ((s_row == 1 || rows == 1) && s_col >= std::max<std::int64_t>(rows, 1)) return {x, s_col, true};
+    if ((s_col == 1 || cols == 1) && s_row >= std::max<std::int64_t>(cols, 1))
+      return {x, s_row, false};
+    if ((s_row == 1 || rows == 1) && s_col >= std::max<std::int64_t>(rows, 1))
+      return {x, s_col, true};
     const Tensor<T, Dev> c = x.contiguous();
     return {c, std::max<std::int64_t>(cols, 1), false};
   }
@@ -153,10 +155,11 @@ void matmul_into(Tensor<matmul_result_t<T>, Dev>& c, const Tensor<T, Dev>& a,
   std::vector<std::int64_t> out_extents(batch_src.dims().v.begin(),
                                         batch_src.dims().v.begin() + std::max(ra, rb) - 2);
   if (ra > 2 && rb > 2) {
-    PSALM_CHECK(ra == rb && std::equal(a.shape().dims().v.begin(), a.shape().dims().v.begin() + ra - 2,
-                                       b.shape().dims().v.begin()),
-                "matmul: batch axes of ", a.shape(), " and ", b.shape(),
-                " must be equal (or one operand 2-D)");
+    PSALM_CHECK(
+        ra == rb && std::equal(a.shape().dims().v.begin(), a.shape().dims().v.begin() + ra - 2,
+                               b.shape().dims().v.begin()),
+        "matmul: batch axes of ", a.shape(), " and ", b.shape(),
+        " must be equal (or one operand 2-D)");
   }
   out_extents.push_back(m);
   out_extents.push_back(n);

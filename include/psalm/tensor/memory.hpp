@@ -22,9 +22,9 @@ namespace psalm {
 
 /// Byte counters of one device's allocator.
 struct MemoryStats {
-  std::int64_t live_bytes = 0;  ///< bytes allocated now
-  std::int64_t peak_bytes = 0;  ///< the most live bytes since the last reset_peak()
-  std::int64_t allocations = 0;  ///< number of allocations ever made
+  std::int64_t live_bytes = 0;    ///< bytes allocated now
+  std::int64_t peak_bytes = 0;    ///< the most live bytes since the last reset_peak()
+  std::int64_t allocations = 0;   ///< number of allocations ever made
   std::int64_t cached_bytes = 0;  ///< freed bytes kept for reuse (host cache; not in live_bytes)
 };
 
@@ -164,8 +164,8 @@ struct Memory<cpu> {
     if (bytes >= detail::HostBlockCache::kMinBytes) {
       bool kept = false;
       try {
-        kept = detail::HostBlockCache::instance().give(
-            p, detail::HostBlockCache::bucket_bytes(bytes));
+        kept =
+            detail::HostBlockCache::instance().give(p, detail::HostBlockCache::bucket_bytes(bytes));
       } catch (...) {  // the bucket list could not grow: free the block instead
       }
       if (kept) return;

@@ -17,10 +17,11 @@ namespace psalm {
 template <Scalar T, Device Dev>
 std::string to_string(const Tensor<T, Dev>& t, std::int64_t max_values = 8) {
   if (!t.defined()) return "Tensor(undefined)";
-  std::string out = fmt::format("Tensor{} {} {} [", t.shape().to_string(), name_of(t.dtype()), Dev::name);
+  std::string out =
+      fmt::format("Tensor{} {} {} [", t.shape().to_string(), name_of(t.dtype()), Dev::name);
   const std::int64_t shown = std::min<std::int64_t>(t.numel(), max_values);
-  const std::vector<T> values = t.numel() <= max_values ? t.to_vector()
-                                                         : t.reshape({-1}).narrow(0, 0, shown).to_vector();
+  const std::vector<T> values =
+      t.numel() <= max_values ? t.to_vector() : t.reshape({-1}).narrow(0, 0, shown).to_vector();
   for (std::int64_t i = 0; i < shown; ++i) {
     if (i) out += ", ";
     if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, bf16>)

@@ -31,8 +31,10 @@ Tensor<Out, Dev> reduce_axis(const Tensor<T, Dev>& x, int axis, bool keepdim, co
   for (int d = 0; d < x.rank(); ++d) {
     if (d < a) outer *= x.shape()[d];
     if (d > a) inner *= x.shape()[d];
-    if (d != a) out_extents.push_back(x.shape()[d]);
-    else if (keepdim) out_extents.push_back(1);
+    if (d != a)
+      out_extents.push_back(x.shape()[d]);
+    else if (keepdim)
+      out_extents.push_back(1);
   }
   const Tensor<T, Dev> src = x.contiguous();
   Tensor<Out, Dev> out{Shape(out_extents)};
@@ -59,7 +61,8 @@ Tensor<Out, Dev> reduce_all(const Tensor<T, Dev>& x, const char* name) {
     src.narrow(0, 0, n).assign(flat);
   }
   using Acc = std::conditional_t<std::is_integral_v<T>, std::int64_t, double>;
-  const Tensor<Acc, Dev> partial = reduce_axis<kernels::ReduceOp::sum, Acc>(src.reshape({chunks, chunk}), 1, false, name);
+  const Tensor<Acc, Dev> partial =
+      reduce_axis<kernels::ReduceOp::sum, Acc>(src.reshape({chunks, chunk}), 1, false, name);
   const Tensor<Acc, Dev> total = reduce_axis<kernels::ReduceOp::sum, Acc>(partial, 0, false, name);
   if constexpr (Op == kernels::ReduceOp::mean) {
     return Tensor<Out, Dev>(cast<Out>(total / static_cast<Acc>(n)));
@@ -82,13 +85,12 @@ Tensor<sum_result_t<T>, Dev> sum(const Tensor<T, Dev>& x) {
 }
 /// Mean along `axis`; floating types only.
 template <Scalar T, Device Dev>
-  requires(!std::is_integral_v<T>)
-Tensor<T, Dev> mean(const Tensor<T, Dev>& x, int axis, bool keepdim = false) {
+requires(!std::is_integral_v<T>) Tensor<T, Dev> mean(const Tensor<T, Dev>& x, int axis,
+                                                     bool keepdim = false) {
   return detail::reduce_axis<kernels::ReduceOp::mean, T>(x, axis, keepdim, "mean");
 }
 template <Scalar T, Device Dev>
-  requires(!std::is_integral_v<T>)
-Tensor<T, Dev> mean(const Tensor<T, Dev>& x) {
+requires(!std::is_integral_v<T>) Tensor<T, Dev> mean(const Tensor<T, Dev>& x) {
   PSALM_CHECK(x.numel() > 0, "mean: empty tensor");
   return detail::reduce_all<kernels::ReduceOp::mean, T>(x, "mean");
 }

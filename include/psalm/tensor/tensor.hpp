@@ -50,15 +50,14 @@ class Tensor {
       : shape_(shape), strides_(shape.contiguous_strides()), defined_(true) {
     const std::int64_t bytes = checked::mul(shape.numel(), sizeof(T), "tensor byte size");
     T* raw = static_cast<T*>(Memory<Dev>::allocate(static_cast<std::size_t>(bytes)));
-    storage_ = std::shared_ptr<T>(raw, [bytes](T* p) {
-      Memory<Dev>::release(p, static_cast<std::size_t>(bytes));
-    });
+    storage_ = std::shared_ptr<T>(
+        raw, [bytes](T* p) { Memory<Dev>::release(p, static_cast<std::size_t>(bytes)); });
     data_ = raw;
   }
 
   /// Builds a tensor from an expression, evaluated in one pass (see tensor/expr.hpp).
   template <class E>
-    requires requires { typename E::is_psalm_expression; }
+  requires requires { typename E::is_psalm_expression; }
   Tensor(const E& expression);  // NOLINT(google-explicit-constructor): y = a * b + c reads best
 
   // ---- factories ------------------------------------------------------------------------------
@@ -76,9 +75,9 @@ class Tensor {
                       std::uint64_t stream = 0);
   /// Copies host values (row-major) into a new tensor of `shape`.
   static Tensor from_data(std::span<const T> values, const Shape& shape) {
-    PSALM_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(), "from_data: ",
-                values.size(), " values do not fill shape ", shape, " (", shape.numel(),
-                " elements)");
+    PSALM_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(),
+                "from_data: ", values.size(), " values do not fill shape ", shape, " (",
+                shape.numel(), " elements)");
     Tensor out(shape);
     Memory<Dev>::copy_from_host(out.data_, values.data(), values.size() * sizeof(T));
     return out;
@@ -87,7 +86,8 @@ class Tensor {
   /// copy is made, and `owner` is kept alive for as long as any view of the tensor exists.
   /// requires: `data` points at shape.numel() elements on device Dev, aligned for T.
   static Tensor from_external(std::shared_ptr<void> owner, T* data, const Shape& shape) {
-    PSALM_CHECK(data != nullptr || shape.numel() == 0, "from_external: null data for shape ", shape);
+    PSALM_CHECK(data != nullptr || shape.numel() == 0, "from_external: null data for shape ",
+                shape);
     PSALM_CHECK(reinterpret_cast<std::uintptr_t>(data) % alignof(T) == 0,
                 "from_external: data is not aligned for its element type");
     Tensor out;
@@ -263,8 +263,10 @@ class Tensor {
       const Tensor src = contiguous();
       Tensor<T, Dev2> out(shape_);
       const std::size_t bytes = static_cast<std::size_t>(numel()) * sizeof(T);
-      if constexpr (std::is_same_v<Dev, cpu>) Memory<Dev2>::copy_from_host(out.data(), src.data_, bytes);
-      else Memory<Dev>::copy_to_host(out.data(), src.data_, bytes);
+      if constexpr (std::is_same_v<Dev, cpu>)
+        Memory<Dev2>::copy_from_host(out.data(), src.data_, bytes);
+      else
+        Memory<Dev>::copy_to_host(out.data(), src.data_, bytes);
       return out;
     }
   }

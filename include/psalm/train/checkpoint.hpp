@@ -15,10 +15,10 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "psalm/io/atomic_file.hpp"
 #include "psalm/io/json_config.hpp"
@@ -40,7 +40,9 @@ inline constexpr const char* kTrainerStateFile = "trainer_state.json";
 inline constexpr const char* kLatestFile = "latest";
 
 /// The name of the checkpoint folder of `step` ("checkpoint-000120").
-inline std::string checkpoint_name(std::int64_t step) { return fmt::format("checkpoint-{:06d}", step); }
+inline std::string checkpoint_name(std::int64_t step) {
+  return fmt::format("checkpoint-{:06d}", step);
+}
 
 /// An optimizer whose parameters carry the module's names: names[g][i] is the module path of
 /// parameter i of group g (how optimizer state is matched to parameters across a resume).
@@ -159,20 +161,19 @@ nlohmann::json load_checkpoint(const fs::path& dir, nn::Module<T, Dev>& model,
     const auto found = moments.metadata().find("steps");
     PSALM_CHECK(found != moments.metadata().end(), "resume: ", (dir / kOptimizerFile).string(),
                 " has no \"steps\" metadata");
-    const nlohmann::json steps = io::parse_json_strict(found->second, (dir / kOptimizerFile).string());
+    const nlohmann::json steps =
+        io::parse_json_strict(found->second, (dir / kOptimizerFile).string());
     auto& groups = opt.optimizer->groups();
     for (std::size_t g = 0; g < groups.size(); ++g)
       for (std::size_t i = 0; i < groups[g].params.size(); ++i) {
         const std::string& pname = opt.names.at(g).at(i);
-        PSALM_CHECK(steps.contains(pname), "resume: the optimizer state has no entry for ",
-                    pname);
+        PSALM_CHECK(steps.contains(pname), "resume: the optimizer state has no entry for ", pname);
         const std::int64_t s = steps.at(pname).get<std::int64_t>();
         if (s == 0) {
           opt.optimizer->set_state(g, i, 0, {}, {});
           continue;
         }
-        opt.optimizer->set_state(g, i, s,
-                                 moments.load<T>("exp_avg." + pname).template to<Dev>(),
+        opt.optimizer->set_state(g, i, s, moments.load<T>("exp_avg." + pname).template to<Dev>(),
                                  moments.load<T>("exp_avg_sq." + pname).template to<Dev>());
       }
   }

@@ -56,8 +56,8 @@ inline Tensor<std::uint8_t> plot_series(const std::vector<PlotSeries>& series, s
   if (!std::isfinite(x0)) return img;
   const double ylo = fy(y0), yhi = fy(y1);
   auto px = [&](double x) {
-    return m + static_cast<std::int64_t>(std::lround(
-                   (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * static_cast<double>(width - 2 * m - 1)));
+    return m + static_cast<std::int64_t>(std::lround((x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) *
+                                                     static_cast<double>(width - 2 * m - 1)));
   };
   auto py = [&](double y) {
     const double t = yhi > ylo ? (fy(y) - ylo) / (yhi - ylo) : 0.5;

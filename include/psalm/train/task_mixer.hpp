@@ -3,7 +3,8 @@
 // with ratios, a smooth weighted round robin gives each task its share of the blocks. Every
 // batch is single-task; a batch that would straddle two blocks takes the task of its first
 // sample. The schedule is a pure function of the step, so a resumed run sees the same tasks
-// and the same per-task sample indices. Depends on: core/error. Test: tests/train/test_task_mixer.cpp.
+// and the same per-task sample indices. Depends on: core/error. Test:
+// tests/train/test_task_mixer.cpp.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,8 @@ namespace psalm::train {
 
 /// One batch's task and the index (within that task's stream) of its first sample.
 struct MixedBatch {
-  std::size_t task = 0;             ///< index into the mixer's task list
-  std::int64_t first_sample = 0;    ///< samples of this task served before this batch
+  std::size_t task = 0;           ///< index into the mixer's task list
+  std::int64_t first_sample = 0;  ///< samples of this task served before this batch
 };
 
 class TaskMixer {

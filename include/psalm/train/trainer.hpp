@@ -149,8 +149,10 @@ class Trainer {
     const nlohmann::json state = load_checkpoint(dir, model_, named_);
     step_ = state.at("step").get<std::int64_t>();
     total_ = state.at("total_steps").get<std::int64_t>();
-    PSALM_CHECK(state.at("seed").get<std::uint64_t>() == opt_.seed, "resume: the checkpoint was "
-                "trained with seed ", state.at("seed").get<std::uint64_t>(), ", not ", opt_.seed);
+    PSALM_CHECK(state.at("seed").get<std::uint64_t>() == opt_.seed,
+                "resume: the checkpoint was "
+                "trained with seed ",
+                state.at("seed").get<std::uint64_t>(), ", not ", opt_.seed);
     make_schedule();
     // metrics.jsonl keeps the lines of steps the checkpoint has seen (a crash may have left
     // later ones).
@@ -196,8 +198,9 @@ class Trainer {
         total_ = r.total = step_;  // out of time: this step is the last (evaluated and saved)
       if (on_step) on_step(r);
       if (step_ % opt_.log_every == 0 || step_ == total_) {
-        nlohmann::json j = {{"step", step_},  {"total", total_},       {"task", r.task},
-                            {"loss", r.loss}, {"lr", r.lr},             {"grad_norm", r.grad_norm},
+        nlohmann::json j = {{"step", step_},        {"total", total_},
+                            {"task", r.task},       {"loss", r.loss},
+                            {"lr", r.lr},           {"grad_norm", r.grad_norm},
                             {"seconds", r.seconds}, {"skipped", r.skipped}};
         for (const auto& [name, v] : r.terms) j["terms"][name] = v;
         metrics << j.dump() << "\n" << std::flush;
@@ -212,7 +215,9 @@ class Trainer {
   /// Writes a checkpoint of the current step (also done by run()).
   void checkpoint() {
     save_checkpoint(opt_.out, step_, model_, model_.config().to_json(), named_,
-                    {{"total_steps", total_}, {"seed", opt_.seed}, {"stage", opt_.stage},
+                    {{"total_steps", total_},
+                     {"seed", opt_.seed},
+                     {"stage", opt_.stage},
                      {"tasks", opt_.tasks}},
                     opt_.keep_checkpoints);
     write_loss_plot();
@@ -235,8 +240,10 @@ class Trainer {
     model_.set_vision_tower_trainable(vision);
     model_.for_each_parameter([&](const std::string& name, Var<float, Dev>& p) {
       int g = 3;
-      if (name.starts_with("model.vision_tower.")) g = 0;
-      else if (name.starts_with("model.mm_projector.")) g = 1;
+      if (name.starts_with("model.vision_tower."))
+        g = 0;
+      else if (name.starts_with("model.mm_projector."))
+        g = 1;
       else if (name.starts_with("model.") || name.starts_with("lm_head.") || name == "seg_query")
         g = 2;
       const bool trains = opt_.stage == 1 ? g == 1 : (g != 0 || vision);
@@ -254,9 +261,11 @@ class Trainer {
   }
 
   void make_schedule() {
-    const auto warmup = static_cast<std::int64_t>(opt_.warmup_fraction * static_cast<double>(total_));
+    const auto warmup =
+        static_cast<std::int64_t>(opt_.warmup_fraction * static_cast<double>(total_));
     for (auto& g : optimizer_->groups()) g.lr = g.initial_lr >= 0 ? g.initial_lr : g.lr;
-    schedule_.emplace(*optimizer_, optim::warmup_cosine_schedule(warmup, total_, opt_.min_lr_ratio));
+    schedule_.emplace(*optimizer_,
+                      optim::warmup_cosine_schedule(warmup, total_, opt_.min_lr_ratio));
     for (std::int64_t s = 0; s < step_; ++s) schedule_->step();
   }
 
@@ -332,8 +341,8 @@ class Trainer {
       std::vector<Var<float, Dev>> params;
       for (auto& g : optimizer_->groups())
         for (auto& p : g.params) params.push_back(p);
-      r.grad_norm = optim::clip_grad_norm(
-          params, opt_.clip_grad_norm > 0 ? opt_.clip_grad_norm : INFINITY);
+      r.grad_norm =
+          optim::clip_grad_norm(params, opt_.clip_grad_norm > 0 ? opt_.clip_grad_norm : INFINITY);
       if (!std::isfinite(r.grad_norm)) {
         if (!opt_.skip_non_finite)
           fail("train: step ", step_ + 1, " (", task, "): the gradient norm is ", r.grad_norm,
@@ -419,7 +428,9 @@ class Trainer {
     for (const auto& [name, source] : data_.held_out) {
       const EvaluationResult r =
           evaluate<Dev>(model_, encoder_, parse_task(name), source, opt_.eval_examples);
-      metrics << nlohmann::json{{"step", step_}, {"eval", name}, {"examples", r.examples},
+      metrics << nlohmann::json{{"step", step_},
+                                {"eval", name},
+                                {"examples", r.examples},
                                 {"metrics", r.metrics}}
                      .dump()
               << "\n"
@@ -437,7 +448,8 @@ class Trainer {
     std::string line;
     while (std::getline(in, line)) {
       const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("loss") || !j.at("loss").is_number()) continue;  // skipped: null
+      if (j.is_discarded() || !j.contains("loss") || !j.at("loss").is_number())
+        continue;  // skipped: null
       x.push_back(j.at("step").get<double>());
       y.push_back(j.at("loss").get<double>());
     }

@@ -110,48 +110,49 @@ Var<T, Dev> ms_deform_attn(const Var<T, Dev>& value,
                           grain_for(d * lv.count * p, 1 << 12));
   MSDeformAttnContext<T, Dev> ctx{value.grad_ref(), loc.grad_ref(), attn.grad_ref(), v, l, a, lv,
                                   opt.backward};
-  return record(
-      std::move(y), should_record(value, loc, attn), std::move(ctx),
-      [](MSDeformAttnContext<T, Dev>& k, const Tensor<T, Dev>& d_y) {
-        const Tensor<T, Dev> g = d_y.contiguous();  // (B, Q, M*D)
-        const Shape& vs = k.value_v.shape();
-        const std::int64_t b = vs[0], s = vs[1], m = vs[2], d = vs[3];
-        const std::int64_t q = k.loc_v.size(1), p = k.loc_v.size(4);
-        Tensor<T, Dev> d_value, d_loc, d_attn;
-        if (k.value.needed()) d_value = Tensor<T, Dev>::zeros(vs);       // (B, S, M, D)
-        if (k.loc.needed()) d_loc = Tensor<T, Dev>(k.loc_v.shape());     // (B, Q, M, L, P, 2)
-        if (k.attn.needed()) d_attn = Tensor<T, Dev>(k.attn_v.shape());  // (B, Q, M, L, P)
-        T* dv = d_value.defined() ? d_value.data() : nullptr;
-        T* dl = d_loc.defined() ? d_loc.data() : nullptr;
-        T* da = d_attn.defined() ? d_attn.data() : nullptr;
-        bool by_head = false;
-        if constexpr (std::is_same_v<Dev, cpu>) {
-          by_head =
-              k.mode == MSDeformBackwardMode::by_head ||
-              (k.mode == MSDeformBackwardMode::automatic && b * m >= Executor<Dev>::max_threads());
-        }
-        if (b * q * m > 0 && d > 0) {
-          if (by_head) {
-            Executor<Dev>::launch(b * m,
-                                  kernels::MSDeformAttnBackwardByHead<T>{
-                                      k.value_v.data(), k.loc_v.data(), k.attn_v.data(), g.data(),
-                                      dv, dl, da, k.levels, s, q, m, d, p},
-                                  1);
-          } else {
-            Executor<Dev>::launch(
-                b * q * m,
-                kernels::MSDeformAttnBackward<T>{k.value_v.data(), k.loc_v.data(), k.attn_v.data(),
-                                                 g.data(), dv, dl, da, k.levels, s, q, m, d, p},
-                grain_for(d * k.levels.count * p, 1 << 12));
-          }
-        } else {  // nothing sampled: the location and weight gradients are zero
-          if (d_loc.defined()) d_loc = Tensor<T, Dev>::zeros(k.loc_v.shape());
-          if (d_attn.defined()) d_attn = Tensor<T, Dev>::zeros(k.attn_v.shape());
-        }
-        if (k.value.needed()) k.value.accumulate(std::move(d_value));
-        if (k.loc.needed()) k.loc.accumulate(std::move(d_loc));
-        if (k.attn.needed()) k.attn.accumulate(std::move(d_attn));
-      });
+  return record(std::move(y), should_record(value, loc, attn), std::move(ctx),
+                [](MSDeformAttnContext<T, Dev>& k, const Tensor<T, Dev>& d_y) {
+                  const Tensor<T, Dev> g = d_y.contiguous();  // (B, Q, M*D)
+                  const Shape& vs = k.value_v.shape();
+                  const std::int64_t b = vs[0], s = vs[1], m = vs[2], d = vs[3];
+                  const std::int64_t q = k.loc_v.size(1), p = k.loc_v.size(4);
+                  Tensor<T, Dev> d_value, d_loc, d_attn;
+                  if (k.value.needed()) d_value = Tensor<T, Dev>::zeros(vs);  // (B, S, M, D)
+                  if (k.loc.needed())
+                    d_loc = Tensor<T, Dev>(k.loc_v.shape());  // (B, Q, M, L, P, 2)
+                  if (k.attn.needed())
+                    d_attn = Tensor<T, Dev>(k.attn_v.shape());  // (B, Q, M, L, P)
+                  T* dv = d_value.defined() ? d_value.data() : nullptr;
+                  T* dl = d_loc.defined() ? d_loc.data() : nullptr;
+                  T* da = d_attn.defined() ? d_attn.data() : nullptr;
+                  bool by_head = false;
+                  if constexpr (std::is_same_v<Dev, cpu>) {
+                    by_head = k.mode == MSDeformBackwardMode::by_head ||
+                              (k.mode == MSDeformBackwardMode::automatic &&
+                               b * m >= Executor<Dev>::max_threads());
+                  }
+                  if (b * q * m > 0 && d > 0) {
+                    if (by_head) {
+                      Executor<Dev>::launch(b * m,
+                                            kernels::MSDeformAttnBackwardByHead<T>{
+                                                k.value_v.data(), k.loc_v.data(), k.attn_v.data(),
+                                                g.data(), dv, dl, da, k.levels, s, q, m, d, p},
+                                            1);
+                    } else {
+                      Executor<Dev>::launch(b * q * m,
+                                            kernels::MSDeformAttnBackward<T>{
+                                                k.value_v.data(), k.loc_v.data(), k.attn_v.data(),
+                                                g.data(), dv, dl, da, k.levels, s, q, m, d, p},
+                                            grain_for(d * k.levels.count * p, 1 << 12));
+                    }
+                  } else {  // nothing sampled: the location and weight gradients are zero
+                    if (d_loc.defined()) d_loc = Tensor<T, Dev>::zeros(k.loc_v.shape());
+                    if (d_attn.defined()) d_attn = Tensor<T, Dev>::zeros(k.attn_v.shape());
+                  }
+                  if (k.value.needed()) k.value.accumulate(std::move(d_value));
+                  if (k.loc.needed()) k.loc.accumulate(std::move(d_loc));
+                  if (k.attn.needed()) k.attn.accumulate(std::move(d_attn));
+                });
 }
 
 }  // namespace psalm::autograd

@@ -17,7 +17,7 @@ template <Real T, Device Dev>
 struct ViewContext {
   GradRef<T, Dev> x;
   std::vector<int> order{};  // permute: the forward order
-  int axis = 0;            // slice
+  int axis = 0;              // slice
   std::int64_t start = 0, stop = 0, step = 1;
 };
 

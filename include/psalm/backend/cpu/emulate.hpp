@@ -14,8 +14,8 @@ namespace psalm::cpu_backend {
 /// Calls body(ThreadIndex) for every block in [0, grid) and thread in [0, block).
 template <class Body>
 void emulate_launch(std::int64_t grid, std::int64_t block, const Body& body) {
-  PSALM_CHECK(grid > 0 && block > 0, "emulate_launch: grid and block must be positive, got ",
-              grid, " and ", block);
+  PSALM_CHECK(grid > 0 && block > 0, "emulate_launch: grid and block must be positive, got ", grid,
+              " and ", block);
   for (std::int64_t b = 0; b < grid; ++b)
     for (std::int64_t t = 0; t < block; ++t) body(kernels::ThreadIndex{b, t, block, grid});
 }

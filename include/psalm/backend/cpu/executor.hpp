@@ -31,7 +31,7 @@ struct Executor<cpu> {
       f(std::int64_t{0}, n);
       return;
     }
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
     for (std::int64_t c = 0; c < chunks; ++c) {
       const std::int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
       f(begin, end);

@@ -8,16 +8,16 @@
 
 #include "psalm/core/error.hpp"
 
-#define PSALM_CUDA_CHECK(call)                                                               \
-  do {                                                                                       \
-    const cudaError_t psalm_status_ = (call);                                                \
-    PSALM_CHECK(psalm_status_ == cudaSuccess, "CUDA call failed: " #call ": ",               \
-                cudaGetErrorString(psalm_status_));                                          \
+#define PSALM_CUDA_CHECK(call)                                                 \
+  do {                                                                         \
+    const cudaError_t psalm_status_ = (call);                                  \
+    PSALM_CHECK(psalm_status_ == cudaSuccess, "CUDA call failed: " #call ": ", \
+                cudaGetErrorString(psalm_status_));                            \
   } while (0)
 
-#define PSALM_CUBLAS_CHECK(call)                                                             \
-  do {                                                                                       \
-    const cublasStatus_t psalm_status_ = (call);                                             \
-    PSALM_CHECK(psalm_status_ == CUBLAS_STATUS_SUCCESS, "cuBLAS call failed: " #call ": ",   \
-                cublasGetStatusString(psalm_status_));                                       \
+#define PSALM_CUBLAS_CHECK(call)                                                           \
+  do {                                                                                     \
+    const cublasStatus_t psalm_status_ = (call);                                           \
+    PSALM_CHECK(psalm_status_ == CUBLAS_STATUS_SUCCESS, "cuBLAS call failed: " #call ": ", \
+                cublasGetStatusString(psalm_status_));                                     \
   } while (0)

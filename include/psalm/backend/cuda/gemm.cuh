@@ -43,18 +43,20 @@ void gemm(const CublasHandle& handle, const GemmProblem<T>& p) {
   if constexpr (std::is_same_v<T, double>) {
     const double alpha = p.alpha, beta = p.beta;
     PSALM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        handle.get(), op_b, op_a, static_cast<int>(p.n), static_cast<int>(p.m), static_cast<int>(p.k),
-        &alpha, p.b, CUDA_R_64F, static_cast<int>(p.ldb), p.stride_b, p.a, CUDA_R_64F,
-        static_cast<int>(p.lda), p.stride_a, &beta, p.c, CUDA_R_64F, static_cast<int>(p.ldc),
-        p.stride_c, static_cast<int>(p.batch), CUBLAS_COMPUTE_64F, CUBLAS_GEMM_DEFAULT));
+        handle.get(), op_b, op_a, static_cast<int>(p.n), static_cast<int>(p.m),
+        static_cast<int>(p.k), &alpha, p.b, CUDA_R_64F, static_cast<int>(p.ldb), p.stride_b, p.a,
+        CUDA_R_64F, static_cast<int>(p.lda), p.stride_a, &beta, p.c, CUDA_R_64F,
+        static_cast<int>(p.ldc), p.stride_c, static_cast<int>(p.batch), CUBLAS_COMPUTE_64F,
+        CUBLAS_GEMM_DEFAULT));
   } else {
     constexpr cudaDataType_t in_type = std::is_same_v<T, bf16> ? CUDA_R_16BF : CUDA_R_32F;
     const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
     PSALM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        handle.get(), op_b, op_a, static_cast<int>(p.n), static_cast<int>(p.m), static_cast<int>(p.k),
-        &alpha, p.b, in_type, static_cast<int>(p.ldb), p.stride_b, p.a, in_type,
-        static_cast<int>(p.lda), p.stride_a, &beta, p.c, CUDA_R_32F, static_cast<int>(p.ldc),
-        p.stride_c, static_cast<int>(p.batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        handle.get(), op_b, op_a, static_cast<int>(p.n), static_cast<int>(p.m),
+        static_cast<int>(p.k), &alpha, p.b, in_type, static_cast<int>(p.ldb), p.stride_b, p.a,
+        in_type, static_cast<int>(p.lda), p.stride_a, &beta, p.c, CUDA_R_32F,
+        static_cast<int>(p.ldc), p.stride_c, static_cast<int>(p.batch), CUBLAS_COMPUTE_32F,
+        CUBLAS_GEMM_DEFAULT));
   }
 }
 

@@ -184,7 +184,7 @@ class PixelDecoder : public nn::Module<T, Dev> {
     std::int64_t start = 0;
     for (std::size_t l = 0; l < 3; ++l) {
       const auto [h, w] = encoded.shapes.hw[l];
-      const Var<T, Dev> part = slice(encoded.memory, 1, start, start + h * w);  // (B, HW, C)
+      const Var<T, Dev> part = slice(encoded.memory, 1, start, start + h * w);      // (B, HW, C)
       out.multi_scale.set(5 - static_cast<int>(l), nn::tokens_to_map(part, h, w));  // (B, C, H, W)
       start += h * w;
     }

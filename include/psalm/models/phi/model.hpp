@@ -160,7 +160,7 @@ class PhiForCausalLM : public nn::Module<T, Dev> {
   Var<T, Dev> logits(const Var<T, Dev>& hidden) const {
     if (config().tie_word_embeddings)
       return autograd::linear(hidden, model.embed_tokens.weight, Var<T, Dev>{});  // (B, L, V)
-    return lm_head(hidden);                                                        // (B, L, V)
+    return lm_head(hidden);                                                       // (B, L, V)
   }
 
   PhiModel<T, Dev> model;

@@ -32,7 +32,7 @@ class LinearProjector : public Projector<T, Dev> {
   /// tokens (B, L, C) or a map (B, C, H, W) -> (B, L, D).
   nn::Var<T, Dev> operator()(const nn::Var<T, Dev>& x) override {
     const nn::Var<T, Dev> tokens = detail::as_tokens(x, "LinearProjector");  // (B, L, C)
-    return proj(tokens);                                                 // (B, L, D)
+    return proj(tokens);                                                     // (B, L, D)
   }
 
   nn::Linear<T, Dev> proj;  // (D, C), (D)

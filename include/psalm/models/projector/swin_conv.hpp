@@ -119,9 +119,9 @@ class SwinConvProjector : public Projector<T, Dev> {
 
   /// res5 (B, C, H, W) -> tokens (B, L, D).
   nn::Var<T, Dev> operator()(const nn::Var<T, Dev>& res5) override {
-    const nn::Var<T, Dev> map = feature_map(res5);                           // (B, P, h, w)
-    const nn::Var<T, Dev> tokens = nn::map_to_tokens(map);                   // (B, L, P)
-    return fc(tokens);                                                       // (B, L, D)
+    const nn::Var<T, Dev> map = feature_map(res5);          // (B, P, h, w)
+    const nn::Var<T, Dev> tokens = nn::map_to_tokens(map);  // (B, L, P)
+    return fc(tokens);                                      // (B, L, D)
   }
 
   const ProjectorConfig& config() const { return config_; }
