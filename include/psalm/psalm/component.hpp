@@ -166,7 +166,8 @@ inline std::vector<Tensor<float>> read_region_points(const nn::ComponentRequest&
               ": an interactive batch needs exactly one of region_masks (K_total, T, T) and "
               "region_points (K_total, P, 2)");
   const std::string name = by_points ? "region_points" : "region_masks";
-  const Tensor<float> stacked = req.input<float>(name).contiguous();
+  const Tensor<float> stacked =
+      req.input<float>(name).contiguous();  // (K_total, T, T) / (K_total, P, 2)
   const std::int64_t t = config.image_size;
   if (by_points)
     PSALM_CHECK(stacked.rank() == 3 && stacked.size(1) >= 1 && stacked.size(2) == 2, req.component,
@@ -281,7 +282,8 @@ inline nn::Component psalm_component() {
       "token_refer_id (B, Lr) (sentence tokens then [SEG], -1 padding); interactive: region_masks "
       "(K_total, T, T) (strided points) or region_points (K_total, P, 2), with region_counts (B)";
   c.outputs_help =
-      "pred_masks (B, Q, T/4, T/4) and the task's logits: pred_class_logits (B, Q, C) (canonical "
+      "pred_masks (B, Q, Hm, Wm) (Swin's res2 grid) and the task's logits: pred_class_logits (B, "
+      "Q, C) (canonical "
       "class order), pred_seg_logits (B, Q, 1) or pred_region_logits (K_total, Q); "
       "aux_<i>_pred_... for the sets i = 0 (the projected mask tokens) .. dec_layers - 1";
   c.run = [](const nn::ComponentRequest& req) {
