@@ -22,6 +22,8 @@
 #include "psalm/io/safetensors_writer.hpp"
 #include "psalm/io/tokenizer.hpp"
 #include "support/cli_program.hpp"
+#include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
 
 namespace {
 
@@ -541,6 +543,32 @@ TEST_CASE("cli forward: a wrong --prefix suggests the prefix the file has", "[cl
                            (scratch() / "proj.safetensors").string()});
   CHECK(r.rc == 2);
   CHECK_THAT(r.err, Catch::Contains("--prefix model.mm_projector."));
+}
+
+TEST_CASE("cli forward: the whole psalm model matches PyTorch from the command line",
+          "[cli][forward]") {
+  // tests/data/psalm/forward (tools/reference/psalm_forward_fixtures.py): each case's inputs and
+  // PyTorch's outputs; the written file must hold exactly those outputs, close to them.
+  const fs::path dir = kData / "psalm" / "forward";
+  for (const std::string name : {"panoptic", "referring", "interactive", "interactive_padding"}) {
+    INFO("case " << name);
+    const fs::path out = scratch() / ("psalm_" + name + ".safetensors");
+    const Run r =
+        run_psalm({"forward", "--component", "psalm", "--config", (dir / "config.json").string(),
+                   "--weights", (dir / "weights.safetensors").string(), "--inputs",
+                   (dir / (name + ".inputs.safetensors")).string(), "--out", out.string()});
+    REQUIRE(r.rc == 0);
+    const auto got = psalm::io::SafetensorsCheckpoint::open(out);
+    const auto want =
+        psalm::io::SafetensorsCheckpoint::open(dir / (name + ".expected.safetensors"));
+    CHECK(got.names().size() == want.names().size());
+    for (const std::string& tensor : want.names()) {
+      REQUIRE(got.contains(tensor));
+      psalm::testing::require_close_to_max(got.load<float>(tensor), want.load<float>(tensor),
+                                           tensor, psalm::testing::tol::psalm_forward_rtol,
+                                           psalm::testing::tol::psalm_forward_atol);
+    }
+  }
 }
 
 TEST_CASE("cli synth: the first progress line shows no rate yet", "[cli][20.9]") {

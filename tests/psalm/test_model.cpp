@@ -26,23 +26,7 @@ namespace {
 
 const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/";
 
-/// max |got - want| <= atol + rtol * max |want| over the tensor, with the worst entry shown.
-void require_close(const Tensor<float>& got, const Tensor<float>& want, const std::string& what,
-                   double rtol, double atol) {
-  INFO(what);
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<float> g = got.contiguous().to_vector(), w = want.contiguous().to_vector();
-  double scale = 0, worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < w.size(); ++i) scale = std::max(scale, std::abs(double(w[i])));
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    const double d = std::abs(double(g[i]) - double(w[i]));
-    if (!(d <= worst)) worst = d, at = i;  // NaN counts as worst
-  }
-  INFO("worst |diff| " << worst << " at " << at << " (got " << (g.empty() ? 0 : g[at]) << ", want "
-                       << (w.empty() ? 0 : w[at]) << "), max |want| " << scale);
-  CHECK(worst <= atol + rtol * scale);
-}
+using testing::require_close_to_max;
 
 /// The SequenceBatch of the case's layouts (stored in psalm::SequenceLayout form), right-padded.
 SequenceBatch batch_of(const nlohmann::json& samples) {
@@ -112,39 +96,39 @@ TEST_CASE("psalm model: forward matches the PyTorch composition for every task",
     const io::SafetensorsFile t = io::SafetensorsFile::open(kDir + c.at("file").get<std::string>());
     const PsalmBatch<float> batch = inputs_of(c, t);
     const PsalmOutput<float> out = model(batch);
-    require_close(out.image_tokens.value(), t.load<float>("image_tokens"), "image_tokens", rtol,
-                  atol);
-    require_close(out.inputs_embeds.value(), t.load<float>("inputs_embeds"), "inputs_embeds", rtol,
-                  atol);
-    require_close(out.hidden.value(), t.load<float>("hidden"), "hidden", rtol, atol);
-    require_close(out.queries.value(), t.load<float>("queries"), "queries", rtol, atol);
+    require_close_to_max(out.image_tokens.value(), t.load<float>("image_tokens"), "image_tokens",
+                         rtol, atol);
+    require_close_to_max(out.inputs_embeds.value(), t.load<float>("inputs_embeds"), "inputs_embeds",
+                         rtol, atol);
+    require_close_to_max(out.hidden.value(), t.load<float>("hidden"), "hidden", rtol, atol);
+    require_close_to_max(out.queries.value(), t.load<float>("queries"), "queries", rtol, atol);
     const Conditions<float>& cond = out.conditions;
     if (cond.class_conditions.defined())
-      require_close(cond.class_conditions.value(), t.load<float>("class_conditions"),
-                    "class_conditions", rtol, atol);
+      require_close_to_max(cond.class_conditions.value(), t.load<float>("class_conditions"),
+                           "class_conditions", rtol, atol);
     if (cond.referring_conditions.defined())
-      require_close(cond.referring_conditions.value(), t.load<float>("referring_conditions"),
-                    "referring_conditions", rtol, atol);
+      require_close_to_max(cond.referring_conditions.value(), t.load<float>("referring_conditions"),
+                           "referring_conditions", rtol, atol);
     for (std::size_t b = 0; b < cond.region_conditions.size(); ++b)
-      require_close(cond.region_conditions[b].value(),
-                    t.load<float>("region_conditions." + std::to_string(b)), "region_conditions",
-                    rtol, atol);
+      require_close_to_max(cond.region_conditions[b].value(),
+                           t.load<float>("region_conditions." + std::to_string(b)),
+                           "region_conditions", rtol, atol);
     REQUIRE(out.predictions.size() == 4);
     for (std::size_t s = 0; s < out.predictions.size(); ++s) {
       const std::string p = "out." + std::to_string(s) + ".";
       const Prediction<float>& pred = out.predictions[s];
-      require_close(pred.masks.value(), t.load<float>(p + "pred_masks"), p + "pred_masks", rtol,
-                    atol);
+      require_close_to_max(pred.masks.value(), t.load<float>(p + "pred_masks"), p + "pred_masks",
+                           rtol, atol);
       if (pred.class_logits.defined())
-        require_close(pred.class_logits.value(), t.load<float>(p + "pred_class_name_logits"),
-                      p + "pred_class_name_logits", rtol, atol);
+        require_close_to_max(pred.class_logits.value(), t.load<float>(p + "pred_class_name_logits"),
+                             p + "pred_class_name_logits", rtol, atol);
       if (pred.seg_logits.defined())
-        require_close(pred.seg_logits.value(), t.load<float>(p + "pred_SEG_logits"),
-                      p + "pred_SEG_logits", rtol, atol);
+        require_close_to_max(pred.seg_logits.value(), t.load<float>(p + "pred_SEG_logits"),
+                             p + "pred_SEG_logits", rtol, atol);
       for (std::size_t b = 0; b < pred.region_logits.size(); ++b)
-        require_close(pred.region_logits[b].value(),
-                      t.load<float>(p + "pred_region_logits." + std::to_string(b)),
-                      p + "pred_region_logits", rtol, atol);
+        require_close_to_max(pred.region_logits[b].value(),
+                             t.load<float>(p + "pred_region_logits." + std::to_string(b)),
+                             p + "pred_region_logits", rtol, atol);
     }
   }
 }
@@ -234,21 +218,21 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
     for (const LossTerm<float>& term : loss.terms) {
       INFO(term.name);
       REQUIRE(t.contains("loss." + term.name));
-      require_close(term.value.value().view({1}), t.load<float>("loss." + term.name), term.name,
-                    rtol, atol);
+      require_close_to_max(term.value.value().view({1}), t.load<float>("loss." + term.name),
+                           term.name, rtol, atol);
     }
-    require_close(loss.total.value().view({1}), t.load<float>("loss_total"), "loss_total", rtol,
-                  atol);
+    require_close_to_max(loss.total.value().view({1}), t.load<float>("loss_total"), "loss_total",
+                         rtol, atol);
 
     autograd::backward(loss.total);
-    require_close(out.image_tokens.grad(), t.load<float>("grad_act.image_tokens"), "d image_tokens",
-                  grad_rtol, grad_atol);
-    require_close(out.inputs_embeds.grad(), t.load<float>("grad_act.inputs_embeds"),
-                  "d inputs_embeds", grad_rtol, grad_atol);
-    require_close(out.hidden.grad(), t.load<float>("grad_act.hidden"), "d hidden", grad_rtol,
-                  grad_atol);
-    require_close(out.queries.grad(), t.load<float>("grad_act.queries"), "d queries", grad_rtol,
-                  grad_atol);
+    require_close_to_max(out.image_tokens.grad(), t.load<float>("grad_act.image_tokens"),
+                         "d image_tokens", grad_rtol, grad_atol);
+    require_close_to_max(out.inputs_embeds.grad(), t.load<float>("grad_act.inputs_embeds"),
+                         "d inputs_embeds", grad_rtol, grad_atol);
+    require_close_to_max(out.hidden.grad(), t.load<float>("grad_act.hidden"), "d hidden", grad_rtol,
+                         grad_atol);
+    require_close_to_max(out.queries.grad(), t.load<float>("grad_act.queries"), "d queries",
+                         grad_rtol, grad_atol);
     // Per-case parameter gradients where the fixture stores them; the rest accumulate.
     nn::StateDict<float> grads;
     model.for_each_parameter([&](const std::string& name, Var<float>& p) {
@@ -259,7 +243,7 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
         models::phi::to_fused_layout(grads, config.phi.num_attention_heads);
     for (const auto& [name, g] : fused) {
       if (t.contains("grad." + name))
-        require_close(g, t.load<float>("grad." + name), "d " + name, grad_rtol, grad_atol);
+        require_close_to_max(g, t.load<float>("grad." + name), "d " + name, grad_rtol, grad_atol);
       auto [it, fresh] = grad_sum.emplace(name, g.clone());
       if (!fresh) it->second.assign(it->second + g);
     }
@@ -269,7 +253,7 @@ TEST_CASE("psalm model: matching, every loss term and every gradient match PyTor
   std::size_t compared = 0;
   for (const auto& [name, g] : grad_sum) {
     REQUIRE(sum.contains("grad." + name));
-    require_close(g, sum.load<float>("grad." + name), "sum d " + name, grad_rtol, grad_atol);
+    require_close_to_max(g, sum.load<float>("grad." + name), "sum d " + name, grad_rtol, grad_atol);
     ++compared;
   }
   CHECK(compared == sum.size());

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -66,6 +67,26 @@ void require_close(const Tensor<T>& got, const Tensor<U>& want, double rtol, dou
                       << atol << ")");
     }
   }
+}
+
+/// Checks shape equality and max |got - want| <= atol + rtol * max |want| over the tensor (the
+/// scale of a whole model's outputs: tol::psalm_forward_*), reporting the worst entry under
+/// `what`. NaN counts as the worst difference.
+inline void require_close_to_max(const Tensor<float>& got, const Tensor<float>& want,
+                                 const std::string& what, double rtol, double atol) {
+  INFO(what);
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<float> g = got.contiguous().to_vector(), w = want.contiguous().to_vector();
+  double scale = 0, worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) scale = std::max(scale, std::abs(double(w[i])));
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const double d = std::abs(double(g[i]) - double(w[i]));
+    if (!(d <= worst)) worst = d, at = i;  // NaN counts as worst
+  }
+  INFO("worst |diff| " << worst << " at " << at << " (got " << (g.empty() ? 0 : g[at]) << ", want "
+                       << (w.empty() ? 0 : w[at]) << "), max |want| " << scale);
+  CHECK(worst <= atol + rtol * scale);
 }
 
 }  // namespace psalm::testing

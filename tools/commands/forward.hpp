@@ -24,6 +24,7 @@
 #include "psalm/models/projector/component.hpp"
 #include "psalm/models/swin/component.hpp"
 #include "psalm/nn/component.hpp"
+#include "psalm/psalm/component.hpp"
 
 namespace psalm::cli {
 
@@ -40,6 +41,7 @@ inline const std::vector<Component>& forward_components() {
       models::deformable::ms_deform_attn_component(),
       models::deformable::pixel_decoder_component(),
       models::mask2former::mask_decoder_component(),
+      psalm_component(),
   };
   return table;
 }

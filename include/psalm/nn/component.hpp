@@ -5,9 +5,12 @@
 // Test: tests/swin/test_component.cpp (and every tests/<model>/test_component.cpp).
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "psalm/io/json_config.hpp"
 #include "psalm/io/safetensors.hpp"
@@ -31,6 +34,31 @@ struct ComponentRequest {
     PSALM_CHECK(inputs->contains(name), component, ": --inputs has no tensor named \"", name,
                 "\" (it holds: ", detail::joined(inputs->names()), ")");
     return inputs->template load<T>(name);
+  }
+  /// The per-sample row counts of a stacked input: `counts_name` (B) holds how many of the
+  /// `rows` rows of `stacked_name` belong to each sample (sample b's rows follow sample
+  /// b-1's): whole numbers >= 0 that sum to `rows`.
+  std::vector<std::int64_t> row_counts(std::string_view counts_name, std::string_view stacked_name,
+                                       std::int64_t rows, std::int64_t batch) const {
+    PSALM_CHECK(has_input(counts_name), component, ": ", stacked_name, " needs ", counts_name,
+                " (B), the number of rows of each sample");
+    const Tensor<double> counts = input<double>(counts_name);  // (B)
+    PSALM_CHECK(counts.rank() == 1 && counts.size(0) == batch, component, ": ", counts_name,
+                " must be (B) = (", batch, "), got ", counts.shape());
+    std::vector<std::int64_t> out;
+    std::int64_t start = 0;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const double k = counts.item({b});
+      PSALM_CHECK(k >= 0 && k == std::floor(k) && start + static_cast<std::int64_t>(k) <= rows,
+                  component, ": ", counts_name, "[", b, "] = ", k,
+                  " must be a whole number >= 0 and the counts may not exceed the ", rows,
+                  " rows of ", stacked_name);
+      out.push_back(static_cast<std::int64_t>(k));
+      start += out.back();
+    }
+    PSALM_CHECK(start == rows, component, ": ", counts_name, " sum to ", start, " but ",
+                stacked_name, " has ", rows, " rows");
+    return out;
   }
   const io::ConfigReader& require_config() const {
     PSALM_CHECK(config != nullptr, component, " needs --config FILE.json");

@@ -6,6 +6,8 @@
 // Depends on: nn/state_dict, models/phi/weights, psalm/model. Test: tests/psalm/test_model.cpp.
 #pragma once
 
+#include <string>
+
 #include "psalm/models/phi/weights.hpp"
 #include "psalm/nn/state_dict.hpp"
 #include "psalm/psalm/model.hpp"
@@ -13,10 +15,12 @@
 namespace psalm {
 
 /// Loads every parameter and buffer of `model` from `source` strictly: a missing, unexpected
-/// or mis-shaped tensor is an error that names it.
+/// or mis-shaped tensor is an error that names it. `prefix` is prepended to every released name
+/// (a file that holds the model under, e.g., "module."); only names under it are read.
 template <Real T, Device Dev, nn::WeightSource S>
-nn::LoadReport load_psalm_weights(PsalmModel<T, Dev>& model, const S& source) {
-  const nn::LoadOptions options{.ignore = {"lm_head.bias"}};
+nn::LoadReport load_psalm_weights(PsalmModel<T, Dev>& model, const S& source,
+                                  const std::string& prefix = {}) {
+  const nn::LoadOptions options{.prefix = prefix, .ignore = {"lm_head.bias"}};
   if (models::phi::has_fused_qkv(source))
     return nn::load_state_dict(
         model, models::phi::FusedQkvAsSplit<S>(source, model.config().phi.num_attention_heads),

@@ -6,7 +6,6 @@
 // Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,36 +19,8 @@
 
 namespace psalm::models::mask2former {
 
-namespace detail {
-
-/// Splits region_conditions (K_total, D) into per-sample (K_b, D) views by region_counts (B).
-inline std::vector<nn::Var<float>> split_region_conditions(const nn::ComponentRequest& req,
-                                                           std::int64_t batch) {
-  const Tensor<float> stacked = req.input<float>("region_conditions");  // (K_total, D)
-  PSALM_CHECK(req.has_input("region_counts"), req.component, ": region_conditions needs ",
-              "region_counts (B), the number of rows of each sample");
-  const Tensor<double> counts = req.input<double>("region_counts");  // (B)
-  PSALM_CHECK(stacked.rank() == 2, req.component, ": region_conditions must be (K_total, D), got ",
-              stacked.shape());
-  PSALM_CHECK(counts.rank() == 1 && counts.size(0) == batch, req.component,
-              ": region_counts must be (B) = (", batch, "), got ", counts.shape());
-  std::vector<nn::Var<float>> out;
-  std::int64_t start = 0;
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const double k = counts.item({b});
-    PSALM_CHECK(
-        k >= 0 && k == std::floor(k) && start + static_cast<std::int64_t>(k) <= stacked.size(0),
-        req.component, ": region_counts[", b, "] = ", k, " must be a whole number >= 0 ",
-        "and the counts may not exceed the ", stacked.size(0), " rows of region_conditions");
-    out.emplace_back(stacked.narrow(0, start, static_cast<std::int64_t>(k)));  // (K_b, D)
-    start += static_cast<std::int64_t>(k);
-  }
-  PSALM_CHECK(start == stacked.size(0), req.component, ": region_counts sum to ", start,
-              " but region_conditions has ", stacked.size(0), " rows");
-  return out;
-}
-
-/// Writes one prediction set's tensors as "<prefix>pred_...".
+/// Writes one prediction set's tensors as "<prefix>pred_...": the masks, and the logits of the
+/// conditions that were given.
 inline void insert_prediction(nn::ComponentOutputs& out, const std::string& prefix,
                               const Prediction<float>& p) {
   out.insert(prefix + "pred_masks", p.masks.value().contiguous());  // (B, Q, Hm, Wm)
@@ -60,6 +31,36 @@ inline void insert_prediction(nn::ComponentOutputs& out, const std::string& pref
   if (!p.region_logits.empty())
     out.insert(prefix + "pred_region_logits",
                autograd::concat(p.region_logits, 0).value().contiguous());  // (K_total, Q)
+}
+
+/// Writes the decoder's prediction sets (deep supervision) as component outputs: the last one
+/// as "pred_...", set i before it as "aux_<i>_pred_..." (i = 0: the initial queries). Every
+/// component that ends in the masked-attention decoder names its outputs this way.
+inline void insert_prediction_sets(nn::ComponentOutputs& out,
+                                   const std::vector<Prediction<float>>& sets) {
+  PSALM_CHECK(!sets.empty(), "insert_prediction_sets: no prediction set");
+  insert_prediction(out, "", sets.back());
+  for (std::size_t i = 0; i + 1 < sets.size(); ++i)
+    insert_prediction(out, "aux_" + std::to_string(i) + "_", sets[i]);
+}
+
+namespace detail {
+
+/// Splits region_conditions (K_total, D) into per-sample (K_b, D) views by region_counts (B).
+inline std::vector<nn::Var<float>> split_region_conditions(const nn::ComponentRequest& req,
+                                                           std::int64_t batch) {
+  const Tensor<float> stacked = req.input<float>("region_conditions");  // (K_total, D)
+  PSALM_CHECK(stacked.rank() == 2, req.component, ": region_conditions must be (K_total, D), got ",
+              stacked.shape());
+  const std::vector<std::int64_t> counts =
+      req.row_counts("region_counts", "region_conditions", stacked.size(0), batch);
+  std::vector<nn::Var<float>> out;
+  std::int64_t start = 0;
+  for (const std::int64_t k : counts) {
+    out.emplace_back(stacked.narrow(0, start, k));  // (K_b, D)
+    start += k;
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -96,9 +97,7 @@ inline nn::Component mask_decoder_component() {
           cond.region_conditions = detail::split_region_conditions(req, queries.size(0));
         const auto result = decoder(queries, multi_scale, mask_features, cond);
         nn::ComponentOutputs out;
-        detail::insert_prediction(out, "", result.last());
-        for (std::size_t i = 0; i + 1 < result.predictions.size(); ++i)
-          detail::insert_prediction(out, "aux_" + std::to_string(i) + "_", result.predictions[i]);
+        insert_prediction_sets(out, result.predictions);
         return out;
       }};
 }
