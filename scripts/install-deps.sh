@@ -14,6 +14,8 @@ packages=(
   ocl-icd-opencl-dev   # oneDNN's CMake package requires OpenCL; libdnnl-dev only recommends it
   clang libclang-rt-14-dev libomp-14-dev   # the fuzz targets (scripts/fuzz.sh)
   debootstrap zstd                         # the fresh-root check (scripts/fresh-check.sh)
+  libcpp-httplib-dev                       # psalm serve's HTTP server (psalm::serve, docs/serve.md)
+  chromium chromium-driver                 # psalm serve's browser test (tests/serve/test_browser.cpp)
 )
 
 if [ "${1:-}" = --list ]; then
