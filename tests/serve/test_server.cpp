@@ -187,6 +187,11 @@ TEST_CASE("serve server: bad input is a 4xx naming the field", "[serve][server]"
         std::pair<int, std::string>{400, "image"});
   // A body past the bound: refused by the server's payload limit (413) with our JSON.
   CHECK(refusal(c.Post("/v1/images", std::string(200000, 'x'), "image/png")).first == 413);
+  // curl --data's default type: cpp-httplib caps it at 8192 bytes; the answer says what to send.
+  const auto form =
+      c.Post("/v1/images", std::string(9000, 'x'), "application/x-www-form-urlencoded");
+  CHECK(refusal(form) == std::pair<int, std::string>{413, "body"});
+  CHECK_THAT(form->body, Catch::Contains("Content-Type: image/png"));
   // Dimensions past --max-side, read from the header before decoding.
   const auto wide =
       c.Post("/v1/images", png_bytes(Tensor<std::uint8_t>::zeros(Shape{8, 300, 3})), "image/png");

@@ -13,8 +13,6 @@
 // psalm/segmenter.hpp, io/image.hpp, <httplib.h>. Test: tests/serve/test_server.cpp.
 #pragma once
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -35,6 +33,10 @@
 #include "psalm/serve/prompt.hpp"
 #include "psalm/serve/response.hpp"
 #include "psalm/serve/work_queue.hpp"
+
+// After Eigen (through psalm/psalm/segmenter.hpp): cpp-httplib includes <resolv.h>, whose
+// `#define _res (*__res_state())` breaks Eigen's product kernels (a parameter named _res).
+#include <httplib.h>
 
 namespace psalm::serve {
 
