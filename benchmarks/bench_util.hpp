@@ -91,6 +91,14 @@ inline double best_seconds(const std::function<void()>& fn, int repeats = 5,
   return best;
 }
 
+/// The value after `flag` in argv ("--model DIR"), or `fallback` when absent.
+inline std::string flag_value(int argc, char** argv, std::string_view flag,
+                              std::string fallback = {}) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (argv[i] == flag) return argv[i + 1];
+  return fallback;
+}
+
 /// True when argv holds `flag`.
 inline bool has_flag(int argc, char** argv, std::string_view flag) {
   for (int i = 1; i < argc; ++i)

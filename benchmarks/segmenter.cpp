@@ -17,12 +17,6 @@ using namespace psalm;
 
 namespace {
 
-std::string arg_value(int argc, char** argv, const std::string& flag, std::string fallback = {}) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (argv[i] == flag) return argv[i + 1];
-  return fallback;
-}
-
 std::string cpu_name() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -59,10 +53,10 @@ Segmenter make_segmenter(const std::string& model_dir, std::int64_t image_size, 
 
 int main(int argc, char** argv) {
   const bool json = bench::has_flag(argc, argv, "--json");
-  const std::string model_dir = arg_value(argc, argv, "--model");
-  const std::int64_t image_size = std::stoll(arg_value(argc, argv, "--image-size", "0"));
-  const std::int64_t width = std::stoll(arg_value(argc, argv, "--width", "640"));
-  const std::int64_t height = std::stoll(arg_value(argc, argv, "--height", "480"));
+  const std::string model_dir = bench::flag_value(argc, argv, "--model");
+  const std::int64_t image_size = std::stoll(bench::flag_value(argc, argv, "--image-size", "0"));
+  const std::int64_t width = std::stoll(bench::flag_value(argc, argv, "--width", "640"));
+  const std::int64_t height = std::stoll(bench::flag_value(argc, argv, "--height", "480"));
   const Tensor<std::uint8_t> image = scene(height, width);
 
   const std::vector<std::pair<std::string, SegmentPrompt>> prompts = {

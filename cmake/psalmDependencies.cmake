@@ -14,6 +14,9 @@ find_dependency(dnnl)
 find_dependency(ZLIB)
 pkg_check_modules(PSALM_OPENBLAS REQUIRED IMPORTED_TARGET GLOBAL openblas)
 pkg_check_modules(PSALM_UTF8PROC REQUIRED IMPORTED_TARGET GLOBAL libutf8proc)
+# cpp-httplib (libcpp-httplib-dev; Debian ships a pkg-config file, no CMake package) is optional:
+# only psalm/serve/server.hpp (`psalm serve`, the psalm::serve target) uses it.
+pkg_check_modules(PSALM_HTTPLIB QUIET IMPORTED_TARGET GLOBAL cpp-httplib)
 # stb has no CMake or pkg-config file: its folder is searched for here, on each machine.
 find_path(PSALM_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 if(NOT TARGET psalm_deps::stb)

@@ -15,6 +15,8 @@ packages=(
   clang libclang-rt-14-dev libomp-14-dev   # the fuzz targets (scripts/fuzz.sh)
   clang-format                             # the `format` test (tests/support/check_format.cmake)
   debootstrap zstd                         # the fresh-root check (scripts/fresh-check.sh)
+  libcpp-httplib-dev                       # psalm serve's HTTP server (psalm::serve, docs/serve.md)
+  chromium chromium-driver                 # psalm serve's browser test (tests/serve/test_browser.cpp)
 )
 
 if [ "${1:-}" = --list ]; then

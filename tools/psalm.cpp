@@ -19,6 +19,9 @@
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
 #include "commands/segment.hpp"
+#ifdef PSALM_WITH_SERVE
+#include "commands/serve.hpp"
+#endif
 #include "commands/synth.hpp"
 #include "commands/tokenize.hpp"
 #include "commands/train.hpp"
@@ -47,6 +50,10 @@ const std::vector<psalm::cli::Command>& commands() {
        "masks for your images: referring, gRES, class lists, points / boxes / scribbles / masks, "
        "video objects",
        psalm::cli::run_segment},
+#ifdef PSALM_WITH_SERVE
+      {"serve", "an HTTP server with a page and a JSON API to segment images in the browser",
+       psalm::cli::run_serve},
+#endif
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats",
        psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},

@@ -3,7 +3,7 @@
 # Layers in docs/design.md's order; a header under include/psalm/<layer>/ may include psalm headers
 # of the layers in allowed_<layer> only, directly or through any chain of includes (umbrella
 # headers such as psalm/tensor.hpp are looked through).
-set(PSALM_LAYERS core kernels tensor backend io autograd nn models optim dist data eval psalm train)
+set(PSALM_LAYERS core kernels tensor backend io autograd nn models optim dist data eval psalm serve train)
 
 set(allowed_core "core")
 set(allowed_kernels "core;kernels")
@@ -18,6 +18,7 @@ set(allowed_dist "core;kernels;tensor;backend;dist")
 set(allowed_data "core;kernels;tensor;io;data")
 set(allowed_eval "core;kernels;tensor;io;eval")
 set(allowed_psalm "core;kernels;tensor;backend;io;autograd;nn;models;data;eval;psalm")
+set(allowed_serve "core;kernels;tensor;backend;io;autograd;nn;models;data;eval;psalm;serve")
 set(allowed_train "core;kernels;tensor;backend;io;autograd;nn;models;optim;dist;data;eval;psalm;train")
 
 # Kernel bodies (PSALM_HD functions) live in these layers only; tape entries

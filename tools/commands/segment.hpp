@@ -31,6 +31,8 @@
 #include "psalm/io/read_file.hpp"
 #include "psalm/io/rle.hpp"
 #include "psalm/psalm/segmenter.hpp"
+#include "psalm/serve/prompt.hpp"
+#include "psalm/serve/response.hpp"
 
 #ifndef PSALM_GPT2_DIR
 #define PSALM_GPT2_DIR "third_party/gpt2-bpe"
@@ -150,28 +152,14 @@ struct CliPrompt {
   std::string description;              ///< for the legend and summary.json
 };
 
-inline std::vector<std::string> split_classes(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    out.push_back(b == std::string::npos ? std::string() : item.substr(b, e - b + 1));
-  }
-  return out;
-}
-
 /// The prompts in command-line order (the visual prompts form one interactive prompt, placed at
-/// the first of them).
-inline std::vector<CliPrompt> parse_prompts(const cxxopts::ParseResult& args) {
+/// the first of them), under psalm/serve/prompt.hpp's rules (the ones `psalm serve` applies to
+/// its JSON prompts); see parse_prompts.
+inline std::vector<CliPrompt> parse_prompt_flags(const cxxopts::ParseResult& args) {
   const bool gres = args.count("gres") > 0;
-  const std::string task_name = args["task"].as<std::string>();
-  Task class_task = Task::panoptic;
-  if (task_name == "panoptic" || task_name == "instance" || task_name == "semantic")
-    class_task = parse_task(task_name);
-  else
-    throw UsageError("--task must be panoptic, instance or semantic, got '" + task_name + "'");
+  const Task class_task = serve::class_task(args["task"].as<std::string>(), "--task");
   std::vector<std::string> stuff;
-  if (args.count("stuff")) stuff = split_classes(args["stuff"].as<std::string>());
+  if (args.count("stuff")) stuff = serve::split_names(args["stuff"].as<std::string>());
   std::vector<CliPrompt> out;
   std::optional<std::size_t> interactive;
   auto region = [&](VisualPrompt vp, std::string file, const std::string& what) {
@@ -189,23 +177,15 @@ inline std::vector<CliPrompt> parse_prompts(const cxxopts::ParseResult& args) {
     const std::string& key = kv.key();
     const std::string& value = kv.value();
     if (key == "text") {
-      if (value.find_first_not_of(" \t") == std::string::npos) throw UsageError("--text is empty");
-      out.push_back({gres ? SegmentPrompt::gres(value) : SegmentPrompt::referring(value),
+      out.push_back({serve::sentence_prompt(value, gres, "--text"),
                      {},
                      std::string(gres ? "gres: " : "referring: ") + value});
     } else if (key == "classes") {
-      std::vector<std::string> names = split_classes(value);
-      names.erase(std::remove(names.begin(), names.end(), std::string()), names.end());
-      if (names.empty()) throw UsageError("--classes '" + value + "' lists no class name");
-      std::vector<std::uint8_t> thing;
-      for (const std::string& n : names) {
-        const bool is_stuff = std::find(stuff.begin(), stuff.end(), n) != stuff.end();
-        thing.push_back(is_stuff ? 0 : 1);
-        if (is_stuff) stuff_used.insert(n);
-      }
-      out.push_back({SegmentPrompt::class_list(names, class_task, thing),
-                     {},
-                     std::string(to_string(class_task)) + ": " + value});
+      SegmentPrompt prompt = serve::class_list_prompt(serve::split_names(value), class_task, stuff,
+                                                      "--classes '" + value + "'");
+      for (std::size_t c = 0; c < prompt.classes.size(); ++c)
+        if (!prompt.class_is_thing[c]) stuff_used.insert(prompt.classes[c]);
+      out.push_back({std::move(prompt), {}, std::string(to_string(class_task)) + ": " + value});
     } else if (key == "point") {
       const auto v = parse_numbers(value, 2, "--point");
       region(VisualPrompt::point(v[0], v[1]), "", "point " + value);
@@ -238,6 +218,15 @@ inline std::vector<CliPrompt> parse_prompts(const cxxopts::ParseResult& args) {
         "no prompt: give --text, --classes, --point, --box, --scribble or --mask "
         "(or --video with --first-mask)");
   return out;
+}
+
+/// parse_prompt_flags, its refusals as usage errors (exit code 2).
+inline std::vector<CliPrompt> parse_prompts(const cxxopts::ParseResult& args) {
+  try {
+    return parse_prompt_flags(args);
+  } catch (const serve::FieldError& e) {
+    throw UsageError(e.what());
+  }
 }
 
 /// A folder built beside `out` and moved over it when complete; removed when abandoned.
@@ -347,23 +336,19 @@ inline nlohmann::json write_answer(const fs::path& root, const fs::path& dir, co
     const SegmentMask& m = s.masks[k];
     const fs::path file = dir / ("mask_" + std::to_string(k) + ".png");
     io::save_binary_mask(root / file, m.mask);
-    const io::Rle rle = io::rle_encode(m.mask.data(), m.mask.size(0), m.mask.size(1));
-    const std::int64_t category =
-        condition_kind(s.task) == ConditionKind::classes ? m.category + 1 : 1;
-    masks.push_back({{"file", file.generic_string()},
-                     {"label", m.label},
-                     {"score", m.score},
-                     {"category_id", category},
-                     {"area", io::rle_area(rle)},
-                     {"bbox", bbox_json(m.mask)},
-                     {"query", m.query},
-                     {"segment_id", m.segment_id}});
+    // The entry `psalm serve` answers with (psalm/serve/response.hpp), its RLE moved to
+    // results.json and the score kept as a float (written "nan" when not finite).
+    nlohmann::json entry_k = serve::mask_json(s, k);
     results.push_back({{"image_id", image_id},
-                       {"category_id", category},
-                       {"segmentation", io::rle_to_json(rle)},
+                       {"category_id", entry_k["category_id"]},
+                       {"segmentation", entry_k["segmentation"]},
                        {"score", m.score},
                        {"label", m.label},
                        {"prompt", prompt_index}});
+    entry_k.erase("segmentation");
+    entry_k["score"] = m.score;
+    entry_k["file"] = file.generic_string();
+    masks.push_back(std::move(entry_k));
     items.push_back({&m.mask, m.label + " " + score_text(m.score)});
   }
   entry["masks"] = masks;

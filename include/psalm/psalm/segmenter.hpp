@@ -107,6 +107,18 @@ class EncodedImage {
   std::int64_t width() const { return geometry_.original_width; }
   /// Prompt positions held in the key/value cache (0: no cache).
   std::int64_t cached_positions() const { return cache_ ? prefix_ : 0; }
+  /// Bytes it holds: the vision side's maps and tokens and the key/value cache (what a cache
+  /// of encoded images bounds; psalm/serve/image_cache.hpp).
+  std::int64_t bytes() const {
+    auto of = [](const auto& v) {
+      return v.defined() ? v.numel() * static_cast<std::int64_t>(sizeof(float)) : std::int64_t{0};
+    };
+    std::int64_t n = of(features_.image_tokens) + of(features_.region_tokens) +
+                     of(features_.pixel.mask_features);
+    for (const int k : features_.pixel.multi_scale.levels())
+      n += of(features_.pixel.multi_scale.res(k));
+    return n + (cache_ ? cache_->bytes() : 0);
+  }
 
  private:
   friend class Segmenter;

@@ -60,6 +60,13 @@ class PhiKvCache {
 
   std::int64_t length() const { return length_; }
   std::int64_t capacity() const { return capacity_; }
+  /// Bytes its buffers hold (keys, values and the keep mask), for memory-bounded caches.
+  std::int64_t bytes() const {
+    std::int64_t n = keep_.numel() * static_cast<std::int64_t>(sizeof(std::int64_t));
+    for (std::size_t l = 0; l < keys_.size(); ++l)
+      n += (keys_[l].numel() + values_[l].numel()) * static_cast<std::int64_t>(sizeof(T));
+    return n;
+  }
   std::int64_t batch() const { return batch_; }
 
   /// Marks `n` new positions with their padding mask `keep` (B, n) (undefined = all kept); the
