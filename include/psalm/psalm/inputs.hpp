@@ -71,11 +71,11 @@ class InputEncoder {
   InputEncoder(const PsalmConfig& config, io::Tokenizer tokenizer)
       : config_(config), tokenizer_(std::move(tokenizer)) {
     const SpecialTokenIds special = special_token_ids(tokenizer_);
-    PSALM_CHECK(special.seg_token_id == config.seg_token_id &&
-                    special.pad_token_id == config.pad_token_id,
-                "InputEncoder: the tokenizer's [SEG] / [PAD] ids (", special.seg_token_id, " / ",
-                special.pad_token_id, ") differ from the model config's (", config.seg_token_id,
-                " / ", config.pad_token_id, ")");
+    PSALM_CHECK(
+        special.seg_token_id == config.seg_token_id && special.pad_token_id == config.pad_token_id,
+        "InputEncoder: the tokenizer's [SEG] / [PAD] ids (", special.seg_token_id, " / ",
+        special.pad_token_id, ") differ from the model config's (", config.seg_token_id, " / ",
+        config.pad_token_id, ")");
     PSALM_CHECK(config.condition_mode != ConditionMode::ref_token ||
                     special.ref_token_id == config.ref_token_id.value_or(-2),
                 "InputEncoder: the model uses [REF] (id ", config.ref_token_id.value_or(-1),
@@ -101,9 +101,9 @@ class InputEncoder {
       case ConditionKind::classes:
         PSALM_CHECK(!ex.class_names.empty(), "encode: a ", to_string(ex.task),
                     " example needs at least one class name");
-        text = class_prompt(ex.class_names, {.shuffle = options.shuffle_classes,
-                                             .seed = options.seed,
-                                             .stream = options.stream});
+        text = class_prompt(
+            ex.class_names,
+            {.shuffle = options.shuffle_classes, .seed = options.seed, .stream = options.stream});
         break;
       case ConditionKind::referring:
         PSALM_CHECK(!ex.sentence.empty(), "encode: a ", to_string(ex.task),
@@ -111,8 +111,9 @@ class InputEncoder {
         text = referring_prompt(ex.sentence);
         break;
       case ConditionKind::regions:
-        PSALM_CHECK(ex.num_regions() >= 1, "encode: an interactive example needs at least one "
-                                           "visual prompt");
+        PSALM_CHECK(ex.num_regions() >= 1,
+                    "encode: an interactive example needs at least one "
+                    "visual prompt");
         text = interactive_prompt(ex.num_regions());
         break;
     }
@@ -179,17 +180,22 @@ class InputEncoder {
   /// A conversation: the llava_phi template with next-token labels on the answer.
   EncodedConversation encode(const ConversationExample& ex) const {
     EncodedConversation out;
-    std::string user = ex.user;
-    if (ex.image.defined()) {
-      out.pixels = preprocess(ex.image).pixels;
-      if (user.find("<image>") == std::string::npos) user = "<image>\n" + user;
-    }
-    const ConversationTurn turn{user, ex.assistant};
+    if (ex.image.defined()) out.pixels = preprocess(ex.image).pixels;
+    out.layout = conversation_layout(ex.user, ex.assistant, ex.image.defined());
+    return out;
+  }
+
+  /// The layout of one exchange with the image (when `image`) placed before the user's text,
+  /// as LLaVA places it. An empty `assistant` leaves the turn open after "[/INST]": the prompt
+  /// `psalm chat` generates the answer after.
+  SequenceLayout conversation_layout(std::string user, const std::string& assistant,
+                                     bool image) const {
+    if (image && user.find("<image>") == std::string::npos) user = "<image>\n" + user;
+    const ConversationTurn turn{std::move(user), assistant};
     PromptIds ids = conversation_prompt(tokenizer_, std::span<const ConversationTurn>(&turn, 1),
                                         {.model_max_length = config_.model_max_length});
     truncate_prompt(ids, config_.model_max_length);
-    out.layout = expand_prompt(ids, expand_);
-    return out;
+    return expand_prompt(ids, expand_);
   }
 
  private:

@@ -67,7 +67,7 @@ struct PsalmBatch {
 /// image can be segmented with many prompts while this half runs once (psalm/segmenter.hpp).
 template <Real T, Device Dev = cpu>
 struct PsalmImageFeatures {
-  Var<T, Dev> image_tokens;  ///< (B, N, D) the projector's tokens
+  Var<T, Dev> image_tokens;                              ///< (B, N, D) the projector's tokens
   models::deformable::PixelDecoderOutput<T, Dev> pixel;  ///< the decoder's maps and mask features
   /// (B, N, D) the tokens visual prompts are pooled from; undefined: image_tokens. Video object
   /// segmentation pools them from a reference frame (ref: llava_phi.py PSALMForDAVISEval,
@@ -83,11 +83,11 @@ struct PsalmOutput {
   /// dec_layers + 1 prediction sets: [0] from the initial queries, one after every decoder
   /// layer; back() is the model's output (pred_*), the others feed deep supervision.
   std::vector<Prediction<T, Dev>> predictions;
-  Var<T, Dev> image_tokens;   ///< (B, N, D)
+  Var<T, Dev> image_tokens;  ///< (B, N, D)
   /// (B, L, D); with a prefix cache (PsalmModel::decode) only the positions after the prefix.
   Var<T, Dev> inputs_embeds;
-  Var<T, Dev> hidden;  ///< (B, L, D) like inputs_embeds: Phi's output after final_layernorm
-  Var<T, Dev> queries;        ///< (B, Q, E): seg_query_projector of the mask-token outputs
+  Var<T, Dev> hidden;   ///< (B, L, D) like inputs_embeds: Phi's output after final_layernorm
+  Var<T, Dev> queries;  ///< (B, Q, E): seg_query_projector of the mask-token outputs
   Conditions<T, Dev> conditions;
 
   const Prediction<T, Dev>& last() const { return predictions.back(); }
@@ -182,7 +182,7 @@ class PsalmModel : public nn::Module<T, Dev> {
     // ref: llava_phi.py runs the vision tower once for the projector tokens and once more for
     // the pixel decoder; with drop path active the two passes differ (two_vision_passes).
     const nn::FeatureMaps<T, Dev> features = model.vision_tower(input);  // res2..res5
-    out.image_tokens = (*model.mm_projector)(features.res(5));  // (B, N, D)
+    out.image_tokens = (*model.mm_projector)(features.res(5));           // (B, N, D)
     const nn::FeatureMaps<T, Dev> decoder_features =
         two_vision_passes ? model.vision_tower(input) : features;  // res2..res5
     out.pixel = pixel_decoder(decoder_features);
@@ -234,17 +234,17 @@ class PsalmModel : public nn::Module<T, Dev> {
         image.region_tokens.defined() ? image.region_tokens : image.image_tokens, batch);
     out.inputs_embeds = splice_embeddings<T, Dev>(
         {model.phi.embed(seq.token_ids.template to<Dev>()), out.image_tokens, regions, seg_query},
-        seq);                                                                   // (B, L, D)
-    out.hidden = model.phi(out.inputs_embeds, seq.attention_mask, prefix);      // (B, L, D)
+        seq);                                                               // (B, L, D)
+    out.hidden = model.phi(out.inputs_embeds, seq.attention_mask, prefix);  // (B, L, D)
 
     out.queries = seg_query_projector(
         gather_positions(out.hidden, positions_of(seq, TokenSource::mask_token),
                          {b, config_.num_mask_tokens, config_.phi.hidden_size}));  // (B, Q, E)
     out.conditions = conditions_for(batch.task, out.hidden, seq);
 
-    out.predictions = predictor(out.queries, image.pixel.multi_scale, image.pixel.mask_features,
-                                out.conditions)
-                          .predictions;
+    out.predictions =
+        predictor(out.queries, image.pixel.multi_scale, image.pixel.mask_features, out.conditions)
+            .predictions;
     return out;
   }
 
@@ -257,11 +257,46 @@ class PsalmModel : public nn::Module<T, Dev> {
       image_tokens = (*model.mm_projector)(model.vision_tower(Var<T, Dev>(batch.pixels)).res(5));
     const Var<T, Dev> embeds = splice_embeddings<T, Dev>(
         {model.phi.embed(batch.sequence.token_ids.template to<Dev>()), image_tokens, {}, {}},
-        batch.sequence);  // (B, L, D)
-    const Var<T, Dev> hidden = model.phi(embeds, batch.sequence.attention_mask);  // (B, L, D)
+        batch.sequence);                                                     // (B, L, D)
+    return language_head(model.phi(embeds, batch.sequence.attention_mask));  // (B, L, V)
+  }
+
+  /// Phi's hidden states (B, L, D) -> next-token logits (B, L, V).
+  Var<T, Dev> language_head(const Var<T, Dev>& hidden) const {
     if (config_.phi.tie_word_embeddings)  // the input embedding is the output projection
       return autograd::linear(hidden, model.phi.embed_tokens.weight, Var<T, Dev>{});  // (B, L, V)
-    return lm_head(hidden);  // (B, L, V)
+    return lm_head(hidden);                                                           // (B, L, V)
+  }
+
+  /// Runs the positions of `seq` (words, image tokens of `image`, mask tokens; no visual
+  /// prompts) through Phi after those `cache` holds, appending them to it: the steps of text
+  /// generation (psalm/chat.hpp). Returns their hidden states (B, L, D). Inference only.
+  Var<T, Dev> language_hidden(const PsalmImageFeatures<T, Dev>& image, const SequenceBatch& seq,
+                              models::phi::PhiKvCache<T, Dev>& cache) {
+    const Var<T, Dev> embeds = splice_embeddings<T, Dev>(
+        {model.phi.embed(seq.token_ids.template to<Dev>()), image.image_tokens, {}, seg_query},
+        seq);                                              // (B, L, D)
+    return model.phi(embeds, seq.attention_mask, &cache);  // (B, L, D)
+  }
+
+  /// The mask decoder driven by a generated [SEG] token (psalm chat): its hidden state
+  /// (B, 1, D) becomes the referring condition through SEG_token_projector, and the hidden
+  /// states of the mask tokens that follow it (B, Q, D) the queries through
+  /// seg_query_projector, as a referring prompt's "[SEG]<seg>" answer feeds them. Returns the
+  /// last decoder layer's prediction.
+  Prediction<T, Dev> seg_token_prediction(const PsalmImageFeatures<T, Dev>& image,
+                                          const Var<T, Dev>& seg_hidden,
+                                          const Var<T, Dev>& mask_hidden) {
+    PSALM_CHECK(seg_hidden.rank() == 3 && seg_hidden.size(1) == 1 && mask_hidden.rank() == 3 &&
+                    mask_hidden.size(1) == config_.num_mask_tokens,
+                "PsalmModel: a [SEG] prediction needs hidden states (B, 1, D) and (B, ",
+                config_.num_mask_tokens, ", D), got ", seg_hidden.shape(), " and ",
+                mask_hidden.shape());
+    Conditions<T, Dev> c;
+    c.referring_conditions = SEG_token_projector(seg_hidden);      // (B, 1, E)
+    const Var<T, Dev> queries = seg_query_projector(mask_hidden);  // (B, Q, E)
+    return predictor(queries, image.pixel.multi_scale, image.pixel.mask_features, c)
+        .predictions.back();
   }
 
   PsalmLanguageModel<T, Dev> model;
@@ -270,7 +305,7 @@ class PsalmModel : public nn::Module<T, Dev> {
   models::deformable::PixelDecoder<T, Dev> pixel_decoder;
   models::mask2former::MaskedAttentionDecoder<T, Dev> predictor;
   nn::Linear<T, Dev> seg_query_projector;
-  nn::Linear<T, Dev> SEG_token_projector;   // upstream's name: the referring condition
+  nn::Linear<T, Dev> SEG_token_projector;  // upstream's name: the referring condition
   nn::Linear<T, Dev> class_name_projector;
   Var<T, Dev> seg_query;  ///< (Q, D) the learnable mask tokens
   /// Run Swin a second time for the pixel decoder, as the released recipe does (only differs
@@ -330,8 +365,8 @@ class PsalmModel : public nn::Module<T, Dev> {
       case ConditionKind::classes: {
         const std::int64_t classes = seq.num_classes.empty() ? 0 : seq.num_classes.front();
         for (std::int64_t n : seq.num_classes)
-          PSALM_CHECK(n == classes, "PsalmModel: samples of one batch list ", classes, " and ",
-                      n, " classes; a batch needs one class count");
+          PSALM_CHECK(n == classes, "PsalmModel: samples of one batch list ", classes, " and ", n,
+                      " classes; a batch needs one class count");
         c.class_conditions = class_name_projector(
             span_mean(hidden, seq.class_index, classes, "class conditions"));  // (B, C, E)
         break;
@@ -362,8 +397,7 @@ class PsalmModel : public nn::Module<T, Dev> {
     const std::int64_t t = config_.image_size;
     PSALM_CHECK(batch.pixels.rank() == 4 && batch.pixels.size(1) == 3 &&
                     batch.pixels.size(2) == t && batch.pixels.size(3) == t,
-                "PsalmModel: pixels must be (B, 3, ", t, ", ", t, "), got ",
-                batch.pixels.shape());
+                "PsalmModel: pixels must be (B, 3, ", t, ", ", t, "), got ", batch.pixels.shape());
     const std::int64_t b = batch.batch();
     PSALM_CHECK(b >= 1 && batch.sequence.batch() == b, "PsalmModel: ", b,
                 " images but a sequence batch of ", batch.sequence.batch());
