@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "commands/chat.hpp"
 #include "commands/common.hpp"
 #include "commands/convert.hpp"
 #include "commands/eval.hpp"
@@ -31,6 +32,8 @@ namespace {
 
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
+      {"chat", "ask about an image: a text answer, and a mask for every [SEG] in it",
+       psalm::cli::run_chat},
       {"convert", "rewrite a .pkl / torch.save / safetensors checkpoint as safetensors",
        psalm::cli::run_convert},
       {"eval",
@@ -50,7 +53,8 @@ const std::vector<psalm::cli::Command>& commands() {
       {"synth", "write the synthetic-scenes dataset in COCO / RefCOCO / DAVIS formats",
        psalm::cli::run_synth},
       {"tokenize", "text to Phi-1.5 / PSALM token ids, or ids to text", psalm::cli::run_tokenize},
-      {"train", "train PSALM on the synthetic scenes (stage 1 or 2), resumable", psalm::cli::run_train},
+      {"train", "train PSALM on the synthetic scenes (stage 1 or 2), resumable",
+       psalm::cli::run_train},
   };
   return table;
 }
