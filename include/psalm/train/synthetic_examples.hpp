@@ -102,8 +102,8 @@ inline Example synthetic_example(Task task, const SyntheticExampleOptions& opt,
         const std::vector<syn::PanopticSegment> segments = syn::panoptic_segments(scene, &ids);
         std::vector<std::vector<std::uint8_t>> masks;
         for (const syn::PanopticSegment& s : segments) {
-          const auto found = std::find(classes.category_ids.begin(), classes.category_ids.end(),
-                                       s.category_id);
+          const auto found =
+              std::find(classes.category_ids.begin(), classes.category_ids.end(), s.category_id);
           if (found == classes.category_ids.end()) continue;  // a held-out object: unlabelled
           std::vector<std::uint8_t> m(ids.size());
           for (std::size_t p = 0; p < ids.size(); ++p) m[p] = ids[p] == s.id ? 1 : 0;
@@ -117,13 +117,13 @@ inline Example synthetic_example(Task task, const SyntheticExampleOptions& opt,
         if (task == Task::referring) {
           const std::vector<syn::Referent> referents = syn::referring_expressions(scene);
           if (referents.empty()) continue;
-          const syn::Referent& r =
-              referents[static_cast<std::size_t>(d.integer(0, static_cast<int>(referents.size()) - 1))];
+          const syn::Referent& r = referents[static_cast<std::size_t>(
+              d.integer(0, static_cast<int>(referents.size()) - 1))];
           if (opt.join_referent_sentences) {
             for (const std::string& s : r.sentences) ex.sentence += " " + s + ".";
           } else {
-            ex.sentence =
-                r.sentences[static_cast<std::size_t>(d.integer(0, static_cast<int>(r.sentences.size()) - 1))];
+            ex.sentence = r.sentences[static_cast<std::size_t>(
+                d.integer(0, static_cast<int>(r.sentences.size()) - 1))];
           }
           ex.target_masks = detail::stack_masks({syn::visible_mask(scene, r.object_id)}, h, w);
           return ex;
@@ -159,7 +159,8 @@ inline Example synthetic_example(Task task, const SyntheticExampleOptions& opt,
             usable.assign(1, want);
           }
           if (usable.empty()) continue;
-          const int kind = usable[static_cast<std::size_t>(d.integer(0, static_cast<int>(usable.size()) - 1))];
+          const int kind =
+              usable[static_cast<std::size_t>(d.integer(0, static_cast<int>(usable.size()) - 1))];
           ex.prompt_kinds.push_back(static_cast<VisualPromptKind>(kind));
           std::vector<std::uint8_t> m = *kinds[kind];
           if (kind == 0) m = syn::dilate_disc(m, h, w, detail::radius_px(opt.point_radius, scene));
@@ -219,7 +220,7 @@ inline VideoExample synthetic_video(const syn::VideoOptions& options, std::uint6
 namespace detail {
 
 inline std::string count_word(std::size_t n) {
-  static const char* const kWords[] = {"no",  "one", "two",   "three", "four",
+  static const char* const kWords[] = {"no",   "one", "two",   "three", "four",
                                        "five", "six", "seven", "eight", "nine"};
   return n < 10 ? kWords[n] : std::to_string(n);
 }
@@ -271,21 +272,21 @@ inline ConversationExample synthetic_conversation(const SyntheticExampleOptions&
   ex.image = scene.image;
   std::vector<std::pair<std::string, std::string>> qa;
   qa.emplace_back("Describe the image briefly.", detail::caption_of(scene));
-  qa.emplace_back("How many shapes are there?",
-                  detail::count_word(scene.objects.size()) + ".");
+  qa.emplace_back("How many shapes are there?", detail::count_word(scene.objects.size()) + ".");
   for (const syn::Object& o : scene.objects) {
     const auto same_kind = std::count_if(scene.objects.begin(), scene.objects.end(),
                                          [&](const syn::Object& x) { return x.kind == o.kind; });
     if (same_kind == 1)
       qa.emplace_back("What colour is the " + std::string(syn::shape_name(o.kind)) + "?",
                       std::string(syn::colour_name(o.colour)) + ".");
-    const auto same_colour = std::count_if(scene.objects.begin(), scene.objects.end(),
-                                           [&](const syn::Object& x) { return x.colour == o.colour; });
+    const auto same_colour =
+        std::count_if(scene.objects.begin(), scene.objects.end(),
+                      [&](const syn::Object& x) { return x.colour == o.colour; });
     if (same_colour == 1) {
       const std::string shape(syn::shape_name(o.kind));
-      qa.emplace_back("What shape is the " + std::string(syn::colour_name(o.colour)) + " object?",
-                      (std::string("aeiou").find(shape[0]) != std::string::npos ? "an " : "a ") +
-                          shape + ".");
+      qa.emplace_back(
+          "What shape is the " + std::string(syn::colour_name(o.colour)) + " object?",
+          (std::string("aeiou").find(shape[0]) != std::string::npos ? "an " : "a ") + shape + ".");
     }
   }
   const auto& [user, assistant] =
@@ -293,6 +294,16 @@ inline ConversationExample synthetic_conversation(const SyntheticExampleOptions&
   ex.user = user;
   ex.assistant = assistant;
   return ex;
+}
+
+/// The kind of a synthetic_conversation question, for per-kind scores: "caption", "count",
+/// "colour", "shape", or "other" for a question synthetic_conversation does not ask.
+inline std::string synthetic_question_kind(const std::string& question) {
+  if (question == "Describe the image briefly.") return "caption";
+  if (question == "How many shapes are there?") return "count";
+  if (question.rfind("What colour is the ", 0) == 0) return "colour";
+  if (question.rfind("What shape is the ", 0) == 0) return "shape";
+  return "other";
 }
 
 }  // namespace psalm::train
