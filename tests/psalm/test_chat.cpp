@@ -3,7 +3,8 @@
 // sampling, and stays the same on a second question about the same encoded image; greedy
 // tokens are the argmax of an uncached full forward (PsalmModel::language_logits, the training
 // path) over the prompt and the tokens so far; a model rigged to say [SEG] returns one mask per
-// [SEG] at the image's size; bad questions and options are clear errors.
+// [SEG] at the image's size, the second one equal to a one-pass computation of its context; bad
+// questions and options are clear errors.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -138,6 +139,40 @@ TEST_CASE("chat: a model that says [SEG] gets one mask per [SEG] at the image's 
   // Each [SEG] sees a longer context: the masks come from different hidden states.
   CHECK(reply.masks[0].score != reply.masks[1].score);
   require_same_reply(plain.chat(image, "Where is the disc?", {.max_new_tokens = 3}), reply);
+
+  // The second mask by hand, in one pass without any cache reuse: prompt, [SEG], [SEG], then the
+  // mask tokens. The first [SEG]'s mask tokens must not be in its context (the branch is
+  // dropped after each mask).
+  const autograd::NoGrad no_grad;
+  SequenceLayout l = seg.encoder().conversation_layout("Where is the disc?", "", true);
+  const std::int64_t q = config.num_mask_tokens, second = l.length() + 1;
+  for (std::int64_t i = 0; i < 2 + q; ++i) {
+    const bool word = i < 2;
+    l.token_ids.push_back(word ? seg_id : 0);
+    l.source.push_back(word ? TokenSource::word : TokenSource::mask_token);
+    l.source_index.push_back(word ? -1 : i - 2);
+    l.class_index.push_back(0);
+    l.refer_mask.push_back(0);
+    l.labels.push_back(kIgnoreIndex);
+  }
+  const std::int64_t t = config.image_size;
+  const PreprocessedImage pre = seg.encoder().preprocess(image);
+  const PsalmImageFeatures<float> features =
+      seg.model().encode_images(pre.pixels.view({1, 3, t, t}));  // (1, 3, T, T)
+  models::phi::PhiKvCache<float> cache(config.phi, 1, l.length());
+  const Var<float> hidden = seg.model().language_hidden(
+      features, batch_sequences(std::span<const SequenceLayout>(&l, 1)), cache);  // (1, L, D)
+  const Var<float> seg_hidden(hidden.value().narrow(1, second, 1));               // (1, 1, D)
+  const Var<float> mask_hidden(hidden.value().narrow(1, second + 1, q));          // (1, Q, D)
+  const MaskPrediction want =
+      task_inference(
+          Task::referring,
+          sample_outputs(seg.model().seg_token_prediction(features, seg_hidden, mask_hidden), 0),
+          pre.geometry)
+          .referring;
+  CHECK(reply.masks[1].query == want.query);
+  CHECK(reply.masks[1].score == Approx(want.score).epsilon(1e-5));
+  CHECK(reply.masks[1].mask.to_vector() == want.mask.to_vector());
 }
 
 TEST_CASE("chat: bad questions and options are clear errors", "[psalm][chat]") {
