@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "commands/chat.hpp"
 #include "commands/common.hpp"
 #include "commands/convert.hpp"
 #include "commands/eval.hpp"
@@ -34,6 +35,8 @@ namespace {
 
 const std::vector<psalm::cli::Command>& commands() {
   static const std::vector<psalm::cli::Command> table = {
+      {"chat", "ask about an image: a text answer, and a mask for every [SEG] in it",
+       psalm::cli::run_chat},
       {"convert", "rewrite a .pkl / torch.save / safetensors checkpoint as safetensors",
        psalm::cli::run_convert},
       {"eval",

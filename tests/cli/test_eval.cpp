@@ -3,7 +3,8 @@
 // evaluated on every synthetic task; the JSON names the held-out seed `psalm train` evaluates on
 // and holds fractions; the table prints one row per task in percent; the saved predictions,
 // rescored by `psalm score`, reproduce every number; datasets are opened as train/data_spec.hpp
-// names them; bad inputs exit with code 2 naming what is wrong.
+// names them; the conversation task equals train::evaluate_conversation on the same held-out
+// scenes; bad inputs exit with code 2 naming what is wrong.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "psalm/nn/state_dict.hpp"
 #include "psalm/train/checkpoint.hpp"
 #include "psalm/train/data_sources.hpp"
+#include "psalm/train/evaluate_conversation.hpp"
 #include "support/cli_program.hpp"
 #include "support/tiny_model.hpp"
 
@@ -228,4 +230,32 @@ TEST_CASE("psalm eval: datasets named as train/data_spec.hpp names them", "[cli]
       psalm_program({"eval", "--model", testing::tiny_model_folder().string(), "--data",
                      "refcoco:/nonexistent:val"});
   CHECK(missing.rc == 2);
+}
+
+TEST_CASE("psalm eval: conversations on the held-out scenes, as evaluate_conversation scores them",
+          "[cli][eval][chat]") {
+  const fs::path folder = testing::tiny_model_folder();
+  const nlohmann::json report = nlohmann::json::parse(
+      run({"--model", folder.string(), "--tasks", "conversation", "--examples", "6", "--json"}));
+  const nlohmann::json& got = report["tasks"]["conversation"];
+  CHECK(got["examples"] == 6);
+  // The library on the scenes `psalm eval` names: the held-out seed of training seed 0, the
+  // model's input side, train split.
+  Segmenter seg = Segmenter::load(folder);
+  train::SyntheticExampleOptions opt;
+  opt.scene.height = opt.scene.width = seg.config().image_size;
+  opt.scene.seed = train::held_out_seed(0);
+  const train::EvaluationResult want = train::evaluate_conversation(
+      seg,
+      [&](std::int64_t i) {
+        return train::synthetic_conversation(opt, static_cast<std::uint64_t>(i));
+      },
+      6, {.kind_of = train::synthetic_question_kind});
+  CHECK(got["metrics"] == want.metrics);
+  CHECK(got["metrics"].contains("chance"));
+  const std::string table =
+      run({"--model", folder.string(), "--tasks", "conversation", "--examples", "6"});
+  CHECK_THAT(table, Catch::Matchers::Contains("conversation") &&
+                        Catch::Matchers::Contains("exact_match") &&
+                        Catch::Matchers::Contains("chance"));
 }

@@ -1,7 +1,8 @@
 // Test support: a randomly initialised psalm_tiny written as a model folder (config.json +
 // model.safetensors, the layout `psalm train` writes and psalm::Segmenter / `psalm segment`
-// load), in a temporary folder that lives as long as the test program; the small parity config
-// on the real tokenizer; a two-shape test scene.
+// load), in a temporary folder that lives as long as the test program, and the same model rigged
+// to answer [SEG] at every step (psalm chat's mask path); the small parity config on the real
+// tokenizer; a two-shape test scene.
 #pragma once
 
 #include <unistd.h>
@@ -78,6 +79,33 @@ inline const std::filesystem::path& tiny_model_folder() {
   static TempDir dir("tiny_model");
   static const bool written = [] {
     auto model = random_tiny_model(11);
+    nn::save_safetensors(*model, dir.path / "model.safetensors");
+    std::ofstream(dir.path / "config.json") << model->config().to_json().dump(2);
+    return true;
+  }();
+  (void)written;
+  return dir.path;
+}
+
+/// Rigs a psalm_tiny (tied embeddings: logits = hidden . embed_tokens rows) to say [SEG] at
+/// every step: final_layernorm adds 1000 on channel 0, and only [SEG]'s embedding row reads
+/// channel 0. The other channels, which the mask decoder reads, keep their values.
+inline void rig_to_say_seg(PsalmModel<float>& model) {
+  PSALM_CHECK(model.config().phi.tie_word_embeddings, "rig_to_say_seg: needs tied embeddings");
+  Tensor<float> bias = model.model.phi.final_layernorm.bias.value();  // (D)
+  bias.data()[0] += 1000.0f;
+  Tensor<float> embed = model.model.phi.embed_tokens.weight.value();  // (V, D)
+  const std::int64_t d = embed.size(1);
+  for (std::int64_t r = 0; r < embed.size(0); ++r) embed.data()[r * d] = 0.0f;
+  embed.data()[model.config().seg_token_id * d] = 1.0f;
+}
+
+/// The folder of random_tiny_model(11) rigged by rig_to_say_seg, written once per program.
+inline const std::filesystem::path& seg_saying_model_folder() {
+  static TempDir dir("seg_saying_model");
+  static const bool written = [] {
+    auto model = random_tiny_model(11);
+    rig_to_say_seg(*model);
     nn::save_safetensors(*model, dir.path / "model.safetensors");
     std::ofstream(dir.path / "config.json") << model->config().to_json().dump(2);
     return true;

@@ -3,7 +3,9 @@
 // trainer's held-out evaluation and `psalm score`). On the synthetic scenes: panoptic PQ,
 // referring cIoU, gRES gIoU / N-acc, interactive mIoU per prompt kind, zero-shot video object
 // segmentation J&F through the interactive path, and open vocabulary (PQ / AP on the categories
-// held out of training, named at test time); the held-out scenes are those `psalm train`
+// held out of training, named at test time), and conversations (questions about held-out
+// scenes answered as `psalm chat` answers them: exact match and token accuracy per question kind
+// beside the majority answer's chance level); the held-out scenes are those `psalm train`
 // evaluates on (train::held_out_seed), so the numbers compare. Or on a dataset train/data_spec.hpp
 // opens (coco-panoptic:DIR, refcoco:DIR:val, grefcoco:..., coco-interactive:...), with its own
 // task. --save-predictions writes answers and ground truth in the layouts `psalm score` reads.
@@ -29,6 +31,7 @@
 #include "psalm/train/data_sources.hpp"
 #include "psalm/train/data_spec.hpp"
 #include "psalm/train/evaluate.hpp"
+#include "psalm/train/evaluate_conversation.hpp"
 #include "psalm/train/evaluate_video.hpp"
 
 namespace psalm::cli {
@@ -39,8 +42,8 @@ namespace fs = std::filesystem;
 
 /// The tasks `psalm eval` knows, in the order it runs them.
 inline const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {"panoptic",    "referring", "gres",
-                                                 "interactive", "vos",       "open-vocab"};
+  static const std::vector<std::string> names = {
+      "panoptic", "referring", "gres", "interactive", "vos", "open-vocab", "conversation"};
   return names;
 }
 
@@ -99,6 +102,7 @@ inline std::vector<std::string> headline(const std::string& task) {
   if (task == "gres") return {"giou", "ciou", "n_acc", "t_acc"};
   if (task == "interactive") return {"miou", "ciou"};
   if (task == "vos") return {"jf", "j", "f"};
+  if (task == "conversation") return {"exact_match", "token_accuracy", "chance"};
   return {"pq", "pq_held_out", "pq_seen", "ap", "ap_held_out", "ap_seen"};
 }
 
@@ -212,7 +216,7 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
        "coco-interactive:DIR:val:prompt=point, ... (docs/data.md)",
        cxxopts::value<std::string>()->default_value("synthetic:val"))
       ("tasks", "synthetic data, comma-separated: panoptic, referring, gres, interactive, vos, "
-       "open-vocab", cxxopts::value<std::string>()->default_value("panoptic,referring,gres,interactive,vos,open-vocab"))
+       "open-vocab, conversation (not in the default)", cxxopts::value<std::string>()->default_value("panoptic,referring,gres,interactive,vos,open-vocab"))
       ("examples", "examples per task (videos for vos); default: 64 synthetic, all of a dataset",
        cxxopts::value<std::int64_t>())
       ("frames", "frames per video (vos), 3 to 64", cxxopts::value<int>()->default_value("12"))
@@ -238,7 +242,7 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
     if (std::find(known.begin(), known.end(), tasks[i]) == known.end())
       throw UsageError("unknown task '" + tasks[i] +
                        "' in --tasks (expected panoptic, referring, gres, "
-                       "interactive, vos or open-vocab)");
+                       "interactive, vos, open-vocab or conversation)");
     if (std::find(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(i), tasks[i]) !=
         tasks.begin() + static_cast<std::ptrdiff_t>(i))
       throw UsageError("--tasks names '" + tasks[i] + "' twice");
@@ -327,7 +331,7 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
     synthetic_options->scene.seed = choice->held_out ? training_seed : seed;
     std::vector<std::string> image_tasks;
     for (const std::string& t : tasks)
-      if (t != "vos" && t != "open-vocab") image_tasks.push_back(t);
+      if (t != "vos" && t != "open-vocab" && t != "conversation") image_tasks.push_back(t);
     auto sources = std::make_shared<train::DataSources>();
     if (choice->held_out) {
       *sources = train::synthetic_sources(*synthetic_options, image_tasks, seed);
@@ -363,6 +367,23 @@ inline int eval_main(int argc, char** argv, std::FILE* out) {
                    examples, v);
              },
              false});
+      } else if (task == "conversation") {
+        // The questions about the scenes of `seed` (held-out or training), train split.
+        train::SyntheticExampleOptions conversation = *synthetic_options;
+        conversation.scene.seed = seed;
+        conversation.scene.split = data::synthetic::Split::train;
+        jobs.push_back({task, Task::referring,
+                        [&seg, conversation, examples](const train::EvaluateOptions& o) {
+                          return train::evaluate_conversation(
+                              seg,
+                              [&conversation](std::int64_t i) {
+                                return train::synthetic_conversation(conversation,
+                                                                     static_cast<std::uint64_t>(i));
+                              },
+                              examples,
+                              {.kind_of = train::synthetic_question_kind, .progress = o.progress});
+                        },
+                        false});
       } else if (task == "open-vocab") {
         jobs.push_back({task, Task::panoptic,
                         [&, synthetic_options, seed, examples](train::EvaluateOptions o) {

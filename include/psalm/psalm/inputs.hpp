@@ -180,17 +180,22 @@ class InputEncoder {
   /// A conversation: the llava_phi template with next-token labels on the answer.
   EncodedConversation encode(const ConversationExample& ex) const {
     EncodedConversation out;
-    std::string user = ex.user;
-    if (ex.image.defined()) {
-      out.pixels = preprocess(ex.image).pixels;
-      if (user.find("<image>") == std::string::npos) user = "<image>\n" + user;
-    }
-    const ConversationTurn turn{user, ex.assistant};
+    if (ex.image.defined()) out.pixels = preprocess(ex.image).pixels;
+    out.layout = conversation_layout(ex.user, ex.assistant, ex.image.defined());
+    return out;
+  }
+
+  /// The layout of one exchange with the image (when `image`) placed before the user's text,
+  /// as LLaVA places it. An empty `assistant` leaves the turn open after "[/INST]": the prompt
+  /// `psalm chat` generates the answer after.
+  SequenceLayout conversation_layout(std::string user, const std::string& assistant,
+                                     bool image) const {
+    if (image && user.find("<image>") == std::string::npos) user = "<image>\n" + user;
+    const ConversationTurn turn{std::move(user), assistant};
     PromptIds ids = conversation_prompt(tokenizer_, std::span<const ConversationTurn>(&turn, 1),
                                         {.model_max_length = config_.model_max_length});
     truncate_prompt(ids, config_.model_max_length);
-    out.layout = expand_prompt(ids, expand_);
-    return out;
+    return expand_prompt(ids, expand_);
   }
 
  private:

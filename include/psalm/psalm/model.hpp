@@ -257,11 +257,46 @@ class PsalmModel : public nn::Module<T, Dev> {
       image_tokens = (*model.mm_projector)(model.vision_tower(Var<T, Dev>(batch.pixels)).res(5));
     const Var<T, Dev> embeds = splice_embeddings<T, Dev>(
         {model.phi.embed(batch.sequence.token_ids.template to<Dev>()), image_tokens, {}, {}},
-        batch.sequence);                                                          // (B, L, D)
-    const Var<T, Dev> hidden = model.phi(embeds, batch.sequence.attention_mask);  // (B, L, D)
+        batch.sequence);                                                     // (B, L, D)
+    return language_head(model.phi(embeds, batch.sequence.attention_mask));  // (B, L, V)
+  }
+
+  /// Phi's hidden states (B, L, D) -> next-token logits (B, L, V).
+  Var<T, Dev> language_head(const Var<T, Dev>& hidden) const {
     if (config_.phi.tie_word_embeddings)  // the input embedding is the output projection
       return autograd::linear(hidden, model.phi.embed_tokens.weight, Var<T, Dev>{});  // (B, L, V)
     return lm_head(hidden);                                                           // (B, L, V)
+  }
+
+  /// Runs the positions of `seq` (words, image tokens of `image`, mask tokens; no visual
+  /// prompts) through Phi after those `cache` holds, appending them to it: the steps of text
+  /// generation (psalm/chat.hpp). Returns their hidden states (B, L, D). Inference only.
+  Var<T, Dev> language_hidden(const PsalmImageFeatures<T, Dev>& image, const SequenceBatch& seq,
+                              models::phi::PhiKvCache<T, Dev>& cache) {
+    const Var<T, Dev> embeds = splice_embeddings<T, Dev>(
+        {model.phi.embed(seq.token_ids.template to<Dev>()), image.image_tokens, {}, seg_query},
+        seq);                                              // (B, L, D)
+    return model.phi(embeds, seq.attention_mask, &cache);  // (B, L, D)
+  }
+
+  /// The mask decoder driven by a generated [SEG] token (psalm chat): its hidden state
+  /// (B, 1, D) becomes the referring condition through SEG_token_projector, and the hidden
+  /// states of the mask tokens that follow it (B, Q, D) the queries through
+  /// seg_query_projector, as a referring prompt's "[SEG]<seg>" answer feeds them. Returns the
+  /// last decoder layer's prediction.
+  Prediction<T, Dev> seg_token_prediction(const PsalmImageFeatures<T, Dev>& image,
+                                          const Var<T, Dev>& seg_hidden,
+                                          const Var<T, Dev>& mask_hidden) {
+    PSALM_CHECK(seg_hidden.rank() == 3 && seg_hidden.size(1) == 1 && mask_hidden.rank() == 3 &&
+                    mask_hidden.size(1) == config_.num_mask_tokens,
+                "PsalmModel: a [SEG] prediction needs hidden states (B, 1, D) and (B, ",
+                config_.num_mask_tokens, ", D), got ", seg_hidden.shape(), " and ",
+                mask_hidden.shape());
+    Conditions<T, Dev> c;
+    c.referring_conditions = SEG_token_projector(seg_hidden);      // (B, 1, E)
+    const Var<T, Dev> queries = seg_query_projector(mask_hidden);  // (B, Q, E)
+    return predictor(queries, image.pixel.multi_scale, image.pixel.mask_features, c)
+        .predictions.back();
   }
 
   PsalmLanguageModel<T, Dev> model;

@@ -3,10 +3,13 @@
 // prompt prefix every task shares: the system prompt and the image tokens), then any number of
 // prompts answered on it (a referring or gRES sentence, a class list for panoptic / instance /
 // semantic, visual prompts in the image's own pixels) as masks at the original size with
-// labels and scores; and video objects tracked from a first-frame annotation.
+// labels and scores; text answers to questions about the image (chat, with a mask per [SEG] of
+// the answer; its own prefix cache: the conversation template's system prompt and image); and
+// video objects tracked from a first-frame annotation.
 // Host code: images are encoded and answers post-processed on the CPU (psalm/inputs.hpp).
-// Depends on: psalm/{model, weights, inputs, example, inference/*}, io/{safetensors,
-// json_config, read_file, tokenizer}. Test: tests/psalm/test_segmenter.cpp.
+// Depends on: psalm/{model, weights, inputs, example, chat, inference/*}, io/{safetensors,
+// json_config, read_file, tokenizer}. Test: tests/psalm/test_segmenter.cpp,
+// tests/psalm/test_chat.cpp.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +30,7 @@
 #include "psalm/io/rle.hpp"
 #include "psalm/io/safetensors.hpp"
 #include "psalm/models/phi/kv_cache.hpp"
+#include "psalm/psalm/chat.hpp"
 #include "psalm/psalm/example.hpp"
 #include "psalm/psalm/inference/task_inference.hpp"
 #include "psalm/psalm/inference/video_objects.hpp"
@@ -107,8 +111,8 @@ class EncodedImage {
   std::int64_t width() const { return geometry_.original_width; }
   /// Prompt positions held in the key/value cache (0: no cache).
   std::int64_t cached_positions() const { return cache_ ? prefix_ : 0; }
-  /// Bytes it holds: the vision side's maps and tokens and the key/value cache (what a cache
-  /// of encoded images bounds; psalm/serve/image_cache.hpp).
+  /// Bytes it holds: the vision side's maps and tokens and the key/value caches of the prompt
+  /// prefix and of chat (what a cache of encoded images bounds; psalm/serve/image_cache.hpp).
   std::int64_t bytes() const {
     auto of = [](const auto& v) {
       return v.defined() ? v.numel() * static_cast<std::int64_t>(sizeof(float)) : std::int64_t{0};
@@ -117,8 +121,10 @@ class EncodedImage {
                      of(features_.pixel.mask_features);
     for (const int k : features_.pixel.multi_scale.levels())
       n += of(features_.pixel.multi_scale.res(k));
-    return n + (cache_ ? cache_->bytes() : 0);
+    return n + (cache_ ? cache_->bytes() : 0) + (chat_cache_ ? chat_cache_->bytes() : 0);
   }
+  /// Chat prompt positions held in the chat's key/value cache (0: none yet, or no cache).
+  std::int64_t chat_cached_positions() const { return chat_cache_ ? chat_prefix_ : 0; }
 
  private:
   friend class Segmenter;
@@ -126,6 +132,9 @@ class EncodedImage {
   PsalmImageFeatures<float> features_;
   std::unique_ptr<models::phi::PhiKvCache<float>> cache_;
   std::int64_t prefix_ = 0;
+  /// The chat template's prefix (system prompt and image), filled by the first chat.
+  std::unique_ptr<models::phi::PhiKvCache<float>> chat_cache_;
+  std::int64_t chat_prefix_ = 0;
 };
 
 namespace detail {
@@ -216,6 +225,13 @@ class Segmenter {
       if (layout.source[static_cast<std::size_t>(p)] == TokenSource::image) end = p + 1;
     PSALM_CHECK(end > 0, "Segmenter: the prompt template holds no image");
     prefix_ = truncated(layout, end);
+    // The chat prefix: the conversation template up to its image, the same for every question.
+    const SequenceLayout chat = encoder_->conversation_layout("x", "", true);
+    end = 0;
+    for (std::int64_t p = 0; p < chat.length(); ++p)
+      if (chat.source[static_cast<std::size_t>(p)] == TokenSource::image) end = p + 1;
+    PSALM_CHECK(end > 0, "Segmenter: the chat template holds no image");
+    chat_prefix_ = truncated(chat, end);
   }
 
   PsalmModel<float>& model() { return *model_; }
@@ -233,7 +249,9 @@ class Segmenter {
     EncodedImage out;
     out.geometry_ = pre.geometry;
     out.features_ = model_->encode_images(pre.pixels.view({1, 3, t, t}));  // (1, 3, T, T)
-    if (options_.cache_prefix) fill_prefix(out, prefix_.length() + kSuffixRoom);
+    if (options_.cache_prefix)
+      out.cache_ = prefilled(out, prefix_, prefix_.length() + kSuffixRoom),
+      out.prefix_ = prefix_.length();
     return out;
   }
 
@@ -258,6 +276,51 @@ class Segmenter {
   Segmentation segment(const Tensor<std::uint8_t>& image, const SegmentPrompt& prompt) {
     EncodedImage encoded = encode(image);
     return segment(encoded, prompt);
+  }
+
+  /// A text answer to `question` about an encoded image, LLaVA-style: the question in the
+  /// conversation template after the image, the answer generated with Phi's key/value cache
+  /// (greedy or sampled, ChatOptions), and one mask per [SEG] in it (psalm/chat.hpp). With
+  /// SegmenterOptions::cache_prefix, the template's system prompt and image tokens are run
+  /// once per image and kept. Throws on an empty question, one with a task marker, or bad
+  /// options.
+  ChatReply chat(EncodedImage& image, const std::string& question,
+                 const ChatOptions& options = {}) {
+    check_chat_question(question);
+    models::phi::check_generate_options(options.generate_options(io::PsalmTokenIds::endoftext));
+    const autograd::NoGrad no_grad;
+    const SequenceLayout layout = encoder_->conversation_layout(question, "", true);
+    PSALM_CHECK(layout.length() < config().model_max_length,
+                "chat: the question is too long: ", "the prompt reaches model_max_length (",
+                config().model_max_length, " positions)");
+    const std::int64_t need = chat_cache_capacity(config(), layout.length(), options);
+    std::unique_ptr<models::phi::PhiKvCache<float>> fresh;
+    models::phi::PhiKvCache<float>* cache = nullptr;
+    std::int64_t cached = 0;
+    if (options_.cache_prefix && starts_with(layout, chat_prefix_)) {
+      if (!image.chat_cache_ || image.chat_cache_->capacity() < need) {
+        image.chat_cache_ =
+            prefilled(image, chat_prefix_, std::max(need, chat_prefix_.length() + kSuffixRoom));
+        image.chat_prefix_ = chat_prefix_.length();
+      }
+      cache = image.chat_cache_.get();
+      cached = image.chat_prefix_;
+      cache->rewind(cached);
+    } else {
+      fresh = std::make_unique<models::phi::PhiKvCache<float>>(config().phi, 1, need);
+      cache = fresh.get();
+    }
+    ChatReply reply = generate_chat_reply(*model_, image.features_, image.geometry_, layout, cached,
+                                          *cache, encoder_->tokenizer(), options);
+    if (cached > 0) cache->rewind(cached);
+    return reply;
+  }
+
+  /// encode + chat, for a single question.
+  ChatReply chat(const Tensor<std::uint8_t>& image, const std::string& question,
+                 const ChatOptions& options = {}) {
+    EncodedImage encoded = encode(image);
+    return chat(encoded, question, options);
   }
 
   /// The request as an Example (image left undefined; visual prompts rasterised at the size of
@@ -364,26 +427,28 @@ class Segmenter {
     return out;
   }
 
-  /// Whether `layout` opens with the cached prefix (same tokens, same sources).
-  bool starts_with_prefix(const SequenceLayout& layout) const {
-    const std::int64_t n = prefix_.length();
+  /// Whether `layout` opens with `prefix` (same tokens, same sources) and goes on after it.
+  static bool starts_with(const SequenceLayout& layout, const SequenceLayout& prefix) {
+    const std::int64_t n = prefix.length();
     if (layout.length() <= n) return false;
     for (std::int64_t p = 0; p < n; ++p) {
       const auto i = static_cast<std::size_t>(p);
-      if (layout.source[i] != prefix_.source[i] || layout.token_ids[i] != prefix_.token_ids[i] ||
-          layout.source_index[i] != prefix_.source_index[i])
+      if (layout.source[i] != prefix.source[i] || layout.token_ids[i] != prefix.token_ids[i] ||
+          layout.source_index[i] != prefix.source_index[i])
         return false;
     }
     return true;
   }
 
-  /// (Re)builds the image's prefix cache with room for `capacity` positions.
-  void fill_prefix(EncodedImage& image, std::int64_t capacity) {
+  /// A cache of `prefix` run through Phi on the image, with room for `capacity` positions.
+  std::unique_ptr<models::phi::PhiKvCache<float>> prefilled(const EncodedImage& image,
+                                                            const SequenceLayout& prefix,
+                                                            std::int64_t capacity) {
     const autograd::NoGrad no_grad;
-    image.cache_ = std::make_unique<models::phi::PhiKvCache<float>>(config().phi, 1, capacity);
-    image.prefix_ = prefix_.length();
-    const SequenceBatch prefix = batch_sequences(std::span<const SequenceLayout>(&prefix_, 1));
-    model_->prefill(image.features_, prefix, *image.cache_);
+    auto cache = std::make_unique<models::phi::PhiKvCache<float>>(config().phi, 1, capacity);
+    const SequenceBatch batch = batch_sequences(std::span<const SequenceLayout>(&prefix, 1));
+    model_->prefill(image.features_, batch, *cache);
+    return cache;
   }
 
   /// The model's outputs (last decoder layer, sample 0) for `request` on `image`.
@@ -410,9 +475,9 @@ class Segmenter {
         features.region_tokens = prompt_image->features_.image_tokens;  // (1, N, D)
     }
     models::phi::PhiKvCache<float>* cache = nullptr;
-    if (image.cache_ && starts_with_prefix(layout)) {
+    if (image.cache_ && starts_with(layout, prefix_)) {
       if (image.cache_->capacity() < layout.length())
-        fill_prefix(image, layout.length() + kSuffixRoom);
+        image.cache_ = prefilled(image, prefix_, layout.length() + kSuffixRoom);
       image.cache_->rewind(image.prefix_);
       cache = image.cache_.get();
     }
@@ -500,7 +565,8 @@ class Segmenter {
   std::unique_ptr<PsalmModel<float>> model_;
   SegmenterOptions options_;
   std::unique_ptr<InputEncoder> encoder_;
-  SequenceLayout prefix_;  // the first P positions every prompt shares
+  SequenceLayout prefix_;       // the first P positions every prompt shares
+  SequenceLayout chat_prefix_;  // the first positions every chat prompt shares
 };
 
 }  // namespace psalm

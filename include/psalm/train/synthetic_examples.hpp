@@ -296,4 +296,14 @@ inline ConversationExample synthetic_conversation(const SyntheticExampleOptions&
   return ex;
 }
 
+/// The kind of a synthetic_conversation question, for per-kind scores: "caption", "count",
+/// "colour", "shape", or "other" for a question synthetic_conversation does not ask.
+inline std::string synthetic_question_kind(const std::string& question) {
+  if (question == "Describe the image briefly.") return "caption";
+  if (question == "How many shapes are there?") return "count";
+  if (question.rfind("What colour is the ", 0) == 0) return "colour";
+  if (question.rfind("What shape is the ", 0) == 0) return "shape";
+  return "other";
+}
+
 }  // namespace psalm::train
