@@ -1,8 +1,8 @@
-// psalm/dist/mpi.hpp — the MPI back end of the communicator (Host code: CPU buffers): ranks are
-// the processes `mpirun -np N` starts, on one machine or several (a hostfile). Initialises MPI
-// if nobody has (and then finalises it), works on a duplicate of MPI_COMM_WORLD, and turns
-// every MPI error into a psalm::Error naming the call. The only header that includes <mpi.h>;
-// available where CMake found MPI (PSALM_WITH_MPI).
+// psalm/dist/mpi.hpp — the MPI back end of the communicator:
+// Host code (CPU buffers). Ranks are the processes `mpirun -np N` starts, on one machine or
+// several (a hostfile). Initialises MPI if nobody has (and then finalises it), works on a
+// duplicate of MPI_COMM_WORLD, and turns every MPI error into a psalm::Error naming the call.
+// The only header that includes <mpi.h>; available where CMake found MPI (PSALM_WITH_MPI).
 // Depends on: dist/communicator, MPI. Test: tests/dist/mpi/dist_equivalence.cpp (under mpirun).
 #pragma once
 
