@@ -331,7 +331,8 @@ template <class T>
 std::pair<std::vector<Prediction<T>>, std::vector<SampleTargets<>>> subset(
     const Case<T>& c, const std::vector<std::int64_t>& keep) {
   std::vector<Prediction<T>> sets;
-  for (const Prediction<T>& p : c.sets) {
+  for (std::size_t set = 0; set < c.sets.size(); ++set) {
+    const Prediction<T>& p = c.sets[set];
     Prediction<T> s;
     auto rows = [&](const Var<T>& v) {
       if (!v.defined()) return v;
@@ -342,9 +343,17 @@ std::pair<std::vector<Prediction<T>>, std::vector<SampleTargets<>>> subset(
     s.masks = rows(p.masks);
     s.class_logits = rows(p.class_logits);
     s.seg_logits = rows(p.seg_logits);
-    for (const std::int64_t i : keep)
-      if (!p.region_logits.empty())
-        s.region_logits.push_back(p.region_logits[static_cast<std::size_t>(i)]);
+    // Region logits sliced afresh from the stacked leaf: the case's own slices were recorded
+    // on a tape that an earlier backward has consumed.
+    const bool stacked = set < c.region_stacks.size() && c.region_stacks[set].defined();
+    for (const std::int64_t i : keep) {
+      if (p.region_logits.empty()) continue;
+      std::int64_t at = 0;
+      for (std::int64_t j = 0; j < i; ++j) at += c.targets[static_cast<std::size_t>(j)].count();
+      const std::int64_t k = c.targets[static_cast<std::size_t>(i)].count();
+      s.region_logits.push_back(stacked ? autograd::slice(c.region_stacks[set], 0, at, at + k)
+                                        : p.region_logits[static_cast<std::size_t>(i)]);
+    }
     sets.push_back(s);
   }
   std::vector<SampleTargets<>> targets;
