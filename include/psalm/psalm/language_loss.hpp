@@ -1,6 +1,6 @@
 // psalm/psalm/language_loss.hpp — the LLaVA conversation loss (next-token cross-entropy, spec
 // §4.2 last bullet): logits at position i predict labels[i + 1]; IGNORE labels add nothing.
-// Depends on: autograd ops. Test: tests/psalm/test_inputs.cpp.
+// Depends on: autograd ops, tensor/host. Test: tests/psalm/test_inputs.cpp.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include "psalm/autograd/ops/cross_entropy.hpp"
 #include "psalm/autograd/ops/shape.hpp"
 #include "psalm/psalm/sequence.hpp"
+#include "psalm/tensor/host.hpp"
 
 namespace psalm {
 
@@ -20,7 +21,7 @@ inline std::int64_t labelled_positions(const Tensor<std::int64_t>& labels) {
   PSALM_CHECK(labels.rank() == 2, "labelled_positions: labels (B, L) expected, got ",
               labels.shape());
   std::int64_t n = 0;
-  const std::vector<std::int64_t> v = labels.to_vector();
+  const std::vector<std::int64_t> v = host_to_vector(labels);
   for (std::size_t i = 0; i < v.size(); ++i)
     if (static_cast<std::int64_t>(i) % labels.size(1) != 0 && v[i] != kIgnoreIndex) ++n;
   return n;
