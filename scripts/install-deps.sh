@@ -12,6 +12,7 @@ packages=(
   libeigen3-dev libfmt-dev libcxxopts-dev catch2 libstb-dev nlohmann-json3-dev
   libopenblas-dev libdnnl-dev libbenchmark-dev libutf8proc-dev zlib1g-dev
   ocl-icd-opencl-dev   # oneDNN's CMake package requires OpenCL; libdnnl-dev only recommends it
+  libopenmpi-dev openmpi-bin               # data-parallel training under mpirun (docs/distributed.md)
   clang libclang-rt-14-dev libomp-14-dev   # the fuzz targets (scripts/fuzz.sh)
   clang-format                             # the `format` test (tests/support/check_format.cmake)
   debootstrap zstd                         # the fresh-root check (scripts/fresh-check.sh)

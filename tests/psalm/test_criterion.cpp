@@ -299,7 +299,7 @@ TEST_CASE("criterion: the seeded sampler draws in the documented order and is re
   CHECK(out_d.total.value().item() != out_a.total.value().item());
 }
 
-TEST_CASE("criterion: deep supervision off supervises the final set only; the num_masks hook",
+TEST_CASE("criterion: deep supervision off supervises the final set only; the averaging hook",
           "[psalm][criterion]") {
   Case<double> c("referring");
   CriterionConfig cfg = c.criterion;
@@ -313,13 +313,127 @@ TEST_CASE("criterion: deep supervision off supervises the final set only; the nu
   CHECK(out.matchings[2] == full.matchings[2]);
   for (const auto& t : out.terms) CHECK(t.value.value().item() == term_value(full, t.name));
 
-  // An all-reduced count (here: twice the local one) divides the mask terms.
+  // Counts averaged over processes (here: twice the local ones) divide the terms.
   Criterion<double> reduced(c.criterion, c.matcher);
-  reduced.reduce_num_masks = [](double local) { return 2.0 * local; };
+  reduced.average_over_processes = [](std::span<double> v) {
+    for (double& x : v) x *= 2.0;
+  };
   const auto r = reduced(c.sets, c.targets, c.task, c.points);
   CHECK(r.num_masks == 2.0 * full.num_masks);
   CHECK(term_value(r, "loss_mask") == Approx(term_value(full, "loss_mask") / 2).epsilon(1e-12));
   CHECK(term_value(r, "loss_dice_1") == Approx(term_value(full, "loss_dice_1") / 2).epsilon(1e-12));
+}
+
+namespace {
+
+/// The samples `keep` of a case's prediction sets (slices of the same leaves) and targets.
+template <class T>
+std::pair<std::vector<Prediction<T>>, std::vector<SampleTargets<>>> subset(
+    const Case<T>& c, const std::vector<std::int64_t>& keep) {
+  std::vector<Prediction<T>> sets;
+  for (std::size_t set = 0; set < c.sets.size(); ++set) {
+    const Prediction<T>& p = c.sets[set];
+    Prediction<T> s;
+    auto rows = [&](const Var<T>& v) {
+      if (!v.defined()) return v;
+      std::vector<Var<T>> parts;
+      for (const std::int64_t i : keep) parts.push_back(autograd::slice(v, 0, i, i + 1));
+      return parts.size() == 1 ? parts.front() : autograd::concat(parts, 0);  // (|keep|, ...)
+    };
+    s.masks = rows(p.masks);
+    s.class_logits = rows(p.class_logits);
+    s.seg_logits = rows(p.seg_logits);
+    // Region logits sliced afresh from the stacked leaf: the case's own slices were recorded
+    // on a tape that an earlier backward has consumed.
+    const bool stacked = set < c.region_stacks.size() && c.region_stacks[set].defined();
+    for (const std::int64_t i : keep) {
+      if (p.region_logits.empty()) continue;
+      std::int64_t at = 0;
+      for (std::int64_t j = 0; j < i; ++j) at += c.targets[static_cast<std::size_t>(j)].count();
+      const std::int64_t k = c.targets[static_cast<std::size_t>(i)].count();
+      s.region_logits.push_back(stacked ? autograd::slice(c.region_stacks[set], 0, at, at + k)
+                                        : p.region_logits[static_cast<std::size_t>(i)]);
+    }
+    sets.push_back(s);
+  }
+  std::vector<SampleTargets<>> targets;
+  for (const std::int64_t i : keep) targets.push_back(c.targets[static_cast<std::size_t>(i)]);
+  return {sets, targets};
+}
+
+}  // namespace
+
+TEST_CASE("criterion: two processes holding halves of a batch equal one process holding it",
+          "[psalm][criterion][dist]") {
+  // Data parallel: each "process" computes the loss of its samples with the normalisers
+  // averaged over both (the hook), and the mean of their totals (what averaging gradients
+  // differentiates) is the whole batch's loss, term by term and in every gradient. Points
+  // are keyed by sample, so a sample draws the same points in either layout.
+  for (const char* name : {"classes", "referring", "regions"}) {
+    DYNAMIC_SECTION(name) {
+      const Case<double> c(name);
+      const auto b = static_cast<std::int64_t>(c.targets.size());
+      SamplePointStreams all{.seed = 7, .sample_ids = {}};
+      for (std::int64_t i = 0; i < b; ++i) all.sample_ids.push_back(100 + 3 * i);
+      const Criterion<double> one(c.criterion, c.matcher);
+      const auto whole = one(c.sets, c.targets, c.task, all);
+      autograd::backward(whole.total);
+      std::vector<Tensor<double>> want;
+      for (const auto& [leaf, v] : c.leaves()) {
+        want.push_back(v.grad().defined() ? v.grad().clone() : Tensor<double>::zeros(v.shape()));
+        Var<double>(v).zero_grad();
+      }
+
+      const std::vector<std::vector<std::int64_t>> halves = {{0}, [&] {
+                                                               std::vector<std::int64_t> r;
+                                                               for (std::int64_t i = 1; i < b; ++i)
+                                                                 r.push_back(i);
+                                                               return r;
+                                                             }()};
+      // Each half's own normalisers (recorded), then their mean as the hook's answer.
+      std::vector<std::vector<double>> local(2);
+      std::vector<SamplePointStreams> streams(2, SamplePointStreams{.seed = 7, .sample_ids = {}});
+      for (std::size_t r = 0; r < 2; ++r) {
+        for (const std::int64_t i : halves[r])
+          streams[r].sample_ids.push_back(all.sample_ids[static_cast<std::size_t>(i)]);
+        Criterion<double> probe(c.criterion, c.matcher);
+        probe.average_over_processes = [&, r](std::span<double> v) {
+          local[r].assign(v.begin(), v.end());
+        };
+        const autograd::NoGrad no_grad;
+        const auto [sets, targets] = subset(c, halves[r]);
+        (void)probe(sets, targets, c.task, streams[r]);
+      }
+      std::vector<CriterionOutput<double>> parts, alone;
+      for (std::size_t r = 0; r < 2; ++r) {
+        Criterion<double> dp(c.criterion, c.matcher);
+        dp.average_over_processes = [&](std::span<double> v) {
+          for (std::size_t k = 0; k < v.size(); ++k) v[k] = (local[0][k] + local[1][k]) / 2;
+        };
+        const auto [sets, targets] = subset(c, halves[r]);
+        parts.push_back(dp(sets, targets, c.task, streams[r]));
+        const autograd::NoGrad no_grad;
+        alone.push_back(one(sets, targets, c.task, streams[r]));
+      }
+      std::size_t differ_alone = 0;
+      for (const auto& t : whole.terms) {
+        INFO("term " << t.name);
+        const double mean = (term_value(parts[0], t.name) + term_value(parts[1], t.name)) / 2;
+        CHECK(mean == Approx(t.value.value().item()).epsilon(1e-12).margin(1e-14));
+        // Without the hook each half normalises by its own counts: not the batch's loss.
+        const double local_mean = (term_value(alone[0], t.name) + term_value(alone[1], t.name)) / 2;
+        if (std::fabs(local_mean - t.value.value().item()) > 1e-6) ++differ_alone;
+      }
+      CHECK(differ_alone > 0);
+      autograd::backward(autograd::scale(parts[0].total + parts[1].total, 0.5));
+      std::size_t k = 0;
+      for (const auto& [leaf, v] : c.leaves()) {
+        INFO("gradient of " << leaf);
+        const Tensor<double> got = v.grad().defined() ? v.grad() : Tensor<double>::zeros(v.shape());
+        testing::require_close(got, want[k++], 1e-10, 1e-13);
+      }
+    }
+  }
 }
 
 TEST_CASE("criterion: bad inputs are clear errors", "[psalm][criterion]") {

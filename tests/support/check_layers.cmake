@@ -4,7 +4,8 @@
 #    every included psalm header exists; every folder is a layer;
 # 2. the table itself is closed: a layer may use everything the layers it uses may use;
 # 3. library headers stay in their backend: Eigen, BLAS, oneDNN and OpenMP in backend/cpu,
-#    CUDA headers in .cuh files under backend/cuda, fmt never in core or kernels (nvcc);
+#    CUDA headers in .cuh files under backend/cuda (and NCCL's back end, dist/nccl.cuh), MPI in
+#    dist/mpi.hpp only, fmt never in core or kernels (nvcc);
 # 4. kernel bodies (PSALM_HD) only in core, kernels, tensor, backend, autograd, and tape
 #    entries (record() in a header that reaches autograd/) only in autograd: models, psalm and
 #    the layers above compose ops.
@@ -133,8 +134,12 @@ foreach(h IN LISTS headers)
   endif()
   file(STRINGS ${ROOT}/${h} cuda_libs
        REGEX "^[ \t]*#[ \t]*include[ \t]*<(cuda|cublas|thrust/|cub/|curand|nccl)")
-  if(cuda_libs AND NOT h MATCHES "^backend/cuda/.*\\.cuh$")
+  if(cuda_libs AND NOT h MATCHES "^backend/cuda/.*\\.cuh$" AND NOT h STREQUAL "dist/nccl.cuh")
     string(APPEND failures "\n  ${h} includes a CUDA header outside backend/cuda/*.cuh: ${cuda_libs}")
+  endif()
+  file(STRINGS ${ROOT}/${h} mpi_libs REGEX "^[ \t]*#[ \t]*include[ \t]*<mpi")
+  if(mpi_libs AND NOT h STREQUAL "dist/mpi.hpp")
+    string(APPEND failures "\n  ${h} includes MPI outside dist/mpi.hpp: ${mpi_libs}")
   endif()
   if(layer STREQUAL "core" OR layer STREQUAL "kernels")
     file(STRINGS ${ROOT}/${h} fmt REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]fmt/")

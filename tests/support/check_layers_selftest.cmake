@@ -80,6 +80,10 @@ file(APPEND ${_root}/io/image.hpp
 expect_check("record() lookup in io" ${_root} "")
 broken_case("BLAS library outside backend/cpu" io/image.hpp APPEND "#include <Eigen/Core>\n"
   "io/image.hpp includes a CPU backend library outside backend/cpu")
+broken_case("MPI outside dist/mpi.hpp" io/image.hpp APPEND "#include <mpi.h>\n"
+  "io/image.hpp includes MPI outside dist/mpi.hpp")
+broken_case("NCCL outside dist/nccl.cuh and backend/cuda" io/image.hpp APPEND "#include <nccl.h>\n"
+  "io/image.hpp includes a CUDA header outside backend/cuda")
 broken_case("missing header" io/image.hpp APPEND "#include \"psalm/io/gone.hpp\"\n"
   "io/image.hpp includes psalm/io/gone.hpp, which does not exist")
 broken_case("folder that is no layer" misc/util.hpp WRITE "#pragma once\n"

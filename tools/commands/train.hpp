@@ -3,7 +3,9 @@
 // the fly, with a progress line, metrics.jsonl, loss.png, held-out evaluation and atomic,
 // resumable checkpoints in --out. The library does the work (psalm/train/trainer.hpp); this
 // file checks every option first (ranges, numbers read whole, the run folder new or empty
-// unless --resume: bad input is exit 2 before anything is built) and prints. See docs/cli.md.
+// unless --resume: bad input is exit 2 before anything is built) and prints. Started by
+// mpirun (a build with MPI), every process is one data-parallel rank and rank 0 alone prints
+// and writes the run folder (docs/distributed.md). See docs/cli.md.
 #pragma once
 
 #include <unistd.h>
@@ -11,15 +13,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "commands/common.hpp"
+#include "psalm/dist/communicator.hpp"
 #include "psalm/psalm/weights.hpp"
 #include "psalm/train/trainer.hpp"
+#ifdef PSALM_WITH_MPI
+#include "psalm/dist/mpi.hpp"
+#endif
 
 #ifndef PSALM_GPT2_DIR
 #define PSALM_GPT2_DIR "third_party/gpt2-bpe"
@@ -40,6 +48,21 @@ inline std::string format_duration(double seconds) {
   else
     std::snprintf(buf, sizeof buf, "%llds", s);
   return buf;
+}
+
+/// This process's rank among those mpirun started (a one-process group without mpirun).
+inline std::unique_ptr<dist::Communicator> communicator() {
+#ifdef PSALM_WITH_MPI
+  if (dist::MpiCommunicator::launched_by_mpirun()) return std::make_unique<dist::MpiCommunicator>();
+#else
+  const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (ranks == nullptr) ranks = std::getenv("PMI_SIZE");
+  if (ranks != nullptr && std::string(ranks) != "1")
+    throw UsageError("started by mpirun with " + std::string(ranks) +
+                     " ranks, but this psalm was built without MPI (install libopenmpi-dev and "
+                     "rebuild; docs/distributed.md)");
+#endif
+  return std::make_unique<dist::SingleProcess>();
 }
 
 /// Upper bounds of the counting options (each stated in --help): far beyond any real run, low
@@ -81,7 +104,9 @@ inline int run_train(int argc, char** argv) {
            cxxopts::value<std::int64_t>()->default_value("0")},
           {"minutes", "time budget instead of --steps, 0 to 1e6",
            cxxopts::value<std::string>()->default_value("0")},
-          {"batch-size", "examples per step, 1 to 4096",
+          {"batch-size",
+           "examples per step and rank (under mpirun: the step's batch is ranks x "
+           "this), 1 to 4096",
            cxxopts::value<std::int64_t>()->default_value("4")},
           {"lr", "peak learning rate, in (0, 10)",
            cxxopts::value<std::string>()->default_value("1e-4")},
@@ -116,6 +141,10 @@ inline int run_train(int argc, char** argv) {
            "held-out examples per task, 1 to " + std::to_string(detail::kMaxEvalExamples),
            cxxopts::value<std::int64_t>()->default_value("64")},
           {"resume", "continue the run in --out from its latest checkpoint"},
+          {"threads",
+           "CPU threads of this process, 1 to 1024 (default: OMP_NUM_THREADS, else every core; "
+           "under mpirun give each rank its share)",
+           cxxopts::value<int>()},
           {"gpt2", "folder with the GPT-2 BPE files (vocab.json, merges.txt)",
            cxxopts::value<std::string>()->default_value(PSALM_GPT2_DIR)},
       });
@@ -157,6 +186,8 @@ inline int run_train(int argc, char** argv) {
       in_range<std::int64_t>(args, "checkpoint-every", 0, detail::kMaxTrainSteps);
   opt.eval_every = in_range<std::int64_t>(args, "eval-every", 0, detail::kMaxTrainSteps);
   opt.eval_examples = in_range<std::int64_t>(args, "eval-examples", 1, detail::kMaxEvalExamples);
+  std::optional<int> threads;
+  if (args.count("threads")) threads = in_range<int>(args, "threads", 1, 1024);
   try {
     opt.validate();
   } catch (const Error& e) {
@@ -169,7 +200,12 @@ inline int run_train(int argc, char** argv) {
   if (args.count("config") && args.count("preset"))
     throw UsageError("--preset and --config both give the model's shapes; pass one of them");
   const bool resume = args.count("resume") > 0;
-  {
+  const std::unique_ptr<dist::Communicator> comm = detail::communicator();
+  const bool root = comm->is_root();
+  if (threads) cpu_backend::set_threads(*threads);
+  // Rank 0 alone writes the run folder, so it alone requires it empty (the others would see
+  // what it has begun to write).
+  if (root || resume) {
     std::error_code ec;
     const auto st = fs::status(opt.out, ec);
     if (fs::exists(st) && !fs::is_directory(st))
@@ -178,7 +214,7 @@ inline int run_train(int argc, char** argv) {
         !fs::exists(st) || fs::directory_iterator(opt.out, ec) == fs::directory_iterator();
     if (resume && empty)
       throw UsageError("--resume: " + opt.out.string() + " holds no run to continue");
-    if (!resume && !empty)
+    if (!resume && !empty && root)
       throw UsageError("--out " + opt.out.string() +
                        ": folder is not empty; choose a new or empty folder, or pass --resume "
                        "to continue the run there");
@@ -229,24 +265,36 @@ inline int run_train(int argc, char** argv) {
   nn::InitRng rng = init ? nn::InitRng::for_loading() : nn::InitRng{opt.seed};
   PsalmModel<float> model(config, rng);
   if (init) load_psalm_weights(model, io::SafetensorsFile::open(*init / "model.safetensors"));
-  train::Trainer<cpu> trainer(model, encoder, opt, sources);
+  train::Trainer<cpu> trainer(model, encoder, opt, sources, comm.get());
   if (resume) {
     trainer.resume();
-    std::fprintf(stderr, "resumed %s at step %lld of %lld\n", opt.out.string().c_str(),
-                 static_cast<long long>(trainer.step()),
-                 static_cast<long long>(trainer.total_steps()));
+    if (root)
+      std::fprintf(stderr, "resumed %s at step %lld of %lld\n", opt.out.string().c_str(),
+                   static_cast<long long>(trainer.step()),
+                   static_cast<long long>(trainer.total_steps()));
   }
-  std::fprintf(stderr, "training %s: %lld parameters (%lld trainable), input %lld px, %s\n",
-               init ? init->string().c_str() : preset.c_str(),
-               static_cast<long long>(model.parameter_count()), static_cast<long long>([&] {
-                 std::int64_t n = 0;
-                 for (auto& p : model.trainable_parameters()) n += p.numel();
-                 return n;
-               }()),
-               static_cast<long long>(config.image_size), args["tasks"].as<std::string>().c_str());
+  if (root && comm->size() > 1)
+    std::fprintf(stderr,
+                 "data parallel: %d ranks (%s) x batch %lld = %lld samples per step, %d "
+                 "thread(s) on rank 0\n",
+                 comm->size(), comm->backend(), static_cast<long long>(opt.batch_size),
+                 static_cast<long long>(opt.batch_size * comm->size()),
+                 Executor<cpu>::max_threads());
+  if (root)
+    std::fprintf(stderr, "training %s: %lld parameters (%lld trainable), input %lld px, %s\n",
+                 init ? init->string().c_str() : preset.c_str(),
+                 static_cast<long long>(model.parameter_count()), static_cast<long long>([&] {
+                   std::int64_t n = 0;
+                   for (auto& p : model.trainable_parameters()) n += p.numel();
+                   return n;
+                 }()),
+                 static_cast<long long>(config.image_size),
+                 args["tasks"].as<std::string>().c_str());
   const bool tty = isatty(fileno(stderr)) != 0;
+  double seconds = 0.0;
   trainer.run(
       [&](const train::StepReport& r) {
+        seconds = r.seconds;
         if (!tty && r.step % opt.log_every != 0 && r.step != r.total) return;
         std::string terms;
         for (const auto& [name, v] : r.terms) {
@@ -273,7 +321,12 @@ inline int run_train(int argc, char** argv) {
           if (v.is_number()) std::fprintf(stderr, " %s %.4f", k.c_str(), v.get<double>());
         std::fprintf(stderr, "\n");
       });
+  if (!root) return 0;
   if (tty) std::fprintf(stderr, "\n");
+  if (comm->size() > 1 && seconds > 0)
+    std::fprintf(stderr, "communication: %.1f s of %.1f s (%.1f%%) on rank 0\n",
+                 trainer.communication_seconds(), seconds,
+                 100.0 * trainer.communication_seconds() / seconds);
   std::printf("trained %lld steps; latest checkpoint %s\n", static_cast<long long>(trainer.step()),
               train::latest_checkpoint(opt.out).string().c_str());
   return 0;

@@ -2,7 +2,10 @@
 // Hungarian matching, mask BCE + dice on importance-sampled points of the matched pairs, and the
 // condition term of the batch's task (class CE with the background weight, referring BCE or
 // region BCE with pos_weight), normalised by num_masks, with deep supervision and the loss
-// weights; samples without any target push every score down instead of crashing.
+// weights; samples without any target push every score down instead of crashing. Every term
+// is normalised by the whole batch's counts, which a data-parallel hook can average over
+// processes, and random points can be keyed by sample (SamplePointStreams): then averaging the
+// gradients of processes that each hold part of a batch equals one process holding all of it.
 // Depends on: psalm/{matcher,point_sampling,targets,task}, models/mask2former/prediction_head,
 // autograd/ops/{bce,dice,cross_entropy,grid_sample,index_select}. Test:
 // tests/psalm/test_criterion.cpp.
@@ -12,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -104,6 +108,27 @@ struct SetPoints {
   Tensor<T, Dev> fresh;        ///< (M, R, 2) uniform points added after the top-k
 };
 
+/// Random points keyed by sample: sample b's draws come from the stream `sample_ids[b]` under a
+/// key made of `seed`, the prediction set and the draw (matcher, oversampled, fresh), so a
+/// sample's points do not depend on which batch or process holds it. Ids must be unique within
+/// a run (the trainer uses the task and the sample's index in that task's stream).
+struct SamplePointStreams {
+  std::uint64_t seed = 0;
+  std::vector<std::uint64_t> sample_ids;  ///< one per sample of the batch
+
+  /// (n, p, 2) uniform points of sample `b` for draw `draw` (0 matcher, 1 oversampled, 2 fresh)
+  /// of prediction set `set`.
+  template <autograd::Real T, Device Dev>
+  Tensor<T, Dev> uniform(std::size_t b, std::size_t set, int draw, std::int64_t n,
+                         std::int64_t p) const {
+    PSALM_CHECK(b < sample_ids.size(), "SamplePointStreams: sample ", b, " of a batch with ",
+                sample_ids.size(), " sample ids");
+    const std::uint64_t key =
+        seed + 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(set) * 3 + draw + 1);
+    return Tensor<T, Dev>::rand({n, p, 2}, key, sample_ids[b]);  // (n, p, 2)
+  }
+};
+
 /// One named loss term: its unweighted value and the weight the total applies.
 template <autograd::Real T, Device Dev = cpu>
 struct LossTerm {
@@ -157,9 +182,15 @@ class Criterion {
     config_.validate();
   }
 
-  /// Data-parallel hook: maps this process's target count to the count averaged over all
-  /// processes (upstream: all_reduce(num_masks) / world_size). Unset: one process.
-  std::function<double(double)> reduce_num_masks;
+  /// This batch's normalisers: targets (num_masks before the clamp), matched pairs
+  /// (sum_b min(N_b, Q)) and entries of the condition term (B Q).
+  static constexpr std::size_t kNormalisers = 3;
+
+  /// Data-parallel hook: replaces this process's normalisers in place by their means over all
+  /// processes (an all-reduce divided by the world size; upstream does so for num_masks).
+  /// Every term then divides by the whole batch's counts, so the mean of the processes'
+  /// gradients is the gradient of one process holding every sample. Unset: one process.
+  std::function<void(std::span<double>)> average_over_processes;
 
   const CriterionConfig& config() const { return config_; }
   const HungarianMatcher<T, Dev>& matcher() const { return matcher_; }
@@ -175,7 +206,8 @@ class Criterion {
     const ImportanceCounts n = config_.counts();
     return run(
         predictions, targets, task, [&](std::size_t s, std::int64_t) { return points[s].matcher; },
-        [&](std::size_t s, std::int64_t m) {
+        [&](std::size_t s, const std::vector<Matching>& matching) {
+          const std::int64_t m = pairs(matching);
           const SetPoints<T, Dev>& p = points[s];
           if (m == 0) return std::pair{p.oversampled, p.fresh};
           PSALM_CHECK(
@@ -200,10 +232,39 @@ class Criterion {
         [&](std::size_t, std::int64_t b) {
           return sampler.uniform<T, Dev>(b, matcher_.num_points());  // (B, Pm, 2)
         },
-        [&](std::size_t, std::int64_t m) {
+        [&](std::size_t, const std::vector<Matching>& matching) {
+          const std::int64_t m = pairs(matching);
           Tensor<T, Dev> over = sampler.uniform<T, Dev>(m, n.num_oversampled);  // (M, S, 2)
           Tensor<T, Dev> fresh = sampler.uniform<T, Dev>(m, n.num_fresh);       // (M, R, 2)
           return std::pair{over, fresh};
+        });
+  }
+
+  /// The loss with the points drawn per sample (SamplePointStreams): sample b's matcher points
+  /// (1, Pm, 2) and, for its M_b matched pairs, (M_b, S, 2) and (M_b, R, 2), stacked in sample
+  /// order.
+  CriterionOutput<T, Dev> operator()(const std::vector<Prediction>& predictions,
+                                     const std::vector<SampleTargets<Dev>>& targets, Task task,
+                                     const SamplePointStreams& streams) const {
+    const ImportanceCounts n = config_.counts();
+    const std::int64_t pm = matcher_.num_points();
+    return run(
+        predictions, targets, task,
+        [&](std::size_t s, std::int64_t b) {
+          std::vector<Tensor<T, Dev>> parts;
+          for (std::int64_t i = 0; i < b; ++i)
+            parts.push_back(streams.uniform<T, Dev>(static_cast<std::size_t>(i), s, 0, 1, pm));
+          return stack_rows(parts);  // (B, Pm, 2)
+        },
+        [&](std::size_t s, const std::vector<Matching>& matching) {
+          std::vector<Tensor<T, Dev>> over, fresh;
+          for (std::size_t i = 0; i < matching.size(); ++i) {
+            const auto m = static_cast<std::int64_t>(matching[i].size());
+            if (m == 0) continue;
+            over.push_back(streams.uniform<T, Dev>(i, s, 1, m, n.num_oversampled));  // (M_b, S, 2)
+            fresh.push_back(streams.uniform<T, Dev>(i, s, 2, m, n.num_fresh));       // (M_b, R, 2)
+          }
+          return std::pair{stack_rows(over), stack_rows(fresh)};  // (M, S, 2), (M, R, 2)
         });
   }
 
@@ -226,6 +287,38 @@ class Criterion {
     std::int64_t count = 0;  // sum of N_b
   };
 
+  static std::int64_t pairs(const std::vector<Matching>& matching) {
+    std::int64_t m = 0;
+    for (const Matching& mm : matching) m += static_cast<std::int64_t>(mm.size());
+    return m;
+  }
+
+  /// Tensors (n_i, P, 2) stacked along the first axis; undefined when there are none.
+  static Tensor<T, Dev> stack_rows(const std::vector<Tensor<T, Dev>>& parts) {
+    if (parts.empty()) return Tensor<T, Dev>();
+    if (parts.size() == 1) return parts.front();
+    const autograd::NoGrad no_grad;
+    std::vector<Var> vars(parts.begin(), parts.end());
+    return autograd::concat(vars, 0).value();  // (sum n_i, P, 2)
+  }
+
+  /// The batch's normalisers: num_masks (clamped to >= 1), and the means over processes of the
+  /// matched pairs and condition-term entries (those of this batch in one process).
+  struct Normalisers {
+    double num_masks = 1.0, matched = 0.0, entries = 0.0, targets = 0.0;
+  };
+
+  Normalisers normalisers(const BatchTargets& bt, std::int64_t b, std::int64_t q) const {
+    double v[kNormalisers] = {static_cast<double>(bt.count), 0.0, static_cast<double>(b * q)};
+    for (const SampleTargets<Dev>& t : *bt.samples)
+      v[1] += static_cast<double>(std::min(t.count(), q));
+    if (average_over_processes) average_over_processes(std::span<double>(v, kNormalisers));
+    for (const double x : v)
+      PSALM_CHECK(std::isfinite(x) && x >= 0, "criterion: average_over_processes returned ", x);
+    // ref: pretrain_criterion.py num_masks all-reduced / world size, clamp(min=1)
+    return {std::max(v[0], 1.0), v[1], v[2], v[0]};
+  }
+
   template <class MatcherPoints, class MaskPoints>
   CriterionOutput<T, Dev> run(const std::vector<Prediction>& predictions,
                               const std::vector<SampleTargets<Dev>>& targets, Task task,
@@ -233,12 +326,10 @@ class Criterion {
     const ConditionKind kind = condition_kind(task);
     const BatchTargets bt = check_inputs(predictions, targets, kind);
     CriterionOutput<T, Dev> out;
-    const double local = static_cast<double>(bt.count);
-    const double reduced = reduce_num_masks ? reduce_num_masks(local) : local;
-    PSALM_CHECK(std::isfinite(reduced), "criterion: reduce_num_masks returned ", reduced);
-    out.num_masks = std::max(reduced, 1.0);  // ref: pretrain_criterion.py clamp(min=1)
-    out.matchings.resize(predictions.size());
     const std::int64_t b = predictions.front().masks.size(0);
+    const Normalisers norm = normalisers(bt, b, predictions.front().masks.size(1));
+    out.num_masks = norm.num_masks;
+    out.matchings.resize(predictions.size());
     for (const std::size_t s : supervised_sets(predictions.size())) {
       const Prediction& p = predictions[s];
       const std::string suffix = s + 1 == predictions.size() ? "" : "_" + std::to_string(s);
@@ -254,14 +345,14 @@ class Criterion {
         out.total = out.total.defined() ? out.total + weighted : weighted;
       };
       if (kind == ConditionKind::referring)
-        add(kLossSeg, config_.class_weight, seg_term(p, matching, out.num_masks));
+        add(kLossSeg, config_.class_weight, seg_term(p, matching, norm));
       if (kind == ConditionKind::classes)
-        add(kLossClassName, config_.class_weight, class_term(p, matching, targets));
+        add(kLossClassName, config_.class_weight, class_term(p, matching, targets, norm));
       auto [loss_mask, loss_dice] = mask_terms(p, matching, bt, s, mask_points, out.num_masks);
       add(kLossMask, config_.mask_weight, loss_mask);
       add(kLossDice, config_.dice_weight, loss_dice);
       if (kind == ConditionKind::regions)
-        add(kLossRegion, config_.class_weight, region_term(p, matching, out.num_masks));
+        add(kLossRegion, config_.class_weight, region_term(p, matching, norm));
       out.matchings[s] = std::move(matching);
     }
     return out;
@@ -360,9 +451,11 @@ class Criterion {
   }
 
   /// ref: pretrain_criterion.py loss_class_name_labels (CE weight 1, the last class
-  /// no_object_weight; unmatched queries target the last class; weighted mean).
+  /// no_object_weight; unmatched queries target the last class; weighted mean). The mean's
+  /// divisor, sum_i w[y_i] = matched + (B Q - matched) no_object_weight (each target is matched
+  /// once), is the batch's over every process.
   Var class_term(const Prediction& p, const std::vector<Matching>& matching,
-                 const std::vector<SampleTargets<Dev>>& targets) const {
+                 const std::vector<SampleTargets<Dev>>& targets, const Normalisers& norm) const {
     const std::int64_t b = p.class_logits.size(0), q = p.class_logits.size(1),
                        c = p.class_logits.size(2);
     std::vector<std::int64_t> target(static_cast<std::size_t>(b * q), c - 1);  // (B * Q)
@@ -376,13 +469,19 @@ class Criterion {
     weight.back() = static_cast<T>(config_.no_object_weight);
     autograd::CrossEntropyOptions<T, Dev> opt;
     opt.weight = Tensor<T, Dev>::from_data(weight, {c});  // (C)
-    return autograd::cross_entropy(autograd::reshape(p.class_logits, {b * q, c}),
-                                   Tensor<std::int64_t, Dev>::from_data(target, {b * q}), opt);
+    opt.reduction = autograd::Reduction::sum;
+    const double divisor = norm.matched + (norm.entries - norm.matched) * config_.no_object_weight;
+    return autograd::scale(
+        autograd::cross_entropy(autograd::reshape(p.class_logits, {b * q, c}),
+                                Tensor<std::int64_t, Dev>::from_data(target, {b * q}), opt),
+        1.0 / divisor);
   }
 
   /// ref: pretrain_criterion.py loss_SEG_labels (target 1 on matched queries,
-  /// pos_weight = (B Q - num_masks) / num_masks, mean over B Q).
-  Var seg_term(const Prediction& p, const std::vector<Matching>& matching, double num_masks) const {
+  /// pos_weight = (B Q - num_masks) / num_masks, mean over B Q; B Q of the batch over every
+  /// process).
+  Var seg_term(const Prediction& p, const std::vector<Matching>& matching,
+               const Normalisers& norm) const {
     const std::int64_t b = p.seg_logits.size(0), q = p.seg_logits.size(1);
     std::vector<T> target(static_cast<std::size_t>(b * q), T(0));  // (B, Q, 1)
     for (std::int64_t i = 0; i < b; ++i)
@@ -390,16 +489,19 @@ class Criterion {
         target[static_cast<std::size_t>(i * q + qi)] = T(1);
     autograd::BceOptions<T, Dev> opt;
     opt.pos_weight = Tensor<T, Dev>::full(
-        {1}, static_cast<T>((static_cast<double>(b * q) - num_masks) / num_masks));  // (1)
-    return autograd::binary_cross_entropy_with_logits(
-        p.seg_logits, Tensor<T, Dev>::from_data(target, {b, q, 1}), opt);
+        {1}, static_cast<T>((norm.entries - norm.num_masks) / norm.num_masks));  // (1)
+    opt.reduction = autograd::Reduction::sum;
+    return autograd::scale(autograd::binary_cross_entropy_with_logits(
+                               p.seg_logits, Tensor<T, Dev>::from_data(target, {b, q, 1}), opt),
+                           1.0 / norm.entries);
   }
 
   /// ref: pretrain_criterion.py loss_region_labels (target[k, q] = 1 iff query q is matched to
   /// target k; all samples' (K_b, Q) logits flattened together; pos_weight =
-  /// (entries - num_masks) / num_masks, mean).
+  /// (entries - num_masks) / num_masks, mean). Entries are K_b Q = N_b Q per sample, so the
+  /// batch's over every process are targets * Q.
   Var region_term(const Prediction& p, const std::vector<Matching>& matching,
-                  double num_masks) const {
+                  const Normalisers& norm) const {
     std::vector<Var> flat;
     std::vector<T> target;
     for (std::size_t i = 0; i < p.region_logits.size(); ++i) {
@@ -415,12 +517,15 @@ class Criterion {
     }
     if (flat.empty()) return zero_like_masks(p);
     const auto entries = static_cast<std::int64_t>(target.size());
+    const double all_entries = norm.targets * static_cast<double>(p.masks.size(1));
     const Var x = flat.size() == 1 ? flat.front() : autograd::concat(flat, 0);  // (sum K_b Q)
     autograd::BceOptions<T, Dev> opt;
     opt.pos_weight = Tensor<T, Dev>::full(
-        {1}, static_cast<T>((static_cast<double>(entries) - num_masks) / num_masks));  // (1)
-    return autograd::binary_cross_entropy_with_logits(
-        x, Tensor<T, Dev>::from_data(target, {entries}), opt);
+        {1}, static_cast<T>((all_entries - norm.num_masks) / norm.num_masks));  // (1)
+    opt.reduction = autograd::Reduction::sum;
+    return autograd::scale(autograd::binary_cross_entropy_with_logits(
+                               x, Tensor<T, Dev>::from_data(target, {entries}), opt),
+                           1.0 / all_entries);
   }
 
   /// The matched targets read at their pair's points: (M, P), pairs in mask_terms' order.
@@ -468,7 +573,7 @@ class Criterion {
       for (const std::int64_t qi : matching[static_cast<std::size_t>(i)].queries)
         src.push_back(i * q + qi);
     const auto m = static_cast<std::int64_t>(src.size());
-    auto [over, fresh] = mask_points(set, m);
+    auto [over, fresh] = mask_points(set, matching);
     if (m == 0) {
       const Var zero = zero_like_masks(p);
       return {zero, zero};

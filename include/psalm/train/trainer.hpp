@@ -8,8 +8,14 @@
 // and atomic checkpoints from which `resume` continues bit-identically (every random draw is a
 // function of the seed and the step). Stage 1 trains only the projector on conversations
 // (vision-language alignment); stage 2 everything but (by default) the vision tower.
-// Depends on: psalm/{model, inputs, criterion, language_loss}, optim, train/{checkpoint,
-// task_mixer, evaluate, plot}. Test: tests/train/test_trainer.cpp.
+// Data parallel (docs/distributed.md) with a dist::Communicator of N ranks: each step's global
+// batch is N x batch_size samples, rank r encodes samples r B .. r B + B - 1 of it, every loss
+// is normalised by the global batch (num_masks and the other counts all-reduced), gradients are
+// averaged in buckets, and only rank 0 evaluates and writes metrics, plots and checkpoints; so N
+// ranks of batch B train as one process of batch N B.
+// Depends on: psalm/{model, inputs, criterion, language_loss}, optim, dist, train/{checkpoint,
+// task_mixer, evaluate, plot}. Test: tests/train/test_trainer.cpp,
+// tests/dist/mpi/dist_equivalence.cpp (2 ranks under mpirun).
 #pragma once
 
 #include <algorithm>
@@ -21,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -28,6 +35,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "psalm/dist/buckets.hpp"
+#include "psalm/dist/communicator.hpp"
 #include "psalm/optim/adamw.hpp"
 #include "psalm/optim/clip.hpp"
 #include "psalm/optim/schedule.hpp"
@@ -56,10 +65,10 @@ struct TrainerOptions {
   std::vector<std::string> tasks{"panoptic", "referring", "gres", "interactive"};
   std::vector<double> ratios;
   std::int64_t block = 16;
-  std::int64_t batch_size = 4;
-  std::int64_t steps = 0;  ///< total steps; 0: derived from `minutes`
-  double minutes = 0;      ///< time budget: the total is planned from the first steps' pace
-                           ///< and the budget is a hard stop
+  std::int64_t batch_size = 4;  ///< samples per step and rank (the global batch: ranks x this)
+  std::int64_t steps = 0;       ///< total steps; 0: derived from `minutes`
+  double minutes = 0;           ///< time budget: the total is planned from the first steps' pace
+                                ///< and the budget is a hard stop
   double lr = 1e-4;
   double weight_decay = 0.0;
   double warmup_fraction = 0.03;
@@ -113,19 +122,25 @@ struct StepReport {
   double grad_norm = 0.0;
   double seconds = 0.0;  ///< wall time of this run so far (since start or resume)
   double steps_per_second = 0.0;
+  /// Seconds this run has spent in collectives (data parallel; 0 in one process).
+  double communication_seconds = 0.0;
   bool skipped = false;
 };
 
 template <Device Dev = cpu>
 class Trainer {
  public:
+  /// `comm`: the ranks training together (null: this process alone); it must outlive the
+  /// trainer, and every rank must pass the same options and data.
   Trainer(PsalmModel<float, Dev>& model, const InputEncoder& encoder, TrainerOptions options,
-          DataSources data)
+          DataSources data, dist::Communicator* comm = nullptr)
       : model_(model),
         encoder_(encoder),
         opt_(std::move(options)),
         data_(std::move(data)),
-        criterion_(model.config().criterion, model.config().matcher) {
+        criterion_(model.config().criterion, model.config().matcher),
+        comm_(comm ? comm : &single_),
+        buckets_(*comm_) {
     opt_.validate();
     for (const std::string& t : opt_.tasks) {
       if (t == kConversation)
@@ -135,13 +150,19 @@ class Trainer {
     }
     std::vector<double> ratios = opt_.ratios;
     if (ratios.empty()) ratios.assign(opt_.tasks.size(), 1.0);
-    mixer_.emplace(ratios, opt_.block, opt_.batch_size);
+    mixer_.emplace(ratios, opt_.block, opt_.batch_size * comm_->size());
+    if (comm_->size() > 1)
+      criterion_.average_over_processes = [this](std::span<double> v) { average(v); };
     setup_parameters();
   }
 
   /// Steps completed (after a resume: those of the checkpoint).
   std::int64_t step() const { return step_; }
   std::int64_t total_steps() const { return total_; }
+  /// Seconds spent in collectives so far (0 in one process).
+  double communication_seconds() const {
+    return collective_seconds_ + buckets_.communication_seconds();
+  }
 
   /// Continues from the run folder's latest checkpoint (same options and data required).
   void resume() {
@@ -153,7 +174,11 @@ class Trainer {
                 "resume: the checkpoint was "
                 "trained with seed ",
                 state.at("seed").get<std::uint64_t>(), ", not ", opt_.seed);
+    const int ranks = state.value("ranks", 1);
+    PSALM_CHECK(ranks == comm_->size(), "resume: the checkpoint was trained by ", ranks,
+                " rank(s); resume it with the same number (this run has ", comm_->size(), ")");
     make_schedule();
+    if (!comm_->is_root()) return;
     // metrics.jsonl keeps the lines of steps the checkpoint has seen (a crash may have left
     // later ones).
     const fs::path metrics = opt_.out / "metrics.jsonl";
@@ -169,11 +194,17 @@ class Trainer {
   }
 
   /// Trains until the planned total. `on_step` sees every step; `on_eval` every evaluation.
+  /// Data parallel: only rank 0 calls them and writes the run folder.
   void run(const std::function<void(const StepReport&)>& on_step = {},
            const std::function<void(const EvaluationResult&, std::int64_t)>& on_eval = {}) {
-    fs::create_directories(opt_.out);
-    std::ofstream metrics(opt_.out / "metrics.jsonl", std::ios::app);
-    PSALM_CHECK(metrics.good(), "train: cannot write ", (opt_.out / "metrics.jsonl").string());
+    const bool root = comm_->is_root();
+    std::ofstream metrics;
+    if (root) {
+      fs::create_directories(opt_.out);
+      metrics.open(opt_.out / "metrics.jsonl", std::ios::app);
+      PSALM_CHECK(metrics.good(), "train: cannot write ", (opt_.out / "metrics.jsonl").string());
+    }
+    broadcast_parameters();
     if (opt_.steps > 0 && total_ == 0) total_ = opt_.steps;
     if (total_ > 0 && !schedule_) make_schedule();
     const auto start = std::chrono::steady_clock::now();
@@ -184,7 +215,7 @@ class Trainer {
       if (budget > 0 && (done == kTimingSteps || done == kRetimingSteps)) {
         // Time budget: plan the total from the pace so far (stored for resume), once early and
         // once more when the pace has settled; the budget itself is a hard stop below.
-        const double elapsed = seconds_since(start);
+        const double elapsed = root_seconds(start);
         const double per_step = elapsed / static_cast<double>(done);
         total_ = std::max<std::int64_t>(
             step_ + 1, step_ + static_cast<std::int64_t>((budget - elapsed) / per_step));
@@ -192,10 +223,13 @@ class Trainer {
       }
       if (!schedule_) make_provisional_schedule();
       StepReport r = train_step();
-      r.seconds = seconds_since(start);
+      // Every rank takes rank 0's clock, so all agree on the plan and on the hard stop.
+      r.seconds = budget > 0 ? root_seconds(start) : seconds_since(start);
       r.steps_per_second = static_cast<double>(step_ - first) / std::max(r.seconds, 1e-9);
+      r.communication_seconds = communication_seconds();
       if (budget > 0 && r.seconds >= budget && step_ < total_)
         total_ = r.total = step_;  // out of time: this step is the last (evaluated and saved)
+      if (!root) continue;
       if (on_step) on_step(r);
       if (step_ % opt_.log_every == 0 || step_ == total_) {
         nlohmann::json j = {{"step", step_},        {"total", total_},
@@ -212,13 +246,16 @@ class Trainer {
     }
   }
 
-  /// Writes a checkpoint of the current step (also done by run()).
+  /// Writes a checkpoint of the current step (also done by run()); rank 0 only.
   void checkpoint() {
+    if (!comm_->is_root()) return;
     save_checkpoint(opt_.out, step_, model_, model_.config().to_json(), named_,
                     {{"total_steps", total_},
                      {"seed", opt_.seed},
                      {"stage", opt_.stage},
-                     {"tasks", opt_.tasks}},
+                     {"tasks", opt_.tasks},
+                     {"ranks", comm_->size()},
+                     {"batch_size", opt_.batch_size}},
                     opt_.keep_checkpoints);
     write_loss_plot();
   }
@@ -228,6 +265,63 @@ class Trainer {
 
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+
+  /// v[i] = mean over the ranks of v[i] (host doubles), timed.
+  void average(std::span<double> v) {
+    const auto t = std::chrono::steady_clock::now();
+    comm_->all_reduce_sum(v.data(), v.size());
+    for (double& x : v) x /= static_cast<double>(comm_->size());
+    collective_seconds_ += seconds_since(t);
+  }
+
+  /// Rank 0's seconds since `start`, on every rank.
+  double root_seconds(std::chrono::steady_clock::time_point start) {
+    double s = comm_->is_root() ? seconds_since(start) : 0.0;
+    if (comm_->size() > 1) {
+      average(std::span<double>(&s, 1));
+      s *= static_cast<double>(comm_->size());
+    }
+    return s;
+  }
+
+  /// Every rank starts from rank 0's parameters (trainable or not).
+  void broadcast_parameters() {
+    if (comm_->size() == 1) return;
+    std::vector<Var<float, Dev>*> vars;
+    std::vector<Tensor<float, Dev>> values;
+    model_.for_each_parameter([&](const std::string&, Var<float, Dev>& p) {
+      vars.push_back(&p);
+      values.push_back(p.value());
+    });
+    buckets_.broadcast(values, 0);
+    for (std::size_t i = 0; i < vars.size(); ++i) vars[i]->value().assign(values[i]);
+  }
+
+  /// Data parallel, after the local backward: every rank's gradients are replaced by their
+  /// mean over the ranks. A parameter no rank reached keeps no gradient (as in one process);
+  /// one that only some ranks reached counts zeros for the others. `scalars` (the loss and its
+  /// terms, a "this rank failed" flag) are averaged in the same call.
+  void average_gradients(std::vector<double>& scalars) {
+    std::vector<Var<float, Dev>*> params;
+    for (auto& g : optimizer_->groups())
+      for (auto& p : g.params) params.push_back(&p);
+    const std::size_t n = scalars.size();
+    for (const auto* p : params) scalars.push_back(p->grad().defined() ? 1.0 : 0.0);
+    average(scalars);
+    std::vector<Tensor<float, Dev>> grads(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (scalars[n + i] == 0.0) continue;
+      grads[i] = params[i]->grad().defined() ? params[i]->grad()
+                                             : Tensor<float, Dev>::zeros(params[i]->shape());
+    }
+    scalars.resize(n);
+    buckets_.average(grads);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (!grads[i].defined()) continue;
+      params[i]->zero_grad();
+      params[i]->grad_ref().accumulate(std::move(grads[i]));
+    }
   }
 
   /// Which parameters train, and their groups (vision tower, projector, LLM, decoder).
@@ -284,37 +378,62 @@ class Trainer {
             .stream = (static_cast<std::uint64_t>(t) << 48) ^ static_cast<std::uint64_t>(index)};
   }
 
+  /// The id of sample `index` of task `t`: its encoding stream and its point streams.
+  static std::uint64_t sample_id(std::size_t t, std::int64_t index) {
+    return (static_cast<std::uint64_t>(t) << 48) ^ static_cast<std::uint64_t>(index);
+  }
+
+  /// True on every rank when `bad` is true on any (one collective when data parallel).
+  bool any_rank(bool bad) {
+    if (comm_->size() == 1) return bad;
+    double v = bad ? 1.0 : 0.0;
+    average(std::span<double>(&v, 1));
+    return v > 0.0;
+  }
+
   StepReport train_step() {
     const MixedBatch mb = mixer_->batch(step_);
     const std::string& task = opt_.tasks[mb.task];
+    // This rank's samples of the global batch: positions rank B .. rank B + B - 1.
+    const std::int64_t first = mb.first_sample + comm_->rank() * opt_.batch_size;
+    const bool parallel = comm_->size() > 1;
     StepReport r;
     r.task = task;
     Var<float, Dev> total;
     if (task == kConversation) {
       std::vector<EncodedConversation> encoded;
       for (std::int64_t i = 0; i < opt_.batch_size; ++i)
-        encoded.push_back(encoder_.encode(data_.conversations(mb.first_sample + i)));
+        encoded.push_back(encoder_.encode(data_.conversations(first + i)));
       const PsalmBatch<float> batch = collate(std::span<const EncodedConversation>(encoded));
-      total = next_token_loss(model_.language_logits(to_device(batch)), batch.sequence.labels);
+      double tokens = 0.0;  // data parallel: the global batch's labelled positions per rank
+      if (parallel) {
+        tokens = static_cast<double>(labelled_positions(batch.sequence.labels));
+        average(std::span<double>(&tokens, 1));
+      }
+      total =
+          next_token_loss(model_.language_logits(to_device(batch)), batch.sequence.labels, tokens);
       r.terms.emplace_back("loss_llm", static_cast<double>(total.value().item()));
     } else {
       const auto& source = data_.train.at(task);
       std::vector<EncodedExample> encoded;
+      SamplePointStreams points{.seed = opt_.seed ^ 0x9011715ull, .sample_ids = {}};
       for (std::int64_t i = 0; i < opt_.batch_size; ++i) {
-        Example ex = source(mb.first_sample + i);
+        Example ex = source(first + i);
         PSALM_CHECK(ex.task == parse_task(task), "train: the ", task, " source gave a ",
                     to_string(ex.task), " example");
-        encoded.push_back(encoder_.encode(ex, encode_options(mb.task, mb.first_sample + i)));
+        encoded.push_back(encoder_.encode(ex, encode_options(mb.task, first + i)));
+        points.sample_ids.push_back(sample_id(mb.task, first + i));
       }
       const EncodedBatch batch = collate(encoded);
       model_.train();
       const PsalmOutput<float, Dev> out = model_(to_device(batch.inputs));
-      if (const std::string bad = non_finite_prediction(out.predictions); !bad.empty()) {
+      const std::string bad = non_finite_prediction(out.predictions);
+      if (any_rank(!bad.empty())) {
         if (!opt_.skip_non_finite)
-          fail("train: step ", step_ + 1, " (", task, "): the ", bad, " are not finite");
+          fail("train: step ", step_ + 1, " (", task, "): the ",
+               bad.empty() ? "predictions of another rank" : bad, " are not finite");
         return skipped_step(std::move(r));
       }
-      PointSampler points(opt_.seed ^ 0x9011715ull, static_cast<std::uint64_t>(step_) << 10);
       const CriterionOutput<float, Dev> loss =
           criterion_(out.predictions, to_device(batch.targets), parse_task(task), points);
       total = loss.total;
@@ -322,7 +441,7 @@ class Trainer {
       std::vector<std::string> order;
       for (const LossTerm<float, Dev>& t : loss.terms) {
         const double v = static_cast<double>(t.value.value().item());
-        if (!std::isfinite(v) && !opt_.skip_non_finite)
+        if (!std::isfinite(v) && !opt_.skip_non_finite && !parallel)
           fail("train: step ", step_ + 1, " (", task, "): loss term ", t.name, " is ", v);
         const std::string base = t.name.substr(0, t.name.find_last_not_of("0123456789_") + 1);
         if (!sums.contains(base)) order.push_back(base);
@@ -332,12 +451,31 @@ class Trainer {
     }
     r.loss = static_cast<double>(total.value().item());
     r.lr = optimizer_->groups().empty() ? 0.0 : max_lr();
-    if (!std::isfinite(r.loss)) {
+    bool finite = std::isfinite(r.loss);
+    if (parallel) {
+      // The loss and its terms become the global batch's (the mean over ranks), and a rank
+      // whose loss is not finite makes every rank skip (or stop) this step.
+      if (finite) autograd::backward(total);
+      std::vector<double> scalars{finite ? 0.0 : 1.0, finite ? r.loss : 0.0};
+      for (const auto& [name, v] : r.terms) scalars.push_back(std::isfinite(v) ? v : 0.0);
+      average_gradients(scalars);
+      if (scalars[0] > 0.0) {
+        if (!opt_.skip_non_finite)
+          fail("train: step ", step_ + 1, " (", task, "): the loss is ",
+               finite ? "not finite on another rank" : std::to_string(r.loss));
+        finite = false;
+        r.loss = NAN;
+      } else {
+        r.loss = scalars[1];
+        for (std::size_t k = 0; k < r.terms.size(); ++k) r.terms[k].second = scalars[2 + k];
+      }
+    }
+    if (!finite) {
       if (!opt_.skip_non_finite)
         fail("train: step ", step_ + 1, " (", task, "): the loss is ", r.loss);
       r.skipped = true;
     } else {
-      autograd::backward(total);
+      if (!parallel) autograd::backward(total);
       std::vector<Var<float, Dev>> params;
       for (auto& g : optimizer_->groups())
         for (auto& p : g.params) params.push_back(p);
@@ -467,6 +605,10 @@ class Trainer {
   TrainerOptions opt_;
   DataSources data_;
   Criterion<float, Dev> criterion_;
+  dist::SingleProcess single_;
+  dist::Communicator* comm_;
+  dist::Buckets<Dev> buckets_;
+  double collective_seconds_ = 0.0;
   std::optional<TaskMixer> mixer_;
   std::optional<optim::AdamW<float, Dev>> optimizer_;
   std::optional<optim::LambdaLr<optim::AdamW<float, Dev>>> schedule_;

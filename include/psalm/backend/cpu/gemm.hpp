@@ -605,6 +605,15 @@ void gemm(const GemmProblem<T>& p, CpuGemmEngine engine) {
   }
 }
 
+/// Runs every CPU loop and engine on `threads` threads from now on: psalm's OpenMP loops and
+/// oneDNN (OpenMP) and OpenBLAS (its own pool). Data-parallel ranks on one machine each take
+/// their share of the cores (`psalm train --threads`).
+inline void set_threads(int threads) {
+  PSALM_CHECK(threads >= 1, "set_threads: need at least one thread, got ", threads);
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
 }  // namespace cpu_backend
 
 template <>
