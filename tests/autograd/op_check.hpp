@@ -16,8 +16,12 @@
 
 namespace psalm::testing {
 
+/// The inputs of an op under test, as the lambdas given to the checks take them.
 template <class T>
-using VarFn = std::function<autograd::Var<T>(const std::vector<autograd::Var<T>>&)>;
+using Vars = std::vector<autograd::Var<T>>;
+
+template <class T>
+using VarFn = std::function<autograd::Var<T>(const Vars<T>&)>;
 
 /// Offset (in elements) of the element with row-major logical index i in a strided view.
 inline std::int64_t element_offset(const Shape& shape, const Dims& strides, std::int64_t i) {

@@ -8,11 +8,7 @@
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}  // namespace
+using testing::Vars;
 
 TEST_CASE("dropout: backward matches finite differences and uses the forward mask",
           "[autograd][dropout]") {

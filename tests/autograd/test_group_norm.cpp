@@ -7,11 +7,9 @@
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-
 void check_torch(const std::string& name, const testing::VarFn<float>& f) {
   testing::check_against_torch("../autograd_ops2/group_norm", name, f, 5e-5, 5e-5);
 }

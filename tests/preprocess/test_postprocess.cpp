@@ -14,18 +14,10 @@
 #include "support/fixtures.hpp"
 
 using namespace psalm;
+using testing::ImageCase;
+using testing::kImageCases;
 
 namespace {
-
-struct Case {
-  std::string name;
-  std::int64_t h, w, seed;
-};
-const std::vector<Case> kCases = {{"landscape_480x640", 480, 640, 1},
-                                  {"coco_375x500", 375, 500, 2},
-                                  {"portrait_500x333", 500, 333, 3},
-                                  {"small_37x50", 37, 50, 4},
-                                  {"exact_192x256", 192, 256, 5}};
 
 constexpr double kEdgeTol = 2e-4;
 
@@ -37,7 +29,7 @@ Tensor<float> samples(const Tensor<float>& t) {  // t[:, ::23, ::19]
 
 TEST_CASE("postprocess_to_original: matches F.interpolate + detectron2 sem_seg_postprocess",
           "[postprocess]") {
-  for (const Case& c : kCases) {
+  for (const ImageCase& c : kImageCases) {
     const io::SafetensorsFile f = io::SafetensorsFile::open(
         std::string(PSALM_TEST_DATA_DIR) + "/preprocess/" + c.name + ".safetensors");
     for (const std::int64_t target : {128, 256, 1024}) {
