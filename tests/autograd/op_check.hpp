@@ -13,6 +13,7 @@
 #include "psalm/autograd.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tolerances.hpp"
 
 namespace psalm::testing {
 
@@ -76,7 +77,8 @@ inline void check_gradients(const VarFn<double>& f, const std::vector<Tensor<dou
 /// Forward and backward in float of `f` on the case `name` of tests/data/autograd/<file>.json
 /// match PyTorch (computed in float64).
 inline void check_against_torch(const std::string& file, const std::string& name,
-                                const VarFn<float>& f, double rtol = 2e-5, double atol = 2e-5) {
+                                const VarFn<float>& f, double rtol = tol::f32_op_rtol,
+                                double atol = tol::f32_op_atol) {
   INFO("case " << file << ": " << name);
   const auto all = load_json("autograd/" + file + ".json");
   const auto& c = all.at(name);

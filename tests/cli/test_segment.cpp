@@ -22,6 +22,9 @@
 #include "support/cli_program.hpp"
 #include "support/rle.hpp"
 #include "support/tiny_model.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using testing::ProgramRun;
@@ -166,7 +169,7 @@ TEST_CASE("psalm segment: the program's answers are the library's", "[cli][segme
     CHECK(io::load_binary_mask(out.path / prompts[1]["masks"][k]["file"].get<std::string>())
               .to_vector() == regions.masks[k].mask.to_vector());
     CHECK(prompts[1]["masks"][k]["score"].get<double>() ==
-          Approx(regions.masks[k].score).epsilon(1e-4));
+          Approx(regions.masks[k].score).epsilon(tol::segment_program_score_rtol));
   }
 }
 

@@ -14,6 +14,9 @@
 #include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/preprocess.hpp"
 #include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using testing::ImageCase;
@@ -83,7 +86,7 @@ TEST_CASE("preprocess_image: matches Pillow BILINEAR + pad 128 + torch normalisa
       for (std::int64_t ch = 0; ch < 3; ++ch) {
         double sum = 0;
         for (std::int64_t i = 0; i < target * target; ++i) sum += px[ch * target * target + i];
-        CHECK(sum == Approx(sums[ch]).epsilon(1e-9).margin(1e-6));
+        CHECK(sum == Approx(sums[ch]).epsilon(tol::f64_sum_of_f32_rtol).margin(tol::f32_atol));
       }
       const auto mask = p.padding_mask.to_vector();
       double masked = 0;
