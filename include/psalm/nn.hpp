@@ -1,6 +1,7 @@
 // psalm/nn.hpp — the module layer: Module and its named-parameter registry, state dicts and
 // strict loading, initialisation, the common layers, multi-scale FeatureMaps and the map <->
 // tokens views, and the `psalm forward` Component. Include this to build models.
+// Test: tests/nn/test_module.cpp.
 #pragma once
 
 #include "psalm/autograd.hpp"

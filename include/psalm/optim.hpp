@@ -1,6 +1,6 @@
 // psalm/optim.hpp — optimizers for training with the tape autograd: AdamW and SGD over
 // parameter groups, learning-rate schedules (LambdaLR multipliers) and gradient clipping by
-// global norm. docs/optim.md shows a training loop. Tests: tests/optim/.
+// global norm. docs/optim.md shows a training loop. Test: tests/optim/test_adamw.cpp.
 #pragma once
 
 #include "psalm/optim/adamw.hpp"

@@ -1,5 +1,6 @@
 // psalm/tensor.hpp — everything needed to use CPU tensors: Tensor, expressions, reductions,
 // matmul and the CPU backend. CUDA code includes psalm/cuda.cuh instead.
+// Test: tests/tensor/test_tensor.cpp.
 #pragma once
 
 #include "psalm/backend/cpu/executor.hpp"

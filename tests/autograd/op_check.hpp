@@ -13,11 +13,16 @@
 #include "psalm/autograd.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tolerances.hpp"
 
 namespace psalm::testing {
 
+/// The inputs of an op under test, as the lambdas given to the checks take them.
 template <class T>
-using VarFn = std::function<autograd::Var<T>(const std::vector<autograd::Var<T>>&)>;
+using Vars = std::vector<autograd::Var<T>>;
+
+template <class T>
+using VarFn = std::function<autograd::Var<T>(const Vars<T>&)>;
 
 /// Offset (in elements) of the element with row-major logical index i in a strided view.
 inline std::int64_t element_offset(const Shape& shape, const Dims& strides, std::int64_t i) {
@@ -72,7 +77,8 @@ inline void check_gradients(const VarFn<double>& f, const std::vector<Tensor<dou
 /// Forward and backward in float of `f` on the case `name` of tests/data/autograd/<file>.json
 /// match PyTorch (computed in float64).
 inline void check_against_torch(const std::string& file, const std::string& name,
-                                const VarFn<float>& f, double rtol = 2e-5, double atol = 2e-5) {
+                                const VarFn<float>& f, double rtol = tol::f32_op_rtol,
+                                double atol = tol::f32_op_atol) {
   INFO("case " << file << ": " << name);
   const auto all = load_json("autograd/" + file + ".json");
   const auto& c = all.at(name);

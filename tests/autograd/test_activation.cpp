@@ -7,11 +7,7 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}
+using testing::Vars;
 
 TEST_CASE("activation: backward matches finite differences", "[autograd][activation]") {
   const auto x = Tensor<double>::randn({5, 4}, 21, 0.0, 2.0).permute({1, 0});  // (4, 5) view

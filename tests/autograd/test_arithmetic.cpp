@@ -7,11 +7,7 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}
+using testing::Vars;
 
 TEST_CASE("arithmetic: broadcast add/sub/mul/div backward matches finite differences",
           "[autograd][arithmetic]") {

@@ -11,10 +11,9 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
 // op_check reads tests/data/autograd/<file>.json; these fixtures live beside it.
 const std::string kFile = "../autograd_ops3/attention";
 

@@ -3,17 +3,19 @@
 // and sliced inputs, odd sizes) and PyTorch (tests/data/autograd_ops2/conv2d.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/conv2d.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-
 void check_torch(const std::string& name, const testing::VarFn<float>& f) {
-  testing::check_against_torch("../autograd_ops2/conv2d", name, f, 5e-5, 5e-5);
+  testing::check_against_torch("../autograd_ops2/conv2d", name, f, tol::f32_window_rtol,
+                               tol::f32_window_atol);
 }
 }  // namespace
 
@@ -118,11 +120,12 @@ TEST_CASE("conv2d: a batch cut into column chunks equals one sample at a time",
     const auto ws = Var<float>::parameter(w.value());
     const Var<float> ys = conv2d(xs, ws, {}, {.padding = {1, 1}});
     testing::require_close(ys.value(), Tensor<double>(cast<double>(y.value().narrow(0, s, 1))),
-                           1e-6, 1e-6);
+                           tol::f32_ulps, tol::f32_atol);
     backward(ys, d_y.narrow(0, s, 1).contiguous());
-    testing::require_close(xs.grad(), Tensor<double>(cast<double>(x.grad().narrow(0, s, 1))), 1e-6,
-                           1e-6);
+    testing::require_close(xs.grad(), Tensor<double>(cast<double>(x.grad().narrow(0, s, 1))),
+                           tol::f32_ulps, tol::f32_atol);
     d_w_sum.assign(d_w_sum + ws.grad());
   }
-  testing::require_close(w.grad(), Tensor<double>(cast<double>(d_w_sum)), 1e-4, 1e-3);
+  testing::require_close(w.grad(), Tensor<double>(cast<double>(d_w_sum)), tol::f32_grad_rtol,
+                         tol::f32_batch_sum_atol);
 }

@@ -4,15 +4,17 @@
 // (tests/data/autograd_ops3/dice.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/dice.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
 const std::string kFile = "../autograd_ops3/dice";  // beside tests/data/autograd/
 }  // namespace
 
@@ -43,8 +45,9 @@ TEST_CASE("dice: a mask equal to its target far from the boundary costs almost n
   const auto y = Tensor<double>::from_data({1, 0, 1, 0, 0, 0}, Shape{2, 3});
   const auto x = Var<double>(Tensor<double>(where(y > 0.5, 40.0, -40.0)));
   const auto per_mask = dice_loss(x, y, {.reduction = Reduction::none}).value().to_vector();
-  REQUIRE(per_mask[0] == Approx(0.0).margin(1e-12));
-  REQUIRE(per_mask[1] == Approx(0.0).margin(1e-12));  // empty target, empty prediction: (0+1)/(0+1)
+  REQUIRE(per_mask[0] == Approx(0.0).margin(tol::f64_atol));
+  REQUIRE(per_mask[1] ==
+          Approx(0.0).margin(tol::f64_atol));  // empty target, empty prediction: (0+1)/(0+1)
 }
 
 TEST_CASE("dice: mismatched target or negative num_masks is a psalm::Error", "[autograd][dice]") {

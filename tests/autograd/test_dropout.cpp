@@ -4,15 +4,14 @@
 // seeding. There is no PyTorch parity: PyTorch's generator draws other masks by design.
 #include "op_check.hpp"
 #include "psalm/autograd/ops/dropout.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}  // namespace
+using testing::Vars;
 
 TEST_CASE("dropout: backward matches finite differences and uses the forward mask",
           "[autograd][dropout]") {
@@ -30,7 +29,8 @@ TEST_CASE("dropout: backward matches finite differences and uses the forward mas
   const Tensor<double> d_y = Tensor<double>::randn({1000}, 112);
   backward(y, d_y);
   for (std::int64_t i = 0; i < 1000; ++i)
-    REQUIRE(leaf.grad().item({i}) == Approx(y.value().item({i}) * d_y.item({i})).epsilon(1e-15));
+    REQUIRE(leaf.grad().item({i}) ==
+            Approx(y.value().item({i}) * d_y.item({i})).epsilon(tol::f64_ulps));
 }
 
 TEST_CASE("dropout: drops a fraction p of elements and scales the rest by 1 / (1 - p)",
@@ -41,7 +41,7 @@ TEST_CASE("dropout: drops a fraction p of elements and scales the rest by 1 / (1
     const std::vector<float> y = dropout(x, {.p = p, .rng = {42, 0}}).value().to_vector();
     std::int64_t dropped = 0;
     for (float v : y) {
-      REQUIRE((v == 0.0f || v == Approx(3.0 / (1.0 - p)).epsilon(1e-6)));
+      REQUIRE((v == 0.0f || v == Approx(3.0 / (1.0 - p)).epsilon(tol::f32_ulps)));
       dropped += v == 0.0f;
     }
     REQUIRE(std::fabs(dropped - p * n) < 5 * std::sqrt(n * p * (1 - p)));
@@ -59,7 +59,7 @@ TEST_CASE("drop_path: keeps or drops whole samples", "[autograd][dropout]") {
     for (std::int64_t i = 0; i < 3; ++i)
       for (std::int64_t j = 0; j < 2; ++j)
         REQUIRE(y.item({s, i, j}) ==
-                Approx(zero ? 0.0f : x.value().item({s, i, j}) / 0.75f).margin(1e-6));
+                Approx(zero ? 0.0f : x.value().item({s, i, j}) / 0.75f).margin(tol::f32_atol));
   }
   REQUIRE(std::fabs(dropped - 100) < 5 * std::sqrt(400 * 0.25 * 0.75));
 }

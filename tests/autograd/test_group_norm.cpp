@@ -3,17 +3,19 @@
 // PyTorch (tests/data/autograd_ops2/group_norm.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/group_norm.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-
 void check_torch(const std::string& name, const testing::VarFn<float>& f) {
-  testing::check_against_torch("../autograd_ops2/group_norm", name, f, 5e-5, 5e-5);
+  testing::check_against_torch("../autograd_ops2/group_norm", name, f, tol::f32_window_rtol,
+                               tol::f32_window_atol);
 }
 }  // namespace
 
@@ -48,8 +50,8 @@ TEST_CASE("group_norm: each group of the output has zero mean and unit variance"
     for (int j = 0; j < 64; ++j) m += v[r * 64 + j];
     m /= 64;
     for (int j = 0; j < 64; ++j) q += (v[r * 64 + j] - m) * (v[r * 64 + j] - m);
-    REQUIRE(std::fabs(m) < 1e-5);
-    REQUIRE(q / 64 == Approx(1.0).epsilon(1e-4));
+    REQUIRE(std::fabs(m) < tol::f32_sum_atol);
+    REQUIRE(q / 64 == Approx(1.0).epsilon(tol::f32_grad_rtol));
   }
 }
 

@@ -7,10 +7,9 @@
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
 const std::string kFile = "../autograd_ops2/index_select";
 }  // namespace
 

@@ -7,10 +7,9 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
 const testing::VarFn<double> mm = [](const Vars<double>& v) { return matmul(v[0], v[1]); };
 const testing::VarFn<float> mmf = [](const Vars<float>& v) { return matmul(v[0], v[1]); };
 }  // namespace

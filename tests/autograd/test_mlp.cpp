@@ -5,6 +5,9 @@
 #include <string>
 
 #include "op_check.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::autograd;
@@ -62,13 +65,14 @@ TEST_CASE(
     INFO("step " << step);
     const auto loss = mlp_loss(p, x, target);
     REQUIRE(loss.value().item() ==
-            Approx(j[std::string("loss") + step].get<double>()).epsilon(1e-5));
+            Approx(j[std::string("loss") + step].get<double>()).epsilon(tol::f32_sum_rtol));
     backward(loss);
     for (const char* name : kNames) {
       INFO("gradient of " << name);
       testing::require_close(
           p.at(name).grad(),
-          testing::tensor_from_json<double>(j[std::string("grads") + step][name]), 1e-4, 1e-6);
+          testing::tensor_from_json<double>(j[std::string("grads") + step][name]),
+          tol::f32_grad_rtol, tol::f32_atol);
     }
     sgd_step(p, lr);
   }

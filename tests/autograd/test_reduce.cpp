@@ -7,11 +7,7 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}
+using testing::Vars;
 
 TEST_CASE("reduce: sum, mean and max backward match finite differences", "[autograd][reduce]") {
   const auto x = Tensor<double>::randn({4, 3, 2}, 41).permute({2, 1, 0});  // (2, 3, 4) view

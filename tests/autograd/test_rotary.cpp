@@ -5,12 +5,14 @@
 #include <cmath>
 
 #include "op_check.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
-
-using Vars = std::vector<Var<double>>;
+using testing::Vars;
 
 TEST_CASE("rotary: tables, gradients, norms kept", "[autograd][rotary]") {
   const auto tables = RotaryTables<double>::make(4, 10000.0, 2, 3);  // positions 2..4, (3, 2)
@@ -22,14 +24,14 @@ TEST_CASE("rotary: tables, gradients, norms kept", "[autograd][rotary]") {
 
   const auto x = Tensor<double>::randn({2, 2, 3, 6}, 41).permute({0, 2, 1, 3});  // (2, 3, 2, 6)
   const auto t2 = RotaryTables<double>::make(4, 10000.0, 0, 3);
-  check_gradients([&](const Vars& v) { return apply_rotary(v[0], t2); }, {x});
+  check_gradients([&](const Vars<double>& v) { return apply_rotary(v[0], t2); }, {x});
 
   const Tensor<double> y = apply_rotary(Var<double>(x), t2).value();  // (2, 3, 2, 6)
   for (std::int64_t l = 0; l < 3; ++l)
     for (std::int64_t i = 0; i < 2; ++i) {  // pair (i, i + 2) of head 1 of batch 1
       const double before = std::hypot(x.item({1, l, 1, i}), x.item({1, l, 1, i + 2}));
       const double after = std::hypot(y.item({1, l, 1, i}), y.item({1, l, 1, i + 2}));
-      CHECK(after == Approx(before).epsilon(1e-14));
+      CHECK(after == Approx(before).epsilon(tol::f64_short));
     }
   CHECK(y.item({1, 2, 1, 5}) == x.item({1, 2, 1, 5}));  // past rotary_dim: copied
 

@@ -6,11 +6,7 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}
+using testing::Vars;
 
 TEST_CASE("select: where and masked_fill backward match finite differences", "[autograd][select]") {
   const auto cond = Tensor<std::uint8_t>::from_data({1, 0, 1, 0, 0, 1}, {2, 3});

@@ -7,11 +7,7 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
-
-namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
-}
+using testing::Vars;
 
 TEST_CASE("shape: view ops and joins backward match finite differences", "[autograd][shape]") {
   const auto x = Tensor<double>::randn({4, 3, 2}, 81).permute({2, 1, 0});  // (2, 3, 4) view

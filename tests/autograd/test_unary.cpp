@@ -7,10 +7,9 @@ using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_against_torch;
 using testing::check_gradients;
+using testing::Vars;
 
 namespace {
-template <class T>
-using Vars = std::vector<Var<T>>;
 // |x| in [0.3, 1.5] with random signs, as a transposed (non-contiguous) view.
 Tensor<double> away_from_zero(std::uint64_t seed) {
   const auto u = Tensor<double>::rand({4, 3}, seed);

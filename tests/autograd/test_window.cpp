@@ -10,8 +10,7 @@
 using namespace psalm;
 using namespace psalm::autograd;
 using testing::check_gradients;
-
-using Vars = std::vector<Var<double>>;
+using testing::Vars;
 
 TEST_CASE("window ops: partition and reverse backward match finite differences",
           "[autograd][window]") {
@@ -20,10 +19,10 @@ TEST_CASE("window ops: partition and reverse backward match finite differences",
     INFO("map " << h << "x" << w << ", window " << win << ", shift " << shift);
     const WindowGrid g(h, w, win, shift);
     const auto x = Tensor<double>::randn({2, w, h, 2}, 31).permute({0, 2, 1, 3});  // (2, H, W, 2)
-    check_gradients([&](const Vars& v) { return window_partition(v[0], g); }, {x});
+    check_gradients([&](const Vars<double>& v) { return window_partition(v[0], g); }, {x});
     const auto windows =
         Tensor<double>::randn({2 * g.num_windows(), 2, win * win}, 32).transpose(1, 2);
-    check_gradients([&](const Vars& v) { return window_reverse(v[0], g); }, {windows});
+    check_gradients([&](const Vars<double>& v) { return window_reverse(v[0], g); }, {windows});
   }
 }
 
@@ -59,7 +58,7 @@ TEST_CASE("window ops: window_self_attention backward matches finite differences
   for (bool shifted : {false, true}) {
     INFO("shifted " << shifted);
     check_gradients(
-        [&](const Vars& v) {
+        [&](const Vars<double>& v) {
           return window_self_attention(v[0], v[1], shifted ? regions : Tensor<std::uint8_t>(), 2);
         },
         {qkv, bias});

@@ -7,6 +7,8 @@
 #include "psalm/tensor.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 
 namespace {
@@ -74,28 +76,28 @@ void check_engine(CpuGemmEngine engine, double rtol) {
 }  // namespace
 
 TEST_CASE("OpenBLAS engine: f32 and f64 on every layout", "[backend][gemm]") {
-  check_engine<float>(CpuGemmEngine::openblas, 1e-5);
-  check_engine<double>(CpuGemmEngine::openblas, 1e-12);
+  check_engine<float>(CpuGemmEngine::openblas, tol::f32_sum_rtol);
+  check_engine<double>(CpuGemmEngine::openblas, tol::f64_rtol);
 }
 
 TEST_CASE("oneDNN engine: f32 on every layout", "[backend][gemm]") {
-  check_engine<float>(CpuGemmEngine::onednn, 1e-5);
+  check_engine<float>(CpuGemmEngine::onednn, tol::f32_sum_rtol);
 }
 
 TEST_CASE("Eigen engine: f32, f64 and bf16 on every layout", "[backend][gemm]") {
-  check_engine<float>(CpuGemmEngine::eigen, 1e-5);
-  check_engine<double>(CpuGemmEngine::eigen, 1e-12);
-  check_engine<bf16>(CpuGemmEngine::eigen, 1e-5);  // bf16 inputs are exact in float
+  check_engine<float>(CpuGemmEngine::eigen, tol::f32_sum_rtol);
+  check_engine<double>(CpuGemmEngine::eigen, tol::f64_rtol);
+  check_engine<bf16>(CpuGemmEngine::eigen, tol::f32_sum_rtol);  // bf16 inputs are exact in float
 }
 
 TEST_CASE("bf16 GEMM: exact-in-float products agree on every engine this CPU has",
           "[backend][gemm]") {
-  check_engine<bf16>(CpuGemmEngine::openblas, 1e-5);  // widened to f32: exact operands
-  check_engine<bf16>(CpuGemmEngine::automatic, 1e-5);
+  check_engine<bf16>(CpuGemmEngine::openblas, tol::f32_sum_rtol);  // widened to f32: exact operands
+  check_engine<bf16>(CpuGemmEngine::automatic, tol::f32_sum_rtol);
   if (cpu_backend::onednn_has_bf16()) {
-    check_engine<bf16>(CpuGemmEngine::onednn, 1e-5);
+    check_engine<bf16>(CpuGemmEngine::onednn, tol::f32_sum_rtol);
   } else {
-    REQUIRE_THROWS_WITH(check_engine<bf16>(CpuGemmEngine::onednn, 1e-5),
+    REQUIRE_THROWS_WITH(check_engine<bf16>(CpuGemmEngine::onednn, tol::f32_sum_rtol),
                         Catch::Contains("no bf16 matmul"));
     WARN("this CPU has no bf16 matmul kernels in oneDNN; bf16 runs through f32 conversion");
   }

@@ -25,6 +25,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -374,12 +376,12 @@ TEST_CASE("cli inspect --stats: exact integers, stable std, empty tensors, NaN i
   const auto& i64 = rows.at("int64").at("stats");
   CHECK(i64.at("min").get<std::int64_t>() == std::numeric_limits<std::int64_t>::min());
   CHECK(i64.at("max").get<std::int64_t>() == std::numeric_limits<std::int64_t>::max());
-  CHECK(i64.at("mean").get<double>() == Approx(274877906944.0).epsilon(1e-12));
-  CHECK(i64.at("std").get<double>() == Approx(7.530851732716341e18).epsilon(1e-12));
+  CHECK(i64.at("mean").get<double>() == Approx(274877906944.0).epsilon(tol::f64_rtol));
+  CHECK(i64.at("std").get<double>() == Approx(7.530851732716341e18).epsilon(tol::f64_rtol));
   // float64 [pi, -1e300, 5e-324]: statistics.stdev gives 5.773502691896258e+299 (no overflow).
   const auto& f64 = rows.at("float64").at("stats");
-  CHECK(f64.at("std").get<double>() == Approx(5.773502691896258e+299).epsilon(1e-12));
-  CHECK(f64.at("mean").get<double>() == Approx(-3.3333333333333335e+299).epsilon(1e-12));
+  CHECK(f64.at("std").get<double>() == Approx(5.773502691896258e+299).epsilon(tol::f64_rtol));
+  CHECK(f64.at("mean").get<double>() == Approx(-3.3333333333333335e+299).epsilon(tol::f64_rtol));
   // float32 holds inf and NaN: numpy's min / max / mean / std are all NaN; said as strings.
   const auto& f32 = rows.at("float32").at("stats");
   for (const char* k : {"min", "max", "mean", "std"}) CHECK(f32.at(k) == "nan");

@@ -20,7 +20,11 @@
 #include "psalm/psalm/segmenter.hpp"
 #include "psalm/psalm/visual_prompt.hpp"
 #include "support/cli_program.hpp"
+#include "support/rle.hpp"
 #include "support/tiny_model.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using testing::ProgramRun;
@@ -51,13 +55,6 @@ const Inputs& inputs() {
 }
 
 nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
-
-Tensor<std::uint8_t> decode_rle(const nlohmann::json& segmentation) {
-  const io::Rle rle = io::rle_from_json(segmentation);
-  Tensor<std::uint8_t> m(Shape{rle.height, rle.width});
-  io::rle_decode_into(rle, m.data());
-  return m;
-}
 
 }  // namespace
 
@@ -98,7 +95,7 @@ TEST_CASE("psalm segment: several images and prompts, every output read back", "
         const auto& res = results[listed];
         CHECK(res["image_id"] == image["id"]);
         CHECK(res["score"] == m["score"]);
-        CHECK(decode_rle(res["segmentation"]).to_vector() == png.to_vector());
+        CHECK(testing::decode_coco_rle(res["segmentation"]).to_vector() == png.to_vector());
         CHECK(detections[listed].segmentation.height == h);
         std::int64_t area = 0;
         for (std::uint8_t v : png.to_vector()) area += v;
@@ -172,7 +169,7 @@ TEST_CASE("psalm segment: the program's answers are the library's", "[cli][segme
     CHECK(io::load_binary_mask(out.path / prompts[1]["masks"][k]["file"].get<std::string>())
               .to_vector() == regions.masks[k].mask.to_vector());
     CHECK(prompts[1]["masks"][k]["score"].get<double>() ==
-          Approx(regions.masks[k].score).epsilon(1e-4));
+          Approx(regions.masks[k].score).epsilon(tol::segment_program_score_rtol));
   }
 }
 

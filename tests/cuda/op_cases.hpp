@@ -16,8 +16,11 @@
 #include "psalm/autograd/ops.hpp"
 #include "psalm/core/rng.hpp"
 #include "psalm/kernels/optimizer.hpp"
+#include "support/tolerances.hpp"
 
 namespace psalm::op_cases {
+
+namespace tol = testing::tol;
 
 using autograd::Var;
 
@@ -87,18 +90,18 @@ std::vector<CaseResult> collect() {
 
   // ---- elementwise, broadcasting, reductions, views --------------------------------------
   out.push_back(run_case<T, Dev>("activations (gelu, gelu_tanh, sigmoid, tanh, softplus, relu)",
-                                 1e-4, Vs{param<T, Dev>({4, 33}, 1, 3.0)}, [](Vs& v) {
+                                 tol::device_f32, Vs{param<T, Dev>({4, 33}, 1, 3.0)}, [](Vs& v) {
                                    return gelu(v[0]) + gelu_tanh(v[0]) * sigmoid(v[0]) +
                                           tanh(v[0]) - softplus(v[0]) + relu(v[0]);  // (4, 33)
                                  }));
-  out.push_back(run_case<T, Dev>("broadcast arithmetic and axis reductions", 1e-4,
+  out.push_back(run_case<T, Dev>("broadcast arithmetic and axis reductions", tol::device_f32,
                                  Vs{param<T, Dev>({3, 1, 5}, 2), param<T, Dev>({4, 5}, 3)},
                                  [](Vs& v) {
                                    const V y = v[0] * v[1] - v[0] / (exp(v[1]) + 1.0);  // (3, 4, 5)
                                    return sum(y, 1) * max(y, 1) + mean(y, 1);           // (3, 5)
                                  }));
   out.push_back(
-      run_case<T, Dev>("views, concat, stack, pad, masked_fill, where", 1e-5,
+      run_case<T, Dev>("views, concat, stack, pad, masked_fill, where", tol::device_f32_few_ops,
                        Vs{param<T, Dev>({2, 3, 4}, 4)}, [](Vs& v) {
                          const V p = permute(v[0], {2, 0, 1});               // (4, 2, 3)
                          const V s = slice(p, 0, 1, 4, 2);                   // (2, 2, 3)
@@ -110,7 +113,7 @@ std::vector<CaseResult> collect() {
                          const auto mask = ints<std::uint8_t, Dev>(m, {4, 6});
                          return where(mask, pd * 3.0, masked_fill(pd, mask, -1.0));  // (2, 2, 4, 6)
                        }));
-  out.push_back(run_case<T, Dev>("matmul (batched) and linear", 1e-4,
+  out.push_back(run_case<T, Dev>("matmul (batched) and linear", tol::device_f32,
                                  Vs{param<T, Dev>({2, 3, 5, 7}, 5), param<T, Dev>({2, 3, 7, 4}, 6),
                                     param<T, Dev>({4, 7}, 7), param<T, Dev>({4}, 8)},
                                  [](Vs& v) {
@@ -120,27 +123,27 @@ std::vector<CaseResult> collect() {
 
   // ---- normalisations ----------------------------------------------------------------------
   out.push_back(run_case<T, Dev>(
-      "layer_norm with weight and bias", 1e-4,
+      "layer_norm with weight and bias", tol::device_f32,
       Vs{param<T, Dev>({6, 37}, 9, 2.0, 1.0), param<T, Dev>({37}, 10), param<T, Dev>({37}, 11)},
       [](Vs& v) { return layer_norm(v[0], v[1], v[2]); }));
-  out.push_back(run_case<T, Dev>("layer_norm of a transposed view, no affine", 1e-4,
+  out.push_back(run_case<T, Dev>("layer_norm of a transposed view, no affine", tol::device_f32,
                                  Vs{param<T, Dev>({70, 3}, 12)},
                                  [](Vs& v) { return layer_norm(transpose(v[0], 0, 1)); }));
   out.push_back(run_case<T, Dev>(
-      "group_norm", 1e-4,
+      "group_norm", tol::device_f32,
       Vs{param<T, Dev>({2, 6, 5, 4}, 13), param<T, Dev>({6}, 14), param<T, Dev>({6}, 15)},
       [](Vs& v) { return group_norm(v[0], 3, v[1], v[2]); }));
   {
     auto rm = randn<T, Dev>({4}, 16, 0.1), rv = randn<T, Dev>({4}, 17, 0.1, 1.0);
     CaseResult r = run_case<T, Dev>(
-        "batch_norm2d train (and its running statistics)", 1e-4,
+        "batch_norm2d train (and its running statistics)", tol::device_f32,
         Vs{param<T, Dev>({3, 4, 5, 2}, 18), param<T, Dev>({4}, 19), param<T, Dev>({4}, 20)},
         [&](Vs& v) { return batch_norm2d(v[0], v[1], v[2], rm, rv, {.training = true}); });
     r.tensors.push_back(host(rm));
     r.tensors.push_back(host(rv));
     out.push_back(std::move(r));
     out.push_back(run_case<T, Dev>(
-        "batch_norm2d eval", 1e-4,
+        "batch_norm2d eval", tol::device_f32,
         Vs{param<T, Dev>({3, 4, 5, 2}, 21), param<T, Dev>({4}, 22), param<T, Dev>({4}, 23)},
         [&](Vs& v) { return batch_norm2d(v[0], v[1], v[2], rm, rv, {.training = false}); }));
   }
@@ -151,11 +154,11 @@ std::vector<CaseResult> collect() {
     for (int i = 0; i < 9; ++i) m[9 + i] = -INFINITY;  // a fully masked row
     m[2] = -INFINITY;
     const auto trailing = tensor_of<T, Dev>(m, {3, 9});
-    out.push_back(run_case<T, Dev>("softmax with a trailing additive mask", 1e-4,
+    out.push_back(run_case<T, Dev>("softmax with a trailing additive mask", tol::device_f32,
                                    Vs{param<T, Dev>({2, 3, 9}, 25, 3.0)},
                                    [&](Vs& v) { return softmax(v[0], trailing); }));
     const auto broadcast = randn<T, Dev>({2, 1, 9}, 26);
-    out.push_back(run_case<T, Dev>("log_softmax with a broadcast mask", 1e-4,
+    out.push_back(run_case<T, Dev>("log_softmax with a broadcast mask", tol::device_f32,
                                    Vs{param<T, Dev>({2, 3, 9}, 27, 3.0)},
                                    [&](Vs& v) { return log_softmax(v[0], broadcast); }));
   }
@@ -166,7 +169,7 @@ std::vector<CaseResult> collect() {
     blocked[3] = blocked[9 + 0] = blocked[9 + 8] = 1;
     mask.blocked = ints<std::uint8_t, Dev>(blocked, {2, 1, 1, 9});
     out.push_back(run_case<T, Dev>(
-        "attention with additive and boolean masks", 1e-4,
+        "attention with additive and boolean masks", tol::device_f32,
         Vs{param<T, Dev>({2, 3, 7, 8}, 29), param<T, Dev>({2, 3, 9, 8}, 30),
            param<T, Dev>({2, 3, 9, 5}, 31)},
         [&](Vs& v) {
@@ -178,7 +181,7 @@ std::vector<CaseResult> collect() {
   {
     const WindowGrid g(5, 4, 3, 1);  // padded to 6 x 6, shifted: 4 windows of 9 tokens
     out.push_back(run_case<T, Dev>(
-        "window_partition and window_reverse, shifted and padded", 1e-5,
+        "window_partition and window_reverse, shifted and padded", tol::device_f32_few_ops,
         Vs{param<T, Dev>({2, 5, 4, 3}, 53)}, [&](Vs& v) {
           const V w = window_partition(v[0], g);    // (8, 9, 3)
           const V back = window_reverse(w * w, g);  // (2, 5, 4, 3)
@@ -188,7 +191,8 @@ std::vector<CaseResult> collect() {
     for (bool shifted : {false, true})
       out.push_back(run_case<T, Dev>(
           shifted ? "window_self_attention with the shifted-window mask" : "window_self_attention",
-          1e-4, Vs{param<T, Dev>({8, 9, 12}, 54), param<T, Dev>({2, 9, 9}, 55)}, [&](Vs& v) {
+          tol::device_f32, Vs{param<T, Dev>({8, 9, 12}, 54), param<T, Dev>({2, 9, 9}, 55)},
+          [&](Vs& v) {
             return window_self_attention(v[0], v[1],
                                          shifted ? regions : Tensor<std::uint8_t, Dev>(),
                                          2);  // (8, 9, 4)
@@ -196,16 +200,16 @@ std::vector<CaseResult> collect() {
   }
   {
     const auto tables = RotaryTables<T, Dev>::make(6, 10000.0, 3, 5);  // positions 3..7, (5, 3)
-    out.push_back(run_case<T, Dev>("apply_rotary, 6 of 8 features per head", 1e-4,
+    out.push_back(run_case<T, Dev>("apply_rotary, 6 of 8 features per head", tol::device_f32,
                                    Vs{param<T, Dev>({2, 5, 3, 8}, 56)},
                                    [&](Vs& v) { return apply_rotary(v[0], tables); }));
   }
-  out.push_back(run_case<T, Dev>("contiguous copy of a permuted view", 1e-6,
+  out.push_back(run_case<T, Dev>("contiguous copy of a permuted view", tol::device_f32_exact,
                                  Vs{param<T, Dev>({3, 4, 5}, 57)}, [](Vs& v) {
                                    return contiguous(permute(v[0], {2, 0, 1})) * 2.0;  // (5, 3, 4)
                                  }));
   out.push_back(
-      run_case<T, Dev>("checkpoint of a block (recomputed in backward)", 1e-4,
+      run_case<T, Dev>("checkpoint of a block (recomputed in backward)", tol::device_f32,
                        Vs{param<T, Dev>({4, 6}, 58), param<T, Dev>({6, 5}, 59)}, [](Vs& v) {
                          const V w = v[1];
                          return checkpoint([w](const V& x) { return tanh(matmul(x, w)) * 2.0; },
@@ -214,7 +218,7 @@ std::vector<CaseResult> collect() {
 
   // ---- convolution, resampling -------------------------------------------------------------
   out.push_back(run_case<T, Dev>(
-      "conv2d 3x3, stride 2, padding 1, dilation 2, groups 2", 1e-4,
+      "conv2d 3x3, stride 2, padding 1, dilation 2, groups 2", tol::device_f32,
       Vs{param<T, Dev>({2, 4, 9, 8}, 32), param<T, Dev>({6, 2, 3, 3}, 33), param<T, Dev>({6}, 34)},
       [](Vs& v) {
         return conv2d(v[0], v[1], v[2],
@@ -224,7 +228,7 @@ std::vector<CaseResult> collect() {
                        .groups = 2});  // (2, 6, 3, 4)
       }));
   out.push_back(run_case<T, Dev>(
-      "conv2d 1x1 and 4x4 stride 4", 1e-4,
+      "conv2d 1x1 and 4x4 stride 4", tol::device_f32,
       Vs{param<T, Dev>({1, 3, 8, 8}, 35), param<T, Dev>({5, 3, 1, 1}, 36),
          param<T, Dev>({5, 3, 4, 4}, 37)},
       [](Vs& v) {
@@ -237,22 +241,23 @@ std::vector<CaseResult> collect() {
                                   "interpolate nearest"};
     const InterpolateOptions opt{mode == 2 ? InterpolateMode::nearest : InterpolateMode::bilinear,
                                  mode == 1};
-    out.push_back(run_case<T, Dev>(names[mode], 1e-4, Vs{param<T, Dev>({2, 3, 5, 6}, 38)},
+    out.push_back(run_case<T, Dev>(names[mode], tol::device_f32,
+                                   Vs{param<T, Dev>({2, 3, 5, 6}, 38)},
                                    [&](Vs& v) { return interpolate(v[0], 7, 4, opt); }));
   }
   for (bool align : {false, true})
     out.push_back(
-        run_case<T, Dev>(align ? "grid_sample, align_corners" : "grid_sample", 1e-4,
+        run_case<T, Dev>(align ? "grid_sample, align_corners" : "grid_sample", tol::device_f32,
                          Vs{param<T, Dev>({2, 3, 5, 6}, 39), param<T, Dev>({2, 4, 7, 2}, 40, 0.7)},
                          [&](Vs& v) { return grid_sample(v[0], v[1], align); }));
   out.push_back(
-      run_case<T, Dev>("point_sample", 1e-4,
+      run_case<T, Dev>("point_sample", tol::device_f32,
                        Vs{param<T, Dev>({2, 3, 5, 6}, 41), param<T, Dev>({2, 11, 2}, 42, 0.3, 0.5)},
                        [](Vs& v) { return point_sample(v[0], v[1]); }));
 
   // ---- indexing with scatter-add backward (atomics on a GPU) -------------------------------
   out.push_back(run_case<T, Dev>(
-      "embedding, index_select, gather with repeated indices", 1e-5,
+      "embedding, index_select, gather with repeated indices", tol::device_f32_few_ops,
       Vs{param<T, Dev>({6, 4}, 43), param<T, Dev>({3, 5}, 44)}, [](Vs& v) {
         const auto ids = ints<std::int64_t, Dev>({0, 3, 3, 5, 2, 3, 0, 0, 1, 2}, {2, 5});
         const auto rows = ints<std::int64_t, Dev>({4, 1, 4, 4, 0}, {5});
@@ -266,7 +271,7 @@ std::vector<CaseResult> collect() {
 
   // ---- dropout masks: the same Philox stream everywhere --------------------------------------
   out.push_back(run_case<T, Dev>(
-      "dropout and drop_path masks", 1e-6,
+      "dropout and drop_path masks", tol::device_f32_exact,
       Vs{param<T, Dev>({4, 50}, 45), param<T, Dev>({4, 3, 5}, 46)}, [](Vs& v) {
         const V d = dropout(v[0], {.p = 0.3, .training = true, .rng = {11, 3}});    // (4, 50)
         const V p = drop_path(v[1], {.p = 0.5, .training = true, .rng = {12, 1}});  // (4, 3, 5)
@@ -279,8 +284,8 @@ std::vector<CaseResult> collect() {
     opt.weight = randn<T, Dev>({5}, 47, 0.2, 1.0);
     opt.ignore_index = -100;
     const auto target = ints<std::int64_t, Dev>({0, 4, -100, 2, 2, 1}, {6});
-    out.push_back(run_case<T, Dev>("cross_entropy with class weights and ignore_index", 1e-4,
-                                   Vs{param<T, Dev>({6, 5}, 48, 2.0)},
+    out.push_back(run_case<T, Dev>("cross_entropy with class weights and ignore_index",
+                                   tol::device_f32, Vs{param<T, Dev>({6, 5}, 48, 2.0)},
                                    [&](Vs& v) { return cross_entropy(v[0], target, opt); }));
   }
   {
@@ -290,8 +295,8 @@ std::vector<CaseResult> collect() {
     BceOptions<T, Dev> bce;
     bce.pos_weight = randn<T, Dev>({7}, 49, 0.3, 1.5);
     out.push_back(run_case<T, Dev>(
-        "bce with logits and pos_weight, focal, dice", 1e-4, Vs{param<T, Dev>({4, 7}, 50, 2.0)},
-        [&](Vs& v) {
+        "bce with logits and pos_weight, focal, dice", tol::device_f32,
+        Vs{param<T, Dev>({4, 7}, 50, 2.0)}, [&](Vs& v) {
           const V a = binary_cross_entropy_with_logits(v[0], target, bce);               // ()
           const V f = sigmoid_focal_loss(v[0], target, {.reduction = Reduction::mean});  // ()
           const V d = dice_loss(v[0], target, {.reduction = Reduction::mean, .num_masks = 3.0});
@@ -315,7 +320,7 @@ std::vector<CaseResult> collect() {
                                                       0.9, 0.0, step == 1, true});
     }
     out.push_back(CaseResult{"AdamW and SGD (Nesterov) update bodies, three steps",
-                             1e-5,
+                             tol::device_f32_few_ops,
                              {host(p), host(m), host(s), host(q), host(buf)}});
   }
   return out;

@@ -7,20 +7,16 @@
 
 #include "psalm/data/synthetic/referring.hpp"
 #include "psalm/data/synthetic/resolver.hpp"
+#include "scene_options.hpp"
 
 using namespace psalm::data::synthetic;
+using psalm::testing::scene_options;
 
 namespace {
 
+// Referring scenes are square.
 SceneOptions options_for(std::uint64_t seed, Split split = Split::train) {
-  SceneOptions o;
-  o.height = 192;
-  o.width = 192;
-  o.seed = seed;
-  o.split = split;
-  o.min_objects = 3;
-  o.max_objects = 9;
-  return o;
+  return scene_options(seed, split, 192, 192);
 }
 
 }  // namespace

@@ -6,26 +6,13 @@
 #include <set>
 
 #include "psalm/data/synthetic/scene.hpp"
+#include "scene_options.hpp"
 
 using namespace psalm::data::synthetic;
-
-namespace {
-
-SceneOptions options_for(std::uint64_t seed, Split split = Split::train) {
-  SceneOptions o;
-  o.height = 160;
-  o.width = 192;
-  o.seed = seed;
-  o.split = split;
-  o.min_objects = 3;
-  o.max_objects = 9;
-  return o;
-}
-
-}  // namespace
+using psalm::testing::scene_options;
 
 TEST_CASE("synthetic scene: same (seed, index) gives identical bytes, others differ") {
-  const SceneOptions o = options_for(7);
+  const SceneOptions o = scene_options(7);
   const Scene a = generate_scene(o, 3), b = generate_scene(o, 3), c = generate_scene(o, 4);
   REQUIRE(a.image.to_vector() == b.image.to_vector());
   REQUIRE(a.object_map == b.object_map);
@@ -38,7 +25,7 @@ TEST_CASE("synthetic scene: same (seed, index) gives identical bytes, others dif
 
 TEST_CASE("synthetic scene: every visible mask equals an independent re-rasterisation") {
   for (std::uint64_t index = 0; index < 6; ++index) {
-    const Scene s = generate_scene(options_for(11), index);
+    const Scene s = generate_scene(scene_options(11), index);
     const std::int64_t h = s.height(), w = s.width();
     REQUIRE(s.image.shape() == psalm::Shape{h, w, 3});
     REQUIRE(!s.objects.empty());
@@ -57,7 +44,7 @@ TEST_CASE("synthetic scene: every visible mask equals an independent re-rasteris
 }
 
 TEST_CASE("synthetic scene: mask pixels show their object's colour or pattern colour") {
-  const Scene s = generate_scene(options_for(5), 2);
+  const Scene s = generate_scene(scene_options(5), 2);
   const std::vector<std::uint8_t> rgb = s.image.to_vector();
   for (const Object& o : s.objects) {
     const Rgb primary = kColours[static_cast<int>(o.colour)].rgb, second = pattern_colour(o.colour);
@@ -81,7 +68,7 @@ TEST_CASE("synthetic scene: mask pixels show their object's colour or pattern co
 }
 
 TEST_CASE("synthetic scene: occlusion leaves every object its minimum visible share") {
-  const SceneOptions o = options_for(3);
+  const SceneOptions o = scene_options(3);
   for (std::uint64_t index = 0; index < 10; ++index) {
     const Scene s = generate_scene(o, index);
     const auto visible = visible_areas(s);
@@ -99,7 +86,7 @@ TEST_CASE("synthetic scene: occlusion leaves every object its minimum visible sh
 TEST_CASE("synthetic scene: some scenes have objects that occlude each other") {
   int occluded = 0;
   for (std::uint64_t index = 0; index < 10; ++index) {
-    const Scene s = generate_scene(options_for(9), index);
+    const Scene s = generate_scene(scene_options(9), index);
     const auto visible = visible_areas(s);
     for (const Object& obj : s.objects) {
       std::int64_t full = 0;
@@ -112,7 +99,7 @@ TEST_CASE("synthetic scene: some scenes have objects that occlude each other") {
 }
 
 TEST_CASE("synthetic scene: panoptic segments tile the image and agree with the semantic map") {
-  const Scene s = generate_scene(options_for(21), 1);
+  const Scene s = generate_scene(scene_options(21), 1);
   std::vector<std::int32_t> ids;
   const auto segments = panoptic_segments(s, &ids);
   std::int64_t total = 0;
@@ -142,9 +129,9 @@ TEST_CASE("synthetic scene: panoptic segments tile the image and agree with the 
 TEST_CASE("synthetic scene: train never shows held-out categories, val does") {
   int held_out_in_val = 0;
   for (std::uint64_t index = 0; index < 20; ++index) {
-    for (const Object& o : generate_scene(options_for(2, Split::train), index).objects)
+    for (const Object& o : generate_scene(scene_options(2, Split::train), index).objects)
       REQUIRE_FALSE(is_held_out(o.kind, o.colour));
-    for (const Object& o : generate_scene(options_for(2, Split::val), index).objects)
+    for (const Object& o : generate_scene(scene_options(2, Split::val), index).objects)
       held_out_in_val += is_held_out(o.kind, o.colour);
   }
   REQUIRE(held_out_in_val > 0);
@@ -155,20 +142,20 @@ TEST_CASE("synthetic scene: train never shows held-out categories, val does") {
 }
 
 TEST_CASE("synthetic scene: stuff regions cover the background with several classes") {
-  const Scene s = generate_scene(options_for(4), 0);
+  const Scene s = generate_scene(scene_options(4), 0);
   std::set<int> classes(s.stuff_map.begin(), s.stuff_map.end());
   REQUIRE(classes.size() >= 2);
   REQUIRE(s.stuff.kinds.size() >= 2);
 }
 
 TEST_CASE("synthetic scene: sizes outside 64..1024 and bad counts are errors") {
-  SceneOptions o = options_for(1);
+  SceneOptions o = scene_options(1);
   o.height = 32;
   REQUIRE_THROWS_AS(generate_scene(o, 0), psalm::Error);
-  o = options_for(1);
+  o = scene_options(1);
   o.width = 2048;
   REQUIRE_THROWS_AS(generate_scene(o, 0), psalm::Error);
-  o = options_for(1);
+  o = scene_options(1);
   o.min_objects = 5;
   o.max_objects = 2;
   REQUIRE_THROWS_AS(generate_scene(o, 0), psalm::Error);

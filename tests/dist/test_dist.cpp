@@ -1,7 +1,7 @@
 // Tests of psalm/dist/{communicator,buckets}.hpp in one process: the one-process back end
 // leaves buffers alone, and Buckets packs tensors into buckets (tensors spanning buckets),
 // reduces each and unpacks the mean into fresh tensors, checked against a simulated second rank
-// whose values are known. MPI itself: tests/dist/mpi/dist_equivalence.cpp (CTest dist_mpi).
+// whose values are known. MPI itself: tests/dist/mpi/test_mpi_equivalence.cpp (CTest dist_mpi).
 #include <catch2/catch.hpp>
 
 #include <cstdint>

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "psalm/eval/coco_instance.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 namespace {
 
@@ -85,12 +88,12 @@ TEST_CASE("coco_instance: one detection at IoU 5/8 scores AP 0.3 by hand", "[eva
   REQUIRE(psalm::io::rle_iou(dts[0].segmentation, gt.annotations[0].segmentation, false) ==
           25.0 / 40.0);
   const auto r = psalm::eval::evaluate_coco_instance(gt, dts);
-  CHECK(r.stats[0] == Approx(0.3).margin(1e-15));
-  CHECK(r.stats[1] == Approx(1.0).margin(1e-15));  // tp / (tp + fp + eps) < 1, as upstream
+  CHECK(r.stats[0] == Approx(0.3).margin(tol::f64_ulps));
+  CHECK(r.stats[1] == Approx(1.0).margin(tol::f64_ulps));  // tp / (tp + fp + eps) < 1, as upstream
   CHECK(r.stats[2] == 0.0);
-  CHECK(r.stats[3] == Approx(0.3).margin(1e-15));  // area 32 is small
+  CHECK(r.stats[3] == Approx(0.3).margin(tol::f64_ulps));  // area 32 is small
   CHECK(r.stats[4] == -1.0);
-  CHECK(r.stats[8] == Approx(0.3).margin(1e-15));
+  CHECK(r.stats[8] == Approx(0.3).margin(tol::f64_ulps));
   const std::string text = r.to_string();
   CHECK(text.find("maxDets: 1 10 100") != std::string::npos);
   CHECK(text.find("medium [1024, 9216]") != std::string::npos);

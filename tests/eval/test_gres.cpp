@@ -3,12 +3,13 @@
 // and hand-computed cases.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "psalm/eval/gres.hpp"
+#include "support/fixtures.hpp"
+#include "support/rle.hpp"
 #include "support/tolerances.hpp"
 
 namespace {
@@ -18,19 +19,7 @@ using psalm::eval::MaskView;
 
 constexpr double kTol = psalm::testing::tol::f64_atol;  // float64 against float64
 
-std::vector<std::uint8_t> decode_rle(const nlohmann::json& runs, std::size_t expected) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < runs.size(); i += 2)
-    out.insert(out.end(), runs[i + 1].get<std::size_t>(), runs[i].get<std::uint8_t>());
-  REQUIRE(out.size() == expected);
-  return out;
-}
-
-nlohmann::json load_section() {
-  std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/referring/cases.json");
-  REQUIRE(in.good());
-  return nlohmann::json::parse(in)["gres"];
-}
+nlohmann::json load_section() { return psalm::testing::load_json("referring/cases.json")["gres"]; }
 
 void check_against(const psalm::eval::GresResult& r, const nlohmann::json& e) {
   CHECK(r.nt_tp == e["counts"]["TP"].get<std::int64_t>());
@@ -56,10 +45,8 @@ TEST_CASE("gres: cIoU, gIoU, N-acc, T-acc and Pr@0.7:0.9 match ReLA's evaluator 
   REQUIRE(sec["samples"].size() == 40);
   GresEvaluator explicit_flags, from_masks;
   for (const auto& s : sec["samples"]) {
-    const auto h = s["height"].get<std::int64_t>(), w = s["width"].get<std::int64_t>();
-    const auto pred = decode_rle(s["pred_rle"], static_cast<std::size_t>(h * w));
-    const auto gt = decode_rle(s["gt_rle"], static_cast<std::size_t>(h * w));
-    const MaskView pv{pred.data(), h, w}, gv{gt.data(), h, w};
+    const auto p = psalm::testing::decode_pair(s);
+    const MaskView pv{p.pred.data(), p.height, p.width}, gv{p.gt.data(), p.height, p.width};
     explicit_flags.add(pv, gv, s["pred_nt"].get<bool>(), s["gt_nt"].get<bool>());
     from_masks.add(pv, gv);
   }

@@ -3,12 +3,13 @@
 // section "interactive"), and hand-made cases.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "psalm/eval/interactive.hpp"
+#include "support/fixtures.hpp"
+#include "support/rle.hpp"
 #include "support/tolerances.hpp"
 
 namespace {
@@ -19,28 +20,16 @@ using psalm::eval::PromptType;
 
 constexpr double kTol = psalm::testing::tol::f64_atol;  // float64 against float64
 
-std::vector<std::uint8_t> decode_rle(const nlohmann::json& runs, std::size_t expected) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < runs.size(); i += 2)
-    out.insert(out.end(), runs[i + 1].get<std::size_t>(), runs[i].get<std::uint8_t>());
-  REQUIRE(out.size() == expected);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("interactive: mIoU and cIoU per prompt type and pooled match PSALM's rules (fixtures)",
           "[eval][interactive]") {
-  std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/referring/cases.json");
-  REQUIRE(in.good());
-  const auto sec = nlohmann::json::parse(in)["interactive"];
+  const auto sec = psalm::testing::load_json("referring/cases.json")["interactive"];
   InteractiveEvaluator ev;
   for (const auto& s : sec["samples"]) {
-    const auto h = s["height"].get<std::int64_t>(), w = s["width"].get<std::int64_t>();
-    const auto pred = decode_rle(s["pred_rle"], static_cast<std::size_t>(h * w));
-    const auto gt = decode_rle(s["gt_rle"], static_cast<std::size_t>(h * w));
+    const auto p = psalm::testing::decode_pair(s);
     ev.add(psalm::eval::parse_prompt_type(s["prompt"].get<std::string>()),
-           MaskView{pred.data(), h, w}, MaskView{gt.data(), h, w});
+           MaskView{p.pred.data(), p.height, p.width}, MaskView{p.gt.data(), p.height, p.width});
   }
   const auto r = ev.result();
   for (const char* name : {"point", "scribble", "box", "mask"}) {

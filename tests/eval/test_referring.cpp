@@ -3,13 +3,16 @@
 // and "referring_ignore_255"), and hand-computed cases.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "psalm/eval/referring.hpp"
+#include "support/fixtures.hpp"
+#include "support/rle.hpp"
 #include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 namespace {
 
@@ -21,30 +24,16 @@ using psalm::eval::ReferringProtocol;
 
 constexpr double kTol = psalm::testing::tol::f64_atol;  // float64 against float64
 
-std::vector<std::uint8_t> decode_rle(const nlohmann::json& runs, std::size_t expected) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < runs.size(); i += 2)
-    out.insert(out.end(), runs[i + 1].get<std::size_t>(), runs[i].get<std::uint8_t>());
-  REQUIRE(out.size() == expected);
-  return out;
-}
-
 const nlohmann::json& fixtures() {
-  static const nlohmann::json data = [] {
-    std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/referring/cases.json");
-    REQUIRE(in.good());
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json data = psalm::testing::load_json("referring/cases.json");
   return data;
 }
 
 psalm::eval::ReferringResult run(const nlohmann::json& samples, ReferringProtocol protocol) {
   ReferringEvaluator ev(std::move(protocol));
   for (const auto& s : samples) {
-    const auto h = s["height"].get<std::int64_t>(), w = s["width"].get<std::int64_t>();
-    const auto pred = decode_rle(s["pred_rle"], static_cast<std::size_t>(h * w));
-    const auto gt = decode_rle(s["gt_rle"], static_cast<std::size_t>(h * w));
-    ev.add(MaskView{pred.data(), h, w}, MaskView{gt.data(), h, w});
+    const auto p = psalm::testing::decode_pair(s);
+    ev.add(MaskView{p.pred.data(), p.height, p.width}, MaskView{p.gt.data(), p.height, p.width});
   }
   return ev.result();
 }
@@ -121,8 +110,9 @@ TEST_CASE("referring: hand-computed overlaps, epsilons and the exact-0.5 precisi
   ev.add_overlap({0, 0});
   ev.add_overlap({9, 10});
   const auto r = ev.result();
-  CHECK(r.giou == Approx((5.0 / (10 + 1e-5) + 1.0 + 9.0 / (10 + 1e-5)) / 3.0).epsilon(1e-14));
-  CHECK(r.ciou == Approx(14.0 / (20.0 + 1e-10)).epsilon(1e-14));
+  CHECK(r.giou ==
+        Approx((5.0 / (10 + 1e-5) + 1.0 + 9.0 / (10 + 1e-5)) / 3.0).epsilon(tol::f64_short));
+  CHECK(r.ciou == Approx(14.0 / (20.0 + 1e-10)).epsilon(tol::f64_short));
   // Pr@t uses the exact IoU: 0.5 counts at threshold 0.5 although 5 / (10 + 1e-5) < 0.5.
   CHECK(r.precision[0] == Approx(1.0));        // 0.5, 1, 0.9 >= 0.5
   CHECK(r.precision[4] == Approx(2.0 / 3.0));  // 1 and 0.9 >= 0.9

@@ -3,12 +3,13 @@
 // per-class IoU / accuracy are cross-checked there with torchmetrics) and hand-made cases.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "psalm/eval/semantic.hpp"
+#include "support/fixtures.hpp"
+#include "support/rle.hpp"
 #include "support/tolerances.hpp"
 
 namespace {
@@ -18,19 +19,7 @@ using psalm::eval::SemanticEvaluator;
 
 constexpr double kTol = psalm::testing::tol::f64_atol;  // float64 against float64
 
-std::vector<std::int32_t> decode_rle(const nlohmann::json& runs, std::size_t expected) {
-  std::vector<std::int32_t> out;
-  for (std::size_t i = 0; i + 1 < runs.size(); i += 2)
-    out.insert(out.end(), runs[i + 1].get<std::size_t>(), runs[i].get<std::int32_t>());
-  REQUIRE(out.size() == expected);
-  return out;
-}
-
-nlohmann::json load_cases() {
-  std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/semantic/cases.json");
-  REQUIRE(in.good());
-  return nlohmann::json::parse(in);
-}
+nlohmann::json load_cases() { return psalm::testing::load_json("semantic/cases.json"); }
 
 void check_value(const nlohmann::json& expected, double actual) {
   if (expected.is_null())
@@ -50,10 +39,9 @@ TEST_CASE("semantic: confusion matrix and metrics match detectron2 SemSegEvaluat
     const auto n = c["num_classes"].get<std::int64_t>();
     SemanticEvaluator ev(n, c["ignore_label"].get<std::int64_t>());
     for (const auto& img : c["images"]) {
-      const auto h = img["height"].get<std::int64_t>(), w = img["width"].get<std::int64_t>();
-      const auto pred = decode_rle(img["pred_rle"], static_cast<std::size_t>(h * w));
-      const auto gt = decode_rle(img["gt_rle"], static_cast<std::size_t>(h * w));
-      ev.add(LabelView{pred.data(), h, w}, LabelView{gt.data(), h, w});
+      const auto p = psalm::testing::decode_pair<std::int32_t>(img);
+      ev.add(LabelView{p.pred.data(), p.height, p.width},
+             LabelView{p.gt.data(), p.height, p.width});
     }
     CHECK(ev.confusion() == c["confusion"].get<std::vector<std::int64_t>>());
     const auto r = ev.result();

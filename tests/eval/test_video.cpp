@@ -3,12 +3,13 @@
 // (tests/data/video/cases.json), and hand-made cases.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "psalm/eval/video.hpp"
+#include "support/fixtures.hpp"
+#include "support/rle.hpp"
 #include "support/tolerances.hpp"
 
 namespace {
@@ -20,21 +21,10 @@ using psalm::eval::VideoProtocol;
 
 constexpr double kTol = psalm::testing::tol::f64_atol;  // float64 against float64
 
-template <class T>
-std::vector<T> decode_rle(const nlohmann::json& runs, std::size_t expected) {
-  std::vector<T> out;
-  for (std::size_t i = 0; i + 1 < runs.size(); i += 2)
-    out.insert(out.end(), runs[i + 1].get<std::size_t>(), runs[i].get<T>());
-  REQUIRE(out.size() == expected);
-  return out;
-}
+using psalm::testing::decode_rle;
 
 const nlohmann::json& fixtures() {
-  static const nlohmann::json data = [] {
-    std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/video/cases.json");
-    REQUIRE(in.good());
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json data = psalm::testing::load_json("video/cases.json");
   return data;
 }
 
@@ -64,12 +54,10 @@ TEST_CASE("video: single-frame F and J match the toolkit's f_measure / db_eval_i
   const auto& cases = fixtures()["f_cases"];
   REQUIRE(cases.size() == 175);
   for (const auto& c : cases) {
-    const auto h = c["height"].get<std::int64_t>(), w = c["width"].get<std::int64_t>();
     const double th = c["bound_th"].get<double>();
-    INFO(h << " x " << w << ", bound_th " << th);
-    const auto pred = decode_rle<std::uint8_t>(c["pred_rle"], static_cast<std::size_t>(h * w));
-    const auto gt = decode_rle<std::uint8_t>(c["gt_rle"], static_cast<std::size_t>(h * w));
-    const MaskView pv{pred.data(), h, w}, gv{gt.data(), h, w};
+    const auto p = psalm::testing::decode_pair(c);
+    INFO(p.height << " x " << p.width << ", bound_th " << th);
+    const MaskView pv{p.pred.data(), p.height, p.width}, gv{p.gt.data(), p.height, p.width};
     CHECK(psalm::eval::boundary_f_measure(pv, gv, th) ==
           Approx(c["f"].get<double>()).margin(kTol).epsilon(0));
     CHECK(psalm::eval::region_similarity(pv, gv) ==

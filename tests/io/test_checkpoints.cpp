@@ -18,11 +18,14 @@
 
 #include "psalm/io/checkpoint.hpp"
 #include "psalm/io/checkpoint_convert.hpp"
+#include "support/error_of.hpp"
 #include "support/fixtures.hpp"
 
 using namespace psalm;
 using namespace psalm::io;
 namespace fs = std::filesystem;
+
+using psalm::testing::error_of;
 
 namespace {
 
@@ -35,16 +38,6 @@ std::vector<std::byte> read_bytes(const fs::path& path) {
   std::vector<std::byte> out(c.size());
   if (!c.empty()) std::memcpy(out.data(), c.data(), c.size());
   return out;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Every tensor of `ck` against <expected>.expected.safetensors and <expected>.json: same names

@@ -15,7 +15,10 @@
 
 #include "psalm/io/image.hpp"
 #include "psalm/tensor.hpp"
+#include "support/error_of.hpp"
 #include "support/fixtures.hpp"
+
+using psalm::testing::error_of;
 
 namespace {
 
@@ -59,15 +62,6 @@ struct TempDir {
     fs::remove_all(path, ec);
   }
 };
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const psalm::Error& e) {
-    return e.what();
-  }
-  return "<no psalm::Error thrown>";
-}
 
 }  // namespace
 

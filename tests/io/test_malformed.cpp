@@ -9,25 +9,17 @@
 
 #include "psalm/io/json_config.hpp"
 #include "psalm/io/safetensors.hpp"
+#include "support/error_of.hpp"
 #include "support/fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace psalm::io;
 
+using psalm::testing::error_of;
+
 namespace {
 
 const fs::path kMalformed = fs::path(PSALM_TEST_DATA_DIR) / "malformed";
-
-// Runs `action` and returns the psalm::Error message ("" when it did not throw).
-template <class F>
-std::string error_of(F&& action) {
-  try {
-    action();
-  } catch (const psalm::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // The config schema the corpus's config files are checked against.
 void read_test_config(const fs::path& path) {

@@ -16,23 +16,16 @@
 #include <vector>
 
 #include "psalm/io/checkpoint.hpp"
+#include "support/error_of.hpp"
 #include "support/fixtures.hpp"
 
 using namespace psalm;
 using namespace psalm::io;
 namespace fs = std::filesystem;
 
-namespace {
+using psalm::testing::error_of;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+namespace {
 
 std::vector<std::byte> read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,10 +13,13 @@
 #include <vector>
 
 #include "psalm/io/pickle_reader.hpp"
+#include "support/error_of.hpp"
 
 using namespace psalm;
 using namespace psalm::io;
 using namespace std::string_literals;
+
+using psalm::testing::error_of;
 
 namespace {
 
@@ -45,16 +48,6 @@ PickleDocument parse(const std::vector<std::byte>& b, const PickleOptions& opt =
   static std::deque<std::vector<std::byte>> inputs;
   inputs.push_back(b);
   return parse_pickle(inputs.back(), "test.pkl", opt);
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -12,9 +12,12 @@
 #include "psalm/io/json_config.hpp"
 #include "psalm/io/read_file.hpp"
 #include "psalm/io/tokenizer.hpp"
+#include "support/error_of.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Contains;
+
+using psalm::testing::error_of;
 
 namespace {
 
@@ -34,16 +37,6 @@ struct Scratch {
     return path / name;
   }
 };
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const psalm::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

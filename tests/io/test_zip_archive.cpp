@@ -14,9 +14,12 @@
 #include <vector>
 
 #include "psalm/io/zip_archive.hpp"
+#include "support/error_of.hpp"
 
 using namespace psalm;
 using namespace psalm::io;
+
+using psalm::testing::error_of;
 
 namespace {
 
@@ -31,16 +34,6 @@ std::vector<std::byte> read_file(const std::string& relative) {
 
 std::string text_of(std::span<const std::byte> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // A minimal writer of stored entries: `zip64` puts 0xFFFFFFFF in the central directory's size

@@ -10,6 +10,9 @@
 
 #include "psalm/kernels/attention.hpp"
 #include "psalm/tensor.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -44,9 +47,10 @@ TEST_CASE("attention rows: masked softmax and log-sum-exp equal a direct evaluat
           total += e[j];
         }
         const std::int64_t r = (bi * h + hi) * lq + i;
-        REQUIRE(lse.item({r}) == Approx(std::log(total)).epsilon(1e-14));
+        REQUIRE(lse.item({r}) == Approx(std::log(total)).epsilon(tol::f64_short));
         for (std::int64_t j = 0; j < lk; ++j)
-          REQUIRE(p.item({bi, hi, i, j}) == Approx(e[j] / total).epsilon(1e-14).margin(1e-300));
+          REQUIRE(p.item({bi, hi, i, j}) ==
+                  Approx(e[j] / total).epsilon(tol::f64_short).margin(tol::denormal_margin));
       }
 }
 
@@ -101,7 +105,8 @@ TEST_CASE("window attention rows: bias and the -100 region mask, softmax in plac
       }
       lse = std::log(lse);
       for (std::int64_t j = 0; j < n; ++j)
-        REQUIRE(p.item({w, h, i, j}) == Approx(std::exp(v[j] - lse)).epsilon(1e-13).margin(1e-300));
+        REQUIRE(p.item({w, h, i, j}) ==
+                Approx(std::exp(v[j] - lse)).epsilon(tol::f64_row).margin(tol::denormal_margin));
     }
   }
 }

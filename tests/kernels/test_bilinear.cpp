@@ -6,6 +6,9 @@
 #include "psalm/kernels/bilinear.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -54,14 +57,15 @@ TEST_CASE("grid sample matches PyTorch forward and gradients, both align_corners
     Executor<cpu>::launch(
         out.numel(), kernels::GridSampleBilinear<double>{input.data(), grid.data(), out.data(), c,
                                                          h, w, grid.size(1), grid.size(2), align});
-    testing::require_close(out, testing::tensor_from_json<double>(j["out_" + key]), 1e-13, 1e-14);
+    testing::require_close(out, testing::tensor_from_json<double>(j["out_" + key]), tol::f64_row,
+                           tol::f64_short);
     Tensor<double> d_input(input.shape()), d_grid(grid.shape());
     grid_sample_backward(input, grid, testing::tensor_from_json<double>(j["d_out_" + key]), align,
                          d_input, d_grid);
-    testing::require_close(d_input, testing::tensor_from_json<double>(j["d_input_" + key]), 1e-12,
-                           1e-14);
-    testing::require_close(d_grid, testing::tensor_from_json<double>(j["d_grid_" + key]), 1e-11,
-                           1e-13);
+    testing::require_close(d_input, testing::tensor_from_json<double>(j["d_input_" + key]),
+                           tol::f64_rtol, tol::f64_short);
+    testing::require_close(d_grid, testing::tensor_from_json<double>(j["d_grid_" + key]),
+                           tol::f64_grid_grad_rtol, tol::f64_row);
   }
 }
 
@@ -81,8 +85,10 @@ TEST_CASE("bilinear sample gradients match finite differences in double", "[kern
     auto at = [&](double xx, double yy) {
       return kernels::bilinear_sample<double>(plane0.data(), h, w, w, 1, xx, yy);
     };
-    REQUIRE(dx == Approx((at(x + 1e-6, y) - at(x - 1e-6, y)) / 2e-6).margin(1e-7));
-    REQUIRE(dy == Approx((at(x, y + 1e-6) - at(x, y - 1e-6)) / 2e-6).margin(1e-7));
+    REQUIRE(dx == Approx((at(x + tol::fd_step, y) - at(x - tol::fd_step, y)) / (2 * tol::fd_step))
+                      .margin(tol::fd_atol));
+    REQUIRE(dy == Approx((at(x, y + tol::fd_step) - at(x, y - tol::fd_step)) / (2 * tol::fd_step))
+                      .margin(tol::fd_atol));
   }
 }
 

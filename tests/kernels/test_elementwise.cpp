@@ -7,12 +7,16 @@
 #include "psalm/kernels/elementwise.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
 namespace {
 template <class F>
-void check_against(const char* key, F f, double rtol = 1e-14, double atol = 1e-14) {
+void check_against(const char* key, F f, double rtol = tol::f64_short,
+                   double atol = tol::f64_short) {
   const auto j = testing::load_json("tensor/elementwise.json");
   const auto x = testing::doubles_from_json(j["x"]["data"]);
   const auto want = testing::doubles_from_json(j[key]["data"]);
@@ -20,7 +24,8 @@ void check_against(const char* key, F f, double rtol = 1e-14, double atol = 1e-1
     INFO(key << " at x = " << x[i]);
     REQUIRE(std::fabs(f(x[i]) - want[i]) <= atol + rtol * std::fabs(want[i]));
     // float evaluation stays within float precision of the double reference
-    REQUIRE(std::fabs(double(f(float(x[i]))) - want[i]) <= 1e-6 + 2e-6 * std::fabs(want[i]));
+    REQUIRE(std::fabs(double(f(float(x[i]))) - want[i]) <=
+            tol::f32_atol + tol::f32_rtol * std::fabs(want[i]));
   }
 }
 }  // namespace
@@ -39,15 +44,19 @@ TEST_CASE("element functors match PyTorch in double and float", "[kernels][eleme
 TEST_CASE("derivative functors match PyTorch autograd and finite differences",
           "[kernels][elementwise]") {
   check_against(
-      "d_gelu_erf", [](auto v) { return kernels::GeluErfGrad{}(v); }, 1e-12, 1e-14);
+      "d_gelu_erf", [](auto v) { return kernels::GeluErfGrad{}(v); }, tol::f64_rtol,
+      tol::f64_short);
   check_against(
-      "d_gelu_tanh", [](auto v) { return kernels::GeluTanhGrad{}(v); }, 1e-12, 1e-14);
+      "d_gelu_tanh", [](auto v) { return kernels::GeluTanhGrad{}(v); }, tol::f64_rtol,
+      tol::f64_short);
   check_against(
-      "d_sigmoid", [](auto v) { return kernels::SigmoidGrad{}(v); }, 1e-12, 1e-14);
+      "d_sigmoid", [](auto v) { return kernels::SigmoidGrad{}(v); }, tol::f64_rtol, tol::f64_short);
   for (double x : {-3.1, -0.7, 0.2, 1.3, 2.9}) {
-    auto fd = [](auto f, double v) { return (f(v + 1e-6) - f(v - 1e-6)) / 2e-6; };
-    REQUIRE(std::fabs(kernels::GeluTanhGrad{}(x)-fd(kernels::GeluTanh{}, x)) < 1e-8);
-    REQUIRE(std::fabs(kernels::GeluErfGrad{}(x)-fd(kernels::GeluErf{}, x)) < 1e-8);
+    auto fd = [](auto f, double v) {
+      return (f(v + tol::fd_step) - f(v - tol::fd_step)) / (2 * tol::fd_step);
+    };
+    REQUIRE(std::fabs(kernels::GeluTanhGrad{}(x)-fd(kernels::GeluTanh{}, x)) < tol::fd_scalar_atol);
+    REQUIRE(std::fabs(kernels::GeluErfGrad{}(x)-fd(kernels::GeluErf{}, x)) < tol::fd_scalar_atol);
   }
 }
 

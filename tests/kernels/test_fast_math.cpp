@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "psalm/kernels/fast_math.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -18,13 +21,14 @@ TEST_CASE("exp_f32 is within 2 ulp of exp over the float range", "[kernels][fast
     const double want = std::exp(static_cast<double>(x));
     const double got = kernels::exp_f32(x);
     if (want < 1.2e-38) {  // subnormal results: absolute accuracy of a subnormal step
-      REQUIRE(std::fabs(got - want) <= 2.0 * 1.5e-45 + 1e-7 * want);
+      REQUIRE(std::fabs(got - want) <=
+              tol::exp_f32_subnormal_atol + tol::exp_f32_subnormal_rtol * want);
       continue;
     }
     worst = std::max(worst, std::fabs(got - want) / want);
   }
   INFO("worst relative error " << worst);
-  REQUIRE(worst < 2.0 * 5.97e-8);  // 2 ulp
+  REQUIRE(worst < tol::exp_f32_rtol);  // 2 ulp
 }
 
 TEST_CASE("exp_f32 handles infinities, NaN, underflow and overflow", "[kernels][fast_math]") {
@@ -49,15 +53,16 @@ TEST_CASE("normal_cdf_f32 has relative accuracy in both tails", "[kernels][fast_
   // The exponent -z^2 + P(t) is rounded to float, so the relative error grows like
   // z^2 * 6e-8 in the lower tail (3e-5 at x = -12, where Phi ~ 1e-33); for |x| <= 2 it is a
   // few ulp. (1 + erf(x / sqrt 2) in float, PyTorch's formula, has no relative accuracy there.)
-  REQUIRE(worst < 3e-5);
+  REQUIRE(worst < tol::normal_cdf_f32_tail_rtol);
   for (float x : {-2.0f, -0.5f, 0.0f, 0.5f, 2.0f, 4.0f}) {
     const double want = 0.5 * std::erfc(-static_cast<double>(x) / std::sqrt(2.0));
     INFO("x = " << x);
-    REQUIRE(std::fabs(kernels::normal_cdf_f32(x) - want) <= 4e-7 * want);
+    REQUIRE(std::fabs(kernels::normal_cdf_f32(x) - want) <= tol::normal_cdf_f32_rtol * want);
   }
   {
     const double want = 0.5 * std::erfc(4.0 / std::sqrt(2.0));  // x = -4
-    REQUIRE(std::fabs(kernels::normal_cdf_f32(-4.0f) - want) <= 1.5e-6 * want);
+    REQUIRE(std::fabs(kernels::normal_cdf_f32(-4.0f) - want) <=
+            tol::normal_cdf_f32_rtol_at_minus_4 * want);
   }
   REQUIRE(kernels::normal_cdf_f32(-std::numeric_limits<float>::infinity()) == 0.0f);
   REQUIRE(kernels::normal_cdf_f32(std::numeric_limits<float>::infinity()) == 1.0f);
@@ -69,7 +74,8 @@ TEST_CASE("sigmoid_f32 matches the logistic function without overflow", "[kernel
     const double want = 1.0 / (1.0 + std::exp(-static_cast<double>(x)));
     INFO("x = " << x);
     // Below x = -88.7, e^-x overflows and the result is 0 instead of a subnormal.
-    REQUIRE(std::fabs(kernels::sigmoid_f32(x) - want) <= 3e-7 * want + 1e-38);
+    REQUIRE(std::fabs(kernels::sigmoid_f32(x) - want) <=
+            tol::sigmoid_f32_rtol * want + tol::sigmoid_f32_atol);
   }
   REQUIRE(kernels::sigmoid_f32(-100.0f) == 0.0f);
 }
@@ -85,7 +91,7 @@ TEST_CASE("lane_sum and lane_max agree with plain loops for every tail length",
       mx = std::max(mx, v[j]);
     }
     const auto at = [&](std::int64_t j) { return v[j]; };
-    REQUIRE(kernels::lane_sum<double>(n, at) == Approx(sum).margin(1e-12));
+    REQUIRE(kernels::lane_sum<double>(n, at) == Approx(sum).margin(tol::f64_atol));
     REQUIRE(kernels::lane_max<double>(n, at) == mx);
   }
 }

@@ -7,6 +7,9 @@
 
 #include "psalm/kernels/grid_sample.hpp"
 #include "psalm/tensor.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -47,16 +50,17 @@ TEST_CASE("grid_sample kernel: input gradient is the adjoint, grid gradient matc
                               x.data(), grid.data(), g.data(), d_x.data(), d_grid.data(), s.c, s.h,
                               s.w, s.ho, s.wo, align},
                           1);
-    REQUIRE(dot(forward(x, grid, s, align), g) == Approx(dot(x, d_x)).epsilon(1e-12));
+    REQUIRE(dot(forward(x, grid, s, align), g) == Approx(dot(x, d_x)).epsilon(tol::f64_rtol));
     for (std::int64_t i = 0; i < grid.numel(); ++i) {
-      const double keep = grid.data()[i], step = 1e-6;
+      const double keep = grid.data()[i], step = tol::fd_step;
       grid.data()[i] = keep + step;
       const double up = dot(forward(x, grid, s, align), g);
       grid.data()[i] = keep - step;
       const double down = dot(forward(x, grid, s, align), g);
       grid.data()[i] = keep;
       INFO("grid element " << i);
-      REQUIRE(d_grid.data()[i] == Approx((up - down) / (2 * step)).epsilon(1e-5).margin(1e-7));
+      REQUIRE(d_grid.data()[i] ==
+              Approx((up - down) / (2 * step)).epsilon(tol::fd_module_rtol).margin(tol::fd_atol));
     }
   }
 }

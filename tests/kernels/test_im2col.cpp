@@ -7,6 +7,9 @@
 
 #include "psalm/kernels/im2col.hpp"
 #include "psalm/tensor.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using kernels::ConvGeometry;
@@ -90,6 +93,6 @@ TEST_CASE("col2im: is the adjoint of im2col", "[kernels][im2col]") {
     double lhs = 0, rhs = 0;
     for (std::size_t i = 0; i < cols.size(); ++i) lhs += cols[i] * cv[i];
     for (std::size_t i = 0; i < xv.size(); ++i) rhs += xv[i] * dv[i];
-    REQUIRE(lhs == Approx(rhs).epsilon(1e-12));
+    REQUIRE(lhs == Approx(rhs).epsilon(tol::f64_rtol));
   }
 }

@@ -7,6 +7,9 @@
 
 #include "psalm/kernels/index.hpp"
 #include "psalm/tensor.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -68,5 +71,5 @@ TEST_CASE("index kernels: gather reads along the axis and scatter_add is its adj
   const auto gv = gx.to_vector(), dv = d_out.to_vector(), xv = x.to_vector(), iv = d_in.to_vector();
   for (std::size_t i = 0; i < gv.size(); ++i) lhs += gv[i] * dv[i];
   for (std::size_t i = 0; i < xv.size(); ++i) rhs += xv[i] * iv[i];
-  REQUIRE(lhs == Approx(rhs).epsilon(1e-12));
+  REQUIRE(lhs == Approx(rhs).epsilon(tol::f64_rtol));
 }

@@ -9,6 +9,9 @@
 
 #include "psalm/kernels/interpolate.hpp"
 #include "psalm/tensor.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::kernels;
@@ -49,7 +52,7 @@ TEST_CASE("interpolate kernels: equal size is the identity and align_corners kee
   Executor<cpu>::launch(y.numel(), ResizeBilinear<double>{r.data(), y.data(), 3, 4, 5, 7, true});
   for (std::int64_t h = 0; h < 5; ++h)
     for (std::int64_t w = 0; w < 7; ++w)
-      REQUIRE(y.item({0, h, w}) == Approx(2.0 * h * 0.5 + w * 0.5).margin(1e-12));
+      REQUIRE(y.item({0, h, w}) == Approx(2.0 * h * 0.5 + w * 0.5).margin(tol::f64_atol));
 }
 
 TEST_CASE("interpolate kernels: backward bodies are the adjoints of the forward bodies",
@@ -78,7 +81,7 @@ TEST_CASE("interpolate kernels: backward bodies are the adjoints of the forward 
       Executor<cpu>::launch(g.numel(),
                             ResizeNearestBackward<double>{g.data(), d_x.data(), h, w, oh, ow}, 7);
     }
-    REQUIRE(dot(y, g) == Approx(dot(x, d_x)).epsilon(1e-12));
+    REQUIRE(dot(y, g) == Approx(dot(x, d_x)).epsilon(tol::f64_rtol));
   }
 }
 

@@ -5,6 +5,9 @@
 #include "psalm/kernels/layer_norm.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -21,13 +24,17 @@ TEST_CASE("layer norm rows match PyTorch: output, saved statistics, input gradie
   Executor<cpu>::launch(
       rows, kernels::LayerNormRows<double>{x.data(), w.data(), b.data(), y.data(), mean.data(),
                                            rstd.data(), cols, 1e-5f});
-  testing::require_close(y, testing::tensor_from_json<double>(j["y"]), 1e-12, 1e-12);
-  testing::require_close(mean, testing::tensor_from_json<double>(j["mean"]), 1e-12, 1e-12);
-  testing::require_close(rstd, testing::tensor_from_json<double>(j["rstd"]), 1e-12, 1e-12);
+  testing::require_close(y, testing::tensor_from_json<double>(j["y"]), tol::f64_rtol,
+                         tol::f64_atol);
+  testing::require_close(mean, testing::tensor_from_json<double>(j["mean"]), tol::f64_rtol,
+                         tol::f64_atol);
+  testing::require_close(rstd, testing::tensor_from_json<double>(j["rstd"]), tol::f64_rtol,
+                         tol::f64_atol);
   Executor<cpu>::launch(
       rows, kernels::LayerNormRowsBackward<double>{x.data(), w.data(), d_y.data(), mean.data(),
                                                    rstd.data(), d_x.data(), cols});
-  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x"]), 1e-12, 1e-12);
+  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x"]), tol::f64_rtol,
+                         tol::f64_atol);
 }
 
 TEST_CASE("layer norm backward matches finite differences in double", "[kernels][layer_norm]") {
@@ -87,9 +94,9 @@ TEST_CASE("layer norm weight and bias gradients: column blocks of any width give
                                             d_b_only.data(), rows, cols, block},
         1);
     for (std::int64_t j = 0; j < cols; ++j) {
-      REQUIRE(d_w.item({j}) == Approx(want_w[j]).margin(1e-12));
-      REQUIRE(d_b.item({j}) == Approx(want_b[j]).margin(1e-12));
-      REQUIRE(d_b_only.item({j}) == Approx(want_b[j]).margin(1e-12));
+      REQUIRE(d_w.item({j}) == Approx(want_w[j]).margin(tol::f64_atol));
+      REQUIRE(d_b.item({j}) == Approx(want_b[j]).margin(tol::f64_atol));
+      REQUIRE(d_b_only.item({j}) == Approx(want_b[j]).margin(tol::f64_atol));
     }
   }
 }

@@ -11,6 +11,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 
 TEST_CASE("rotary body: pairs (d, d + F) rotated by their position's angle, the rest copied",
@@ -41,7 +43,7 @@ TEST_CASE("rotary body: pairs (d, d + F) rotated by their position's angle, the 
           const double c = cos[p * f + i], s = sin[p * f + i];
           const double want = d < f ? xd * c - x.item({bi, p, h, d + f}) * s
                                     : xd * c + x.item({bi, p, h, d - f}) * s;
-          CHECK(got == Approx(want).epsilon(1e-15).margin(1e-15));
+          CHECK(got == Approx(want).epsilon(tol::f64_ulps).margin(tol::f64_ulps));
         }
   Executor<cpu>::launch(n, kernels::RotaryBody<double>{y.data(), back.data(), cos.data(),
                                                        sin.data(), l, heads, hd, r, -1.0});

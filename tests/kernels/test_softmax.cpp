@@ -9,6 +9,9 @@
 #include "psalm/kernels/softmax.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -22,19 +25,21 @@ TEST_CASE("softmax rows with an additive mask match PyTorch, forward and backwar
   Tensor<double> y(x.shape()), d_x(x.shape());
   Executor<cpu>::launch(
       rows, kernels::SoftmaxRows<double>{x.data(), y.data(), mask.data(), cols, 2, false});
-  testing::require_close(y, testing::tensor_from_json<double>(j["softmax_masked"]), 1e-14, 1e-15);
+  testing::require_close(y, testing::tensor_from_json<double>(j["softmax_masked"]), tol::f64_short,
+                         tol::f64_ulps);
   Executor<cpu>::launch(
       rows, kernels::SoftmaxRowsBackward<double>{y.data(), d_y.data(), d_x.data(), cols, false});
-  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_softmax_masked"]), 1e-12,
-                         1e-14);
+  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_softmax_masked"]),
+                         tol::f64_rtol, tol::f64_short);
 
   Executor<cpu>::launch(rows,
                         kernels::SoftmaxRows<double>{x.data(), y.data(), nullptr, cols, 1, true});
-  testing::require_close(y, testing::tensor_from_json<double>(j["log_softmax"]), 1e-14, 1e-14);
+  testing::require_close(y, testing::tensor_from_json<double>(j["log_softmax"]), tol::f64_short,
+                         tol::f64_short);
   Executor<cpu>::launch(
       rows, kernels::SoftmaxRowsBackward<double>{y.data(), d_y.data(), d_x.data(), cols, true});
-  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_log_softmax"]), 1e-12,
-                         1e-14);
+  testing::require_close(d_x, testing::tensor_from_json<double>(j["d_x_log_softmax"]),
+                         tol::f64_rtol, tol::f64_short);
 }
 
 TEST_CASE("softmax backward matches finite differences in double", "[kernels][softmax]") {
@@ -86,15 +91,17 @@ TEST_CASE("softmax_row: the row body every softmax shares, in place, with its st
   double y[5], z[5], lg[5];
   const auto st = kernels::softmax_row(y, 5, [&](std::int64_t j) { return x[j]; });
   CHECK(st.max == 2.0);
-  CHECK(st.sum == Approx(total).epsilon(1e-15));
-  for (int j = 0; j < 5; ++j) CHECK(y[j] == Approx(std::exp(x[j] - 2.0) / total).epsilon(1e-15));
+  CHECK(st.sum == Approx(total).epsilon(tol::f64_ulps));
+  for (int j = 0; j < 5; ++j)
+    CHECK(y[j] == Approx(std::exp(x[j] - 2.0) / total).epsilon(tol::f64_ulps));
   // In place: at(j) reads the row being overwritten.
   for (int j = 0; j < 5; ++j) z[j] = x[j];
   kernels::softmax_row(z, 5, [&](std::int64_t j) { return z[j]; });
   for (int j = 0; j < 5; ++j) CHECK(z[j] == y[j]);
   kernels::softmax_row(
       lg, 5, [&](std::int64_t j) { return x[j]; }, true);
-  for (int j = 0; j < 5; ++j) CHECK(lg[j] == Approx(x[j] - 2.0 - std::log(total)).epsilon(1e-15));
+  for (int j = 0; j < 5; ++j)
+    CHECK(lg[j] == Approx(x[j] - 2.0 - std::log(total)).epsilon(tol::f64_ulps));
   // A row that is -inf everywhere: zeros (log: -inf) and the statistics of an empty sum.
   const double inf = std::numeric_limits<double>::infinity();
   const auto none = kernels::softmax_row(y, 5, [&](std::int64_t) { return -inf; });

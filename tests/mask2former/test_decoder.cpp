@@ -18,6 +18,9 @@
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
 #include "support/module_gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::models::mask2former;
@@ -121,7 +124,7 @@ TEST_CASE("mask decoder: gradients of every parameter and input match PyTorch", 
   nn::load_state_dict(decoder, f, {.prefix = "predictor."});
   FixtureInputs in(f);
   const Var<float> loss = squared_loss(in.run(decoder));
-  CHECK(loss.value().item() == Approx(f.load<float>("loss").item({0})).epsilon(1e-5));
+  CHECK(loss.value().item() == Approx(f.load<float>("loss").item({0})).epsilon(tol::f32_sum_rtol));
   autograd::backward(loss);
   for (const auto& [name, p] : decoder.named_parameters()) {
     INFO("gradient of predictor." << name);
@@ -183,8 +186,8 @@ TEST_CASE("mask decoder: the whole decoder's gradients match finite differences 
         if (!base) base = last;
         return squared_loss(last);
       },
-      {.rtol = 1e-5,
-       .atol = 1e-7,
+      {.rtol = tol::fd_module_rtol,
+       .atol = tol::fd_atol,
        .parameter_step = 3,
        .skip = {"query_feat.weight", "SEG_query_embed.weight"},  // unused on this path
        .smooth = masks_equal});

@@ -12,6 +12,9 @@
 #include "psalm/kernels/launch.hpp"
 #include "psalm/kernels/ms_deform_attn.hpp"
 #include "psalm/tensor.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using kernels::MSDeformLevels;
@@ -78,8 +81,8 @@ TEST_CASE("ms_deform_attn kernel: per-channel and per-head forward calls agree",
   run_emulated(b * q * m * 3, body);
   const auto w = whole.to_vector(), c1 = per_channel.to_vector(), c2 = chunked.to_vector();
   for (std::size_t i = 0; i < w.size(); ++i) {
-    REQUIRE(c1[i] == Approx(w[i]).margin(1e-6));
-    REQUIRE(c2[i] == Approx(w[i]).margin(1e-6));
+    REQUIRE(c1[i] == Approx(w[i]).margin(tol::f32_atol));
+    REQUIRE(c2[i] == Approx(w[i]).margin(tol::f32_atol));
   }
   REQUIRE(std::any_of(w.begin(), w.end(), [](float v) { return v != 0.0f; }));
 }
@@ -113,6 +116,7 @@ TEST_CASE("ms_deform_attn kernel: atomic per-query and per-head backward bodies 
   for (std::int64_t i = 0; i < b * m; ++i) by_head(i);
   for (auto [x, y] : {std::pair{&dv_a, &dv_h}, {&dl_a, &dl_h}, {&da_a, &da_h}}) {
     const auto u = x->to_vector(), v = y->to_vector();
-    for (std::size_t i = 0; i < u.size(); ++i) REQUIRE(u[i] == Approx(v[i]).margin(1e-5));
+    for (std::size_t i = 0; i < u.size(); ++i)
+      REQUIRE(u[i] == Approx(v[i]).margin(tol::f32_sum_atol));
   }
 }

@@ -17,6 +17,8 @@
 #include "support/module_gradcheck.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 using namespace psalm::models::deformable;
 using autograd::Var;
@@ -66,12 +68,12 @@ void check_against_torch(double rtol, double atol) {
 
 TEST_CASE("MSDeformAttn: forward and all gradients match the PyTorch module in float",
           "[msda][module]") {
-  check_against_torch<float>(1e-4, 1e-4);
+  check_against_torch<float>(tol::f32_grad_rtol, tol::f32_grad_atol);
 }
 
 TEST_CASE("MSDeformAttn: forward and all gradients match the PyTorch module in double",
           "[msda][module]") {
-  check_against_torch<double>(1e-9, 1e-9);
+  check_against_torch<double>(tol::f64_msda_module, tol::f64_msda_module);
 }
 
 TEST_CASE("MSDeformAttn: parameters carry the upstream state_dict names and shapes",
@@ -125,7 +127,7 @@ TEST_CASE(
 TEST_CASE("reference_points_for: pixel centres of every level, repeated over levels",
           "[msda][module]") {
   const Tensor<float> ref = reference_points_for<float>(kShapes, 2);  // (B, S, L, 2)
-  testing::require_close(ref, module_file().load<float>("reference_points"), 1e-7, 0.0);
+  testing::require_close(ref, module_file().load<float>("reference_points"), tol::f32_one_ulp, 0.0);
   // token 20 is (0, 0) of level 1 (2 x 3): ((0 + 0.5) / 3, (0 + 0.5) / 2) on both levels
   const auto r = ref.to_vector();
   CHECK(r[((1 * 26 + 20) * 2 + 0) * 2 + 0] == Approx(0.5 / 3));  // [1, 20, 0, x]
@@ -151,7 +153,7 @@ TEST_CASE("MSDeformAttn: backward matches finite differences in double", "[msda]
   testing::check_module_gradients(
       attn, {{"query", q}, {"value_input", v}},
       [&] { return autograd::sum(attn(q, ref, v, shapes) * Var<double>(w)); },
-      {.rtol = 1e-6, .atol = 1e-7});
+      {.rtol = tol::fd_rtol, .atol = tol::fd_atol});
 }
 
 TEST_CASE("MSDeformAttn: rejects mismatched inputs and configs", "[msda][module]") {

@@ -17,6 +17,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 using namespace psalm::autograd;
 
@@ -86,7 +88,7 @@ TEST_CASE("ms_deform_attn: forward and gradients match the PyTorch reference in 
 TEST_CASE("ms_deform_attn: forward and gradients match the PyTorch reference in double",
           "[msda][op]") {
   for (const auto& name : kCases)
-    check_case<double>(name, MSDeformBackwardMode::automatic, 1e-10, 1e-10);
+    check_case<double>(name, MSDeformBackwardMode::automatic, tol::f64_module, tol::f64_module);
 }
 
 TEST_CASE("ms_deform_attn: atomic and per-head backward partitions agree with the reference",

@@ -12,6 +12,7 @@
 #include "psalm/autograd.hpp"
 #include "psalm/optim.hpp"
 #include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
 
 namespace psalm::testing {
 
@@ -46,7 +47,8 @@ void replay(const std::string& name, std::vector<autograd::Var<T>>& params, Opt&
     INFO(name << " step " << s);
     const auto& lrs = traj.at("lr")[s];
     for (std::size_t g = 0; g < lrs.size(); ++g)
-      REQUIRE(opt.groups()[g].lr == Approx(lrs[g].get<double>()).epsilon(1e-15).margin(1e-300));
+      REQUIRE(opt.groups()[g].lr ==
+              Approx(lrs[g].get<double>()).epsilon(tol::f64_ulps).margin(tol::denormal_margin));
     opt.zero_grad();
     std::int64_t offset = 0;
     for (auto& p : params) {

@@ -3,6 +3,9 @@
 // warm-up + cosine LambdaLR matches torch.optim.AdamW + LambdaLR step by step over 20 steps
 // (tests/data/autograd_ops3/optim.json), in float and in double.
 #include "optim_fixture.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::optim;
@@ -34,11 +37,11 @@ void run_adamw(const std::string& name, double rtol, double atol) {
 }  // namespace
 
 TEST_CASE("adamw: matches torch.optim.AdamW + LambdaLR over 20 steps in double", "[optim][adamw]") {
-  run_adamw<double>("adamw_f64", 1e-12, 1e-14);
+  run_adamw<double>("adamw_f64", tol::f64_rtol, tol::f64_short);
 }
 
 TEST_CASE("adamw: matches torch.optim.AdamW + LambdaLR over 20 steps in float", "[optim][adamw]") {
-  run_adamw<float>("adamw_f32", 1e-6, 1e-7);
+  run_adamw<float>("adamw_f32", tol::f32_ulps, tol::f32_one_ulp);
 }
 
 TEST_CASE("adamw: parameters without a gradient keep their value and state", "[optim][adamw]") {
@@ -51,7 +54,7 @@ TEST_CASE("adamw: parameters without a gradient keep their value and state", "[o
   REQUIRE(opt.step_count(0, 1) == 0);
   REQUIRE(b.value().to_vector() == std::vector<float>{1.f, 1.f});
   // First Adam step moves by lr (m / sqrt(v) = 1 after bias correction).
-  REQUIRE(a.value().to_vector()[0] == Approx(0.9f).epsilon(1e-6));
+  REQUIRE(a.value().to_vector()[0] == Approx(0.9f).epsilon(tol::f32_ulps));
 }
 
 TEST_CASE("adamw: bad hyper-parameters and parameters are a psalm::Error", "[optim][adamw]") {

@@ -4,6 +4,9 @@
 #include <cmath>
 
 #include "optim_fixture.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::optim;
@@ -18,7 +21,8 @@ TEST_CASE("schedule: warm-up then cosine to a floor matches the reference multip
   const auto want = j.at("multipliers").get<std::vector<double>>();
   for (std::size_t s = 0; s < want.size(); ++s) {
     INFO("step " << s);
-    REQUIRE(f(static_cast<std::int64_t>(s)) == Approx(want[s]).epsilon(1e-15).margin(1e-300));
+    REQUIRE(f(static_cast<std::int64_t>(s)) ==
+            Approx(want[s]).epsilon(tol::f64_ulps).margin(tol::denormal_margin));
   }
   REQUIRE(f(1000) == Approx(j.at("floor").get<double>()));
 }
@@ -29,9 +33,9 @@ TEST_CASE("schedule: without a floor the cosine equals Hugging Face's formula",
   REQUIRE(f(0) == 0.0);
   REQUIRE(f(5) == 0.5);
   REQUIRE(f(10) == 1.0);
-  REQUIRE(f(60) == Approx(0.5).epsilon(1e-15));  // halfway: cos(pi / 2)
-  REQUIRE(f(35) == Approx(0.5 * (1 + std::cos(M_PI * 0.25))).epsilon(1e-15));
-  REQUIRE(f(110) == Approx(0.0).margin(1e-16));
+  REQUIRE(f(60) == Approx(0.5).epsilon(tol::f64_ulps));  // halfway: cos(pi / 2)
+  REQUIRE(f(35) == Approx(0.5 * (1 + std::cos(M_PI * 0.25))).epsilon(tol::f64_ulps));
+  REQUIRE(f(110) == Approx(0.0).margin(tol::f64_zero));
   REQUIRE(constant_schedule()(12345) == 1.0);
   REQUIRE(linear_warmup_schedule(4)(1) == 0.25);
   REQUIRE(linear_warmup_schedule(4)(9) == 1.0);

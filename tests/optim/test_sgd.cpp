@@ -2,6 +2,9 @@
 // two parameter groups and a frozen group matches torch.optim.SGD step by step over 20 steps
 // (tests/data/autograd_ops3/optim.json), in float and in double.
 #include "optim_fixture.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using namespace psalm::optim;
@@ -29,14 +32,14 @@ void run_sgd(const std::string& name, bool nesterov, double rtol, double atol) {
 
 TEST_CASE("sgd: momentum matches torch.optim.SGD over 20 steps in double and float",
           "[optim][sgd]") {
-  run_sgd<double>("sgd_f64", false, 1e-12, 1e-14);
-  run_sgd<float>("sgd_f32", false, 1e-6, 1e-7);
+  run_sgd<double>("sgd_f64", false, tol::f64_rtol, tol::f64_short);
+  run_sgd<float>("sgd_f32", false, tol::f32_ulps, tol::f32_one_ulp);
 }
 
 TEST_CASE("sgd: Nesterov momentum matches torch.optim.SGD over 20 steps in double and float",
           "[optim][sgd]") {
-  run_sgd<double>("sgd_nesterov_f64", true, 1e-12, 1e-14);
-  run_sgd<float>("sgd_nesterov_f32", true, 1e-6, 1e-7);
+  run_sgd<double>("sgd_nesterov_f64", true, tol::f64_rtol, tol::f64_short);
+  run_sgd<float>("sgd_nesterov_f32", true, tol::f32_ulps, tol::f32_one_ulp);
 }
 
 TEST_CASE("sgd: without momentum a step is p -= lr * (g + wd * p)", "[optim][sgd]") {
@@ -44,8 +47,8 @@ TEST_CASE("sgd: without momentum a step is p -= lr * (g + wd * p)", "[optim][sgd
   Sgd<double> opt({{.params = {p}, .lr = 0.5, .weight_decay = 0.1}});
   autograd::backward(p, Tensor<double>::from_data({0.2, 0.4}, Shape{2}));
   opt.step();
-  REQUIRE(p.value().to_vector()[0] == Approx(1.0 - 0.5 * (0.2 + 0.1)).epsilon(1e-15));
-  REQUIRE(p.value().to_vector()[1] == Approx(-2.0 - 0.5 * (0.4 - 0.2)).epsilon(1e-15));
+  REQUIRE(p.value().to_vector()[0] == Approx(1.0 - 0.5 * (0.2 + 0.1)).epsilon(tol::f64_ulps));
+  REQUIRE(p.value().to_vector()[1] == Approx(-2.0 - 0.5 * (0.4 - 0.2)).epsilon(tol::f64_ulps));
   REQUIRE_FALSE(opt.momentum_buffer(0, 0).defined());
 }
 

@@ -10,14 +10,15 @@
 #include "psalm/io/safetensors.hpp"
 #include "psalm/models/phi.hpp"
 #include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
 
 namespace psalm::testing::phi {
 
 namespace mp = psalm::models::phi;
 
 // float32 against transformers' float32 (different summation orders through 2-3 layers).
-inline constexpr double fwd_rtol = 1e-5, fwd_atol = 2e-5;
-inline constexpr double grad_rtol = 1e-4, grad_atol = 2e-5;
+inline constexpr double fwd_rtol = tol::f32_sum_rtol, fwd_atol = tol::f32_phi_atol;
+inline constexpr double grad_rtol = tol::f32_grad_rtol, grad_atol = tol::f32_phi_atol;
 
 inline std::string fixture_dir(const std::string& name) {
   return std::string(PSALM_TEST_DATA_DIR) + "/phi/" + name + "/";

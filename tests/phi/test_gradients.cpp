@@ -10,6 +10,7 @@
 #include "psalm/autograd.hpp"
 #include "support/gradcheck.hpp"
 #include "support/module_gradcheck.hpp"
+#include "support/tolerances.hpp"
 
 using namespace psalm;
 using namespace psalm::testing;
@@ -33,7 +34,7 @@ TEST_CASE("phi backward: every parameter and inputs_embeds match finite differen
   check_module_gradients(
       lm, {{"inputs_embeds", embeds}},
       [&] { return autograd::sum(lm.forward(embeds, mask).logits * Var<double>(w)); },
-      {.rtol = 1e-6, .atol = 1e-6, .skip = {"model.embed_tokens.weight"}});
+      {.rtol = tol::fd_rtol, .atol = tol::fd_module_atol, .skip = {"model.embed_tokens.weight"}});
 }
 
 TEST_CASE("phi rotary: backward matches finite differences and rotation keeps the norm", "[phi]") {
@@ -59,7 +60,7 @@ TEST_CASE("phi rotary: backward matches finite differences and rotation keeps th
   for (std::int64_t d = 0; d < 2; ++d) {
     const double a = x.value().item({1, 2, 1, d}), b = x.value().item({1, 2, 1, d + 2});
     const double c = y.item({1, 2, 1, d}), e = y.item({1, 2, 1, d + 2});
-    CHECK(c * c + e * e == Approx(a * a + b * b).epsilon(1e-12));
+    CHECK(c * c + e * e == Approx(a * a + b * b).epsilon(tol::f64_rtol));
   }
   CHECK(y.item({0, 1, 0, 4}) == x.value().item({0, 1, 0, 4}));
   CHECK(y.item({0, 1, 0, 5}) == x.value().item({0, 1, 0, 5}));

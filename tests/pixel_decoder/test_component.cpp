@@ -10,6 +10,9 @@
 
 #include "psalm/models/deformable/component.hpp"
 #include "support/component_harness.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -32,7 +35,8 @@ TEST_CASE("pixel_decoder component: outputs from res2..res5 match the PyTorch co
   const nn::ComponentOutputs out = h.run();
   REQUIRE(out.names() == std::vector<std::string>{"mask_features", "multi_scale_0", "multi_scale_1",
                                                   "multi_scale_2"});
-  testing::require_outputs_close<double>(out, h.opened_inputs(), out.names(), "out.", 1e-4, 1e-5);
+  testing::require_outputs_close<double>(out, h.opened_inputs(), out.names(), "out.",
+                                         tol::f32_grad_rtol, tol::f32_sum_atol);
 
   h.check_config_required();
   h.check_prefix_required();

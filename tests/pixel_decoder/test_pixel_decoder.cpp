@@ -19,6 +19,8 @@
 #include "support/module_gradcheck.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 using namespace psalm::models::deformable;
 using nn::Var;
@@ -111,12 +113,12 @@ void check_against_reference(double fwd_rtol, double grad_rtol) {
 
 TEST_CASE("pixel_decoder: float outputs and every gradient match the PyTorch composition",
           "[pixel_decoder]") {
-  check_against_reference<float>(1e-5, 1e-4);
+  check_against_reference<float>(tol::f32_sum_rtol, tol::f32_grad_atol);
 }
 
 TEST_CASE("pixel_decoder: double outputs and every gradient match the float64 reference",
           "[pixel_decoder]") {
-  check_against_reference<double>(1e-10, 1e-10);
+  check_against_reference<double>(tol::f64_module, tol::f64_module);
 }
 
 TEST_CASE("pixel_decoder: parameter names and shapes are the upstream state_dict keys",
@@ -304,5 +306,8 @@ TEST_CASE("pixel_decoder: backward matches finite differences in double (tiny co
         for (int k = 1; k < 4; ++k) loss = loss + autograd::sum(outs[k] * Var<double>(d_out[k]));
         return loss;  // ()
       },
-      {.rtol = 1e-6, .atol = 1e-6, .max_per_input = 5, .max_per_parameter = 5});
+      {.rtol = tol::fd_rtol,
+       .atol = tol::fd_module_atol,
+       .max_per_input = 5,
+       .max_per_parameter = 5});
 }

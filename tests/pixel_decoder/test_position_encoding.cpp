@@ -13,6 +13,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 
 namespace {
@@ -39,7 +41,7 @@ TEST_CASE("sine_position_encoding: double matches the float64 PyTorch transcript
     INFO(c.name());
     const Tensor<double> got =
         nn::sine_position_encoding<double>(c.h, c.w, c.f, 10000.0, c.normalize);  // (1, 2F, H, W)
-    testing::require_close(got, file.load<double>(c.name() + ".f64"), 1e-12, 1e-12);
+    testing::require_close(got, file.load<double>(c.name() + ".f64"), tol::f64_rtol, tol::f64_atol);
   }
 }
 
@@ -51,7 +53,8 @@ TEST_CASE("sine_position_encoding: float matches upstream's float32 and transfor
     const Tensor<float> got =
         nn::sine_position_encoding<float>(c.h, c.w, c.f, 10000.0, c.normalize);  // (1, 2F, H, W)
     // Upstream rounds the angle to float32 before sin/cos: up to ~1 ulp of 2*pi apart from us.
-    const double atol = c.normalize ? 2e-6 : 2e-6 * static_cast<double>(std::max(c.h, c.w));
+    const double atol = c.normalize ? tol::f32_angle_atol
+                                    : tol::f32_angle_atol * static_cast<double>(std::max(c.h, c.w));
     testing::require_close(got, file.load<float>(c.name() + ".f32"), 0.0, atol);
     if (c.normalize) testing::require_close(got, file.load<float>(c.name() + ".hf"), 0.0, atol);
   }
@@ -64,12 +67,12 @@ TEST_CASE("sine_position_encoding: layout is pos_y then pos_x, sin/cos interleav
   const double s = 2 * std::numbers::pi;
   const double ey = 2.0 / (3 + 1e-6) * s, ex = 4.0 / (5 + 1e-6) * s;  // row 1, column 3
   const double d2 = std::pow(10000.0, 2.0 / 4.0);
-  CHECK(pos.item({0, 0, 1, 3}) == Approx(std::sin(ey)).margin(1e-14));
-  CHECK(pos.item({0, 1, 1, 3}) == Approx(std::cos(ey)).margin(1e-14));
-  CHECK(pos.item({0, 2, 1, 3}) == Approx(std::sin(ey / d2)).margin(1e-14));
-  CHECK(pos.item({0, 3, 1, 3}) == Approx(std::cos(ey / d2)).margin(1e-14));
-  CHECK(pos.item({0, 4, 1, 3}) == Approx(std::sin(ex)).margin(1e-14));
-  CHECK(pos.item({0, 7, 1, 3}) == Approx(std::cos(ex / d2)).margin(1e-14));
+  CHECK(pos.item({0, 0, 1, 3}) == Approx(std::sin(ey)).margin(tol::f64_short));
+  CHECK(pos.item({0, 1, 1, 3}) == Approx(std::cos(ey)).margin(tol::f64_short));
+  CHECK(pos.item({0, 2, 1, 3}) == Approx(std::sin(ey / d2)).margin(tol::f64_short));
+  CHECK(pos.item({0, 3, 1, 3}) == Approx(std::cos(ey / d2)).margin(tol::f64_short));
+  CHECK(pos.item({0, 4, 1, 3}) == Approx(std::sin(ex)).margin(tol::f64_short));
+  CHECK(pos.item({0, 7, 1, 3}) == Approx(std::cos(ex / d2)).margin(tol::f64_short));
 }
 
 TEST_CASE("sine_position_encoding: rejects odd feature counts and empty maps", "[pixel_decoder]") {

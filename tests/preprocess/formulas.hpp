@@ -4,10 +4,24 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "psalm/tensor/tensor.hpp"
 
 namespace psalm::testing {
+
+/// The images preprocess_fixtures.py's IMAGES names (its fixture file, height, width, formula
+/// seed): landscape, COCO-sized, portrait, a small one upscaled, one left unresized.
+struct ImageCase {
+  std::string name;
+  std::int64_t h, w, seed;
+};
+inline const std::vector<ImageCase> kImageCases = {{"landscape_480x640", 480, 640, 1},
+                                                   {"coco_375x500", 375, 500, 2},
+                                                   {"portrait_500x333", 500, 333, 3},
+                                                   {"small_37x50", 37, 50, 4},
+                                                   {"exact_192x256", 192, 256, 5}};
 
 /// (H, W, 3) uint8: ramps, a 16-pixel checkerboard with hard edges, a radial pattern.
 inline Tensor<std::uint8_t> formula_image(std::int64_t h, std::int64_t w, std::int64_t seed) {

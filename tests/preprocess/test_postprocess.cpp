@@ -12,22 +12,15 @@
 #include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/postprocess.hpp"
 #include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
+using testing::ImageCase;
+using testing::kImageCases;
 
 namespace {
-
-struct Case {
-  std::string name;
-  std::int64_t h, w, seed;
-};
-const std::vector<Case> kCases = {{"landscape_480x640", 480, 640, 1},
-                                  {"coco_375x500", 375, 500, 2},
-                                  {"portrait_500x333", 500, 333, 3},
-                                  {"small_37x50", 37, 50, 4},
-                                  {"exact_192x256", 192, 256, 5}};
-
-constexpr double kEdgeTol = 2e-4;
 
 Tensor<float> samples(const Tensor<float>& t) {  // t[:, ::23, ::19]
   return t.slice(1, 0, t.size(1), 23).slice(2, 0, t.size(2), 19);
@@ -37,7 +30,7 @@ Tensor<float> samples(const Tensor<float>& t) {  // t[:, ::23, ::19]
 
 TEST_CASE("postprocess_to_original: matches F.interpolate + detectron2 sem_seg_postprocess",
           "[postprocess]") {
-  for (const Case& c : kCases) {
+  for (const ImageCase& c : kImageCases) {
     const io::SafetensorsFile f = io::SafetensorsFile::open(
         std::string(PSALM_TEST_DATA_DIR) + "/preprocess/" + c.name + ".safetensors");
     for (const std::int64_t target : {128, 256, 1024}) {
@@ -48,15 +41,17 @@ TEST_CASE("postprocess_to_original: matches F.interpolate + detectron2 sem_seg_p
       const Tensor<float> logits = testing::formula_logits(3, target / 4, target / 4);
       const Tensor<float> back = postprocess_to_original(logits, g);  // (3, H0, W0)
       REQUIRE(back.shape() == Shape{3, c.h, c.w});
-      testing::require_close(samples(back), f.load<float>(k + "post_samples"), 1e-5, 1e-5);
+      testing::require_close(samples(back), f.load<float>(k + "post_samples"), tol::f32_sum_rtol,
+                             tol::f32_sum_atol);
       if (f.contains(k + "post"))
-        testing::require_close(back, f.load<float>(k + "post"), 1e-5, 1e-5);
+        testing::require_close(back, f.load<float>(k + "post"), tol::f32_sum_rtol,
+                               tol::f32_sum_atol);
       const auto sums = f.load<double>(k + "post_sum").to_vector();
       const auto v = back.to_vector();
       for (std::int64_t q = 0; q < 3; ++q) {
         double s = 0;
         for (std::int64_t i = 0; i < c.h * c.w; ++i) s += v[q * c.h * c.w + i];
-        CHECK(s == Approx(sums[q]).margin(1e-6 * double(c.h * c.w)));  // 1e-6 per pixel
+        CHECK(s == Approx(sums[q]).margin(tol::f32_atol * double(c.h * c.w)));  // 1e-6 per pixel
       }
       // Round trip of the image itself: preprocessed pixels (full resolution) back to the
       // original size (only the crop and the final resize run).
@@ -66,7 +61,8 @@ TEST_CASE("postprocess_to_original: matches F.interpolate + detectron2 sem_seg_p
       // float(in / out) * (dst + 0.5) - 0.5: a few ulp of a coordinate near 1000, times the
       // steepest edge of the test image (~4 per pixel), allows ~2e-4.
       testing::require_close(samples(postprocess_to_original(p.pixels, p.geometry)),
-                             f.load<float>(k + "pixels_back_samples"), 1e-5, kEdgeTol);
+                             f.load<float>(k + "pixels_back_samples"), tol::f32_sum_rtol,
+                             tol::f32_resampled_edge_atol);
     }
   }
 }

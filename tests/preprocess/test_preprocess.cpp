@@ -14,22 +14,17 @@
 #include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/preprocess.hpp"
 #include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
+using testing::ImageCase;
+using testing::kImageCases;
 
 namespace {
 
-struct Case {
-  std::string name;
-  std::int64_t h, w, seed;
-};
-const std::vector<Case> kCases = {{"landscape_480x640", 480, 640, 1},
-                                  {"coco_375x500", 375, 500, 2},
-                                  {"portrait_500x333", 500, 333, 3},
-                                  {"small_37x50", 37, 50, 4},
-                                  {"exact_192x256", 192, 256, 5}};
-
-io::SafetensorsFile open_case(const Case& c) {
+io::SafetensorsFile open_case(const ImageCase& c) {
   return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/preprocess/" + c.name +
                                    ".safetensors");
 }
@@ -56,7 +51,7 @@ std::vector<std::uint8_t> recover_resized(const PreprocessedImage& p) {
 
 TEST_CASE("preprocess_image: matches Pillow BILINEAR + pad 128 + torch normalisation",
           "[preprocess]") {
-  for (const Case& c : kCases) {
+  for (const ImageCase& c : kImageCases) {
     const io::SafetensorsFile f = open_case(c);
     const Tensor<std::uint8_t> image = testing::formula_image(c.h, c.w, c.seed);
     for (const std::int64_t target : {128, 256, 1024}) {
@@ -91,7 +86,7 @@ TEST_CASE("preprocess_image: matches Pillow BILINEAR + pad 128 + torch normalisa
       for (std::int64_t ch = 0; ch < 3; ++ch) {
         double sum = 0;
         for (std::int64_t i = 0; i < target * target; ++i) sum += px[ch * target * target + i];
-        CHECK(sum == Approx(sums[ch]).epsilon(1e-9).margin(1e-6));
+        CHECK(sum == Approx(sums[ch]).epsilon(tol::f64_sum_of_f32_rtol).margin(tol::f32_atol));
       }
       const auto mask = p.padding_mask.to_vector();
       double masked = 0;

@@ -7,6 +7,9 @@
 
 #include "psalm/models/projector/component.hpp"
 #include "support/component_harness.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -22,7 +25,8 @@ TEST_CASE("projector component: eval-mode tokens from res5 match PyTorch", "[pro
       .prefix("model.mm_projector.");
   const nn::ComponentOutputs out = h.run();
   REQUIRE(out.names() == std::vector<std::string>{"tokens"});
-  testing::require_outputs_close<double>(out, h.opened_inputs(), {"tokens"}, "", 1e-5, 1e-5);
+  testing::require_outputs_close<double>(out, h.opened_inputs(), {"tokens"}, "", tol::f32_sum_rtol,
+                                         tol::f32_sum_atol);
 
   h.check_config_required();
   h.check_prefix_required();

@@ -11,6 +11,9 @@
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
 #include "support/module_gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using models::projector::ProjectorConfig;
@@ -35,13 +38,16 @@ void check_against_torch(const std::string& name, const ProjectorConfig& config,
   CHECK(nn::load_state_dict(*projector, f, {.prefix = kPrefix}).loaded.size() == n_tensors);
   const Var<float> x = Var<float>::parameter(f.load<float>("features"));
   const Var<float> tokens = (*projector)(x);  // (B, L, D)
-  testing::require_close(tokens.value(), f.load<double>("tokens"), 1e-5, 1e-5);
+  testing::require_close(tokens.value(), f.load<double>("tokens"), tol::f32_sum_rtol,
+                         tol::f32_sum_atol);
   autograd::backward(tokens, f.load<float>("loss_weight"));
-  testing::require_close(x.grad(), f.load<double>("grad.features"), 1e-4, 1e-4);
+  testing::require_close(x.grad(), f.load<double>("grad.features"), tol::f32_grad_rtol,
+                         tol::f32_grad_atol);
   projector->for_each_parameter(
       [&](const std::string& n, Var<float>& p) {
         INFO("gradient of " << n);
-        testing::require_close(p.grad(), f.load<double>("grad." + n), 1e-4, 1e-4);
+        testing::require_close(p.grad(), f.load<double>("grad." + n), tol::f32_grad_rtol,
+                               tol::f32_grad_atol);
       },
       kPrefix);
 }

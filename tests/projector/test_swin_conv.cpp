@@ -16,6 +16,9 @@
 #include "psalm/nn/state_dict.hpp"
 #include "support/fixtures.hpp"
 #include "support/module_gradcheck.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using models::projector::ProjectorConfig;
@@ -123,7 +126,7 @@ TEST_CASE("swin_conv: backward matches finite differences in double, train and e
     const Tensor<double> r = Tensor<double>::randn({2, 6, 5}, 4);  // (B, L, D): 3 x 2 grid
     testing::check_module_gradients(projector, {{"res5", x}},
                                     [&] { return autograd::sum(projector(x) * Var<double>(r)); },
-                                    {.rtol = 1e-5, .atol = 1e-6});
+                                    {.rtol = tol::fd_module_rtol, .atol = tol::fd_module_atol});
   }
 }
 

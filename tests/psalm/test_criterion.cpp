@@ -22,6 +22,8 @@
 #include "support/gradcheck.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 using autograd::Var;
 using models::mask2former::Prediction;
@@ -320,8 +322,10 @@ TEST_CASE("criterion: deep supervision off supervises the final set only; the av
   };
   const auto r = reduced(c.sets, c.targets, c.task, c.points);
   CHECK(r.num_masks == 2.0 * full.num_masks);
-  CHECK(term_value(r, "loss_mask") == Approx(term_value(full, "loss_mask") / 2).epsilon(1e-12));
-  CHECK(term_value(r, "loss_dice_1") == Approx(term_value(full, "loss_dice_1") / 2).epsilon(1e-12));
+  CHECK(term_value(r, "loss_mask") ==
+        Approx(term_value(full, "loss_mask") / 2).epsilon(tol::f64_rtol));
+  CHECK(term_value(r, "loss_dice_1") ==
+        Approx(term_value(full, "loss_dice_1") / 2).epsilon(tol::f64_rtol));
 }
 
 namespace {
@@ -496,14 +500,14 @@ TEST_CASE("matcher: cost functors against per-pair losses; composition; class co
       const Tensor<double> y = tgt.slice(0, n, n + 1).contiguous();
       const double want_bce = autograd::binary_cross_entropy_with_logits(x, y).value().item();
       const double want_dice = autograd::dice_loss(x, y).value().item();
-      CHECK(bce.item({q, n}) == Approx(want_bce).epsilon(1e-12));
-      CHECK(dice.item({q, n}) == Approx(want_dice).epsilon(1e-12));
+      CHECK(bce.item({q, n}) == Approx(want_bce).epsilon(tol::f64_rtol));
+      CHECK(dice.item({q, n}) == Approx(want_dice).epsilon(tol::f64_rtol));
       const Tensor<double> logits = in.class_logits;
       double z = 0;
       for (std::int64_t k = 0; k < 5; ++k) z += std::exp(logits.item({q, k}));
       CHECK(cls.item({q, n}) ==
             Approx(-std::exp(logits.item({q, in.labels[static_cast<std::size_t>(n)]})) / z)
-                .epsilon(1e-12));
+                .epsilon(tol::f64_rtol));
     }
 
   // PSALM's matcher = 5 bce + 2 class + 5 dice; without class logits the class term is absent.
@@ -513,11 +517,11 @@ TEST_CASE("matcher: cost functors against per-pair losses; composition; class co
     for (std::int64_t n = 0; n < 3; ++n)
       CHECK(total.item({q, n}) ==
             Approx(5 * bce.item({q, n}) + 2 * cls.item({q, n}) + 5 * dice.item({q, n}))
-                .epsilon(1e-12));
+                .epsilon(tol::f64_rtol));
   MatchInputs<double> no_class{pred, tgt, {}, {}};
   const Tensor<double> masks_only = psalm.cost_matrix(no_class);
   CHECK(masks_only.item({1, 2}) ==
-        Approx(5 * bce.item({1, 2}) + 5 * dice.item({1, 2})).epsilon(1e-12));
+        Approx(5 * bce.item({1, 2}) + 5 * dice.item({1, 2})).epsilon(tol::f64_rtol));
 
   // A custom term composes: a huge cost everywhere except query 3 <-> target n forces it.
   HungarianMatcher<double> custom = HungarianMatcher<double>::psalm(MatcherConfig{});

@@ -31,6 +31,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerances.hpp"
 
+namespace tol = psalm::testing::tol;
+
 using namespace psalm;
 
 namespace {
@@ -87,7 +89,7 @@ void require_labels_match(const Tensor<std::int32_t>& got, const Tensor<std::int
     if (g[i] == w[i]) continue;
     const float a = s[g[i] * p + i], b = s[w[i] * p + i];
     INFO("pixel " << i << ": label " << g[i] << " vs torch " << w[i] << " of " << c);
-    REQUIRE(std::fabs(a - b) <= 1e-6f * std::fabs(b));
+    REQUIRE(std::fabs(a - b) <= static_cast<float>(tol::f32_ulps) * std::fabs(b));
     ++near_ties;
   }
   CHECK(near_ties <= 2);
@@ -158,7 +160,7 @@ TEST_CASE("instance_inference: matches class_name_instance_inference (plain and 
         const auto& d = r.detections[i];
         CHECK(d.image_id == 7);
         CHECK(d.category_id == 100 + 3 * labels[i]);
-        CHECK(d.score == Approx(scores[i]).epsilon(1e-5).margin(1e-6));
+        CHECK(d.score == Approx(scores[i]).epsilon(tol::f32_sum_rtol).margin(tol::f32_atol));
         REQUIRE(io::rle_decode(d.segmentation).size() ==
                 std::size_t(c.masks.size(1) * c.masks.size(2)));
         // RLE holds the mask column-major; compare through a re-encoding of the row-major mask.
@@ -469,7 +471,7 @@ TEST_CASE("inference -> evaluators: perfect referring, gRES, interactive and vid
   eval::ReferringEvaluator re;
   re.add(referring_inference(seg, masks).view(), view_of(b));
   CHECK(re.result().ciou == Approx(1.0));
-  CHECK(re.result().giou == Approx(1.0).epsilon(1e-6));
+  CHECK(re.result().giou == Approx(1.0).epsilon(tol::f32_ulps));
 
   // gRES: two referents (union), and a no-target expression that only the explicit answer
   // gets right.
@@ -497,7 +499,7 @@ TEST_CASE("inference -> evaluators: perfect referring, gRES, interactive and vid
   eval::InteractiveEvaluator ie;
   ie.add(eval::PromptType::point, answers[0].view(), view_of(a));
   ie.add(eval::PromptType::box, answers[1].view(), view_of(b));
-  CHECK(ie.result().overall.giou == Approx(1.0).epsilon(1e-6));
+  CHECK(ie.result().overall.giou == Approx(1.0).epsilon(tol::f32_ulps));
 
   // Video: three frames of two objects followed by the tracker; J&F = 1.
   std::vector<Tensor<std::uint8_t>> first;

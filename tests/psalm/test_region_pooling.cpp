@@ -16,6 +16,9 @@
 #include "psalm/io/safetensors.hpp"
 #include "psalm/psalm/region_pooling.hpp"
 #include "schema_fixture.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 using psalm::testing::schema_fixture;
@@ -97,7 +100,7 @@ TEST_CASE("region_pool: equals grid_sample + mean over the points, the upstream 
     for (std::int64_t r = 0; r < k; ++r) {
       double sum = 0;
       for (std::int64_t j = 0; j < g * g; ++j) sum += w.item({r, j});
-      REQUIRE(sum == Approx(1.0).epsilon(1e-12));
+      REQUIRE(sum == Approx(1.0).epsilon(tol::f64_rtol));
     }
   }
 }

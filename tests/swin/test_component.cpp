@@ -8,6 +8,9 @@
 
 #include "psalm/models/swin/component.hpp"
 #include "support/component_harness.hpp"
+#include "support/tolerances.hpp"
+
+namespace tol = psalm::testing::tol;
 
 using namespace psalm;
 
@@ -23,7 +26,8 @@ TEST_CASE("swin component: res2..res5 from pixel_values match transformers", "[s
       .prefix("backbone.");
   const nn::ComponentOutputs out = h.run();
   REQUIRE(out.names() == std::vector<std::string>{"res2", "res3", "res4", "res5"});
-  testing::require_outputs_close<float>(out, h.opened_inputs(), out.names(), "", 1e-5, 1e-5);
+  testing::require_outputs_close<float>(out, h.opened_inputs(), out.names(), "", tol::f32_sum_rtol,
+                                        tol::f32_sum_atol);
 
   h.check_config_required();
   h.check_weights_required();

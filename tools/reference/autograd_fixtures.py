@@ -10,23 +10,16 @@ The C++ tests (tests/autograd/test_<op>.cpp) define the same function under the 
 The MLP file holds the weights, data and gradients of tests/autograd/test_mlp.cpp.
 Every tensor is {"shape": [...], "data": [row-major values]}; infinities are strings.
 """
-import json
 import math
-import pathlib
 
 import torch
 import torch.nn.functional as F
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "autograd"
+from common import FIXTURES, grad_case, tensor_json as t, write_json
+
+OUT = FIXTURES / "autograd"
 torch.manual_seed(0)
 D = torch.float64
-
-
-def t(x):
-    data = x.detach().to(D).reshape(-1).tolist()
-    data = [v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-            for v in data]
-    return {"shape": list(x.shape), "data": data}
 
 
 def randn(*shape, scale=1.0, shift=0.0):
@@ -43,18 +36,11 @@ def positive(*shape):
 
 
 def case(fn, *inputs):
-    leaves = [x.clone().requires_grad_(True) for x in inputs]
-    out = fn(*leaves)
-    d_out = torch.randn(tuple(out.shape), dtype=D)
-    grads = torch.autograd.grad(out, leaves, d_out, allow_unused=True)
-    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, grads)]
-    return {"inputs": [t(x) for x in inputs], "d_out": t(d_out), "out": t(out),
-            "grads": [t(g) for g in grads]}
+    return grad_case(fn, inputs)
 
 
 def write(name, payload):
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(payload, allow_nan=False))
+    write_json(OUT, name, payload)
 
 
 write("arithmetic", {

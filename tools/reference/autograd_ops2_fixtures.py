@@ -12,27 +12,15 @@ gradients of sum(out * d_out) with respect to each input. Integer arguments (ind
 (tests/autograd/test_<op>.cpp) define the same function under the same name.
 Every tensor is {"shape": [...], "data": [row-major values]}.
 """
-import json
-import math
-import pathlib
 
 import torch
 import torch.nn.functional as F
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "autograd_ops2"
+from common import FIXTURES, grad_case, int_tensor_json as ti, tensor_json as t, write_json
+
+OUT = FIXTURES / "autograd_ops2"
 torch.manual_seed(0)
 D = torch.float64
-
-
-def t(x):
-    data = x.detach().to(D).reshape(-1).tolist()
-    data = [v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-            for v in data]
-    return {"shape": list(x.shape), "data": data}
-
-
-def ti(x):
-    return {"shape": list(x.shape), "data": [int(v) for v in x.reshape(-1).tolist()]}
 
 
 def randn(*shape, scale=1.0, shift=0.0):
@@ -40,21 +28,14 @@ def randn(*shape, scale=1.0, shift=0.0):
 
 
 def case(fn, *inputs, **extra):
-    leaves = [x.clone().requires_grad_(True) for x in inputs]
-    out = fn(*leaves)
-    d_out = torch.randn(tuple(out.shape), dtype=D)
-    grads = torch.autograd.grad(out, leaves, d_out, allow_unused=True)
-    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, grads)]
-    result = {"inputs": [t(x) for x in inputs], "d_out": t(d_out), "out": t(out),
-              "grads": [t(g) for g in grads]}
+    result = grad_case(fn, inputs)
     for key, value in extra.items():
         result[key] = ti(value) if not value.is_floating_point() else t(value)
     return result
 
 
 def write(name, payload):
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(payload, allow_nan=False))
+    write_json(OUT, name, payload)
 
 
 # ---- conv2d -------------------------------------------------------------------------------------

@@ -12,23 +12,16 @@ optim.json holds fixed parameters, per-step gradients and the parameters after e
 of torch.optim.AdamW + LambdaLR and torch.optim.SGD, in float32 and float64, and a
 clip_grad_norm_ case. Every tensor is {"shape": [...], "data": [row-major values]}.
 """
-import json
 import math
-import pathlib
 
 import torch
 import torch.nn.functional as F
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "autograd_ops3"
+from common import FIXTURES, grad_case, tensor_json as t, write_json
+
+OUT = FIXTURES / "autograd_ops3"
 torch.manual_seed(0)
 D = torch.float64
-
-
-def t(x):
-    data = x.detach().to(D).reshape(-1).tolist()
-    data = [v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-            for v in data]
-    return {"shape": list(x.shape), "data": data}
 
 
 def randn(*shape, scale=1.0):
@@ -36,20 +29,13 @@ def randn(*shape, scale=1.0):
 
 
 def case(fn, inputs, **constants):
-    leaves = [x.clone().requires_grad_(True) for x in inputs]
-    out = fn(*leaves)
-    d_out = torch.randn(tuple(out.shape), dtype=D)
-    grads = torch.autograd.grad(out, leaves, d_out, allow_unused=True)
-    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, grads)]
-    c = {"inputs": [t(x) for x in inputs], "d_out": t(d_out), "out": t(out),
-         "grads": [t(g) for g in grads]}
+    c = grad_case(fn, inputs)
     c.update({k: t(v) for k, v in constants.items()})
     return c
 
 
 def write(name, payload):
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(payload, allow_nan=False))
+    write_json(OUT, name, payload)
 
 
 # ---- attention ---------------------------------------------------------------------------------

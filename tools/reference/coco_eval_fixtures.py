@@ -29,8 +29,10 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from common import FIXTURES, coco_uncompressed_counts
+
 SEED = 20240902
-OUT_DIR = os.path.join("tests", "data", "coco_eval")
+OUT_DIR = FIXTURES / "coco_eval"
 
 
 def rle_str(mask):
@@ -39,15 +41,7 @@ def rle_str(mask):
 
 
 def uncompressed(mask):
-    flat = mask.flatten(order="F").astype(np.uint8)
-    counts, value, run = [], 0, 0
-    for p in flat:
-        if p != value:
-            counts.append(run)
-            run, value = 0, p
-        run += 1
-    counts.append(run)
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": coco_uncompressed_counts(mask)}
 
 
 def blob(rng, h, w, scale):

@@ -31,7 +31,6 @@ Usage (from the repository root): tools/reference/.venv/bin/python tools/referen
 """
 import json
 import os
-import pathlib
 import shutil
 
 import numpy as np
@@ -39,8 +38,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests/data/data_readers"
+from common import FIXTURES, ROOT, davis_palette
+
+OUT = FIXTURES / "data_readers"
 TINY = OUT / "tiny"
 rng = np.random.default_rng(18)
 
@@ -319,16 +319,7 @@ def main():
 
     # DAVIS-2017: seqA with 4 annotated frames (object 2 from frame 2 on, void 255), seqB with
     # only its first frame annotated.
-    palette = []
-    for i in range(256):  # the DAVIS palette (bit-interleaved, as io::davis_palette)
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette += [r, g, b]
+    palette = [v for rgb in davis_palette() for v in rgb]  # as io::davis_palette, flat
     davis = TINY / "davis"
     frames_expected = {}
     for seq, n, annotated in (("seqA", 4, 4), ("seqB", 3, 1)):

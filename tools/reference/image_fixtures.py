@@ -31,8 +31,10 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from common import FIXTURES, davis_palette
+
 SEED = 20240904
-OUT = os.path.join("tests", "data", "image")
+OUT = str(FIXTURES / "image")
 BAD = os.path.join("tests", "data", "malformed", "image")
 
 
@@ -96,21 +98,6 @@ def raw_png(w, h, depth, ctype, rows: bytes, palette=None, interlace=0, compress
         out += png_chunk(b"PLTE", bytes(v for rgb in palette for v in rgb))
     out += png_chunk(b"IDAT", zlib.compress(rows) if compress else rows)
     return out + png_chunk(b"IEND", b"")
-
-
-def davis_palette():
-    """PASCAL VOC / DAVIS colour map (bit-interleaved index -> RGB)."""
-    pal = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal.append([r, g, b])
-    return pal
 
 
 def main():

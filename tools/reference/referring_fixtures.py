@@ -28,21 +28,12 @@ import os
 import numpy as np
 import torch
 
+from common import FIXTURES, value_runs
+
 SEED = 20240909
-OUT = os.path.join("tests", "data", "referring", "cases.json")
+OUT = FIXTURES / "referring" / "cases.json"
 THRESHOLDS = [0.5, 0.6, 0.7, 0.8, 0.9]
 PROMPTS = ["point", "scribble", "box", "mask"]
-
-
-def rle(a):
-    flat = a.reshape(-1)
-    out = []
-    start = 0
-    for i in range(1, len(flat) + 1):
-        if i == len(flat) or flat[i] != flat[start]:
-            out += [int(flat[start]), i - start]
-            start = i
-    return out
 
 
 def blob(rng, h, w):
@@ -124,7 +115,7 @@ def referring_metrics(counts, empty_rule="one", iou_eps=1e-5, ciou_eps=1e-10, co
 
 def mask_json(pred, gt):
     return {"height": int(gt.shape[0]), "width": int(gt.shape[1]),
-            "pred_rle": rle(pred.astype(np.uint8)), "gt_rle": rle(gt.astype(np.uint8))}
+            "pred_rle": value_runs(pred.astype(np.uint8)), "gt_rle": value_runs(gt.astype(np.uint8))}
 
 
 def referring_section(rng):
@@ -155,8 +146,8 @@ def ignore_section(rng):
         pred, gtb = random_pair(rng, "random", h, w)
         gt = gtb.astype(np.uint8)
         gt[rng.random((h, w)) < 0.2] = 255
-        samples.append({"height": h, "width": w, "pred_rle": rle(pred.astype(np.uint8)),
-                        "gt_rle": rle(gt)})
+        samples.append({"height": h, "width": w, "pred_rle": value_runs(pred.astype(np.uint8)),
+                        "gt_rle": value_runs(gt)})
         counts.append(psalm_counts(pred, gt))
     return {"samples": samples, "psalm": referring_metrics(counts)}
 

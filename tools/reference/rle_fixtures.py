@@ -21,8 +21,10 @@ import os
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from common import FIXTURES, coco_uncompressed_counts
+
 SEED = 20240901
-OUT = os.path.join("tests", "data", "rle", "rle_cases.json")
+OUT = FIXTURES / "rle" / "rle_cases.json"
 
 
 def to_str(counts):
@@ -31,19 +33,6 @@ def to_str(counts):
 
 def encode(mask):
     return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-
-
-def uncompressed_counts(mask):
-    """Runs in column-major order, starting with zeros (what COCO's uncompressed form holds)."""
-    flat = mask.flatten(order="F").astype(np.uint8)
-    counts, value, run = [], 0, 0
-    for p in flat:
-        if p != value:
-            counts.append(run)
-            run, value = 0, p
-        run += 1
-    counts.append(run)
-    return counts
 
 
 def random_mask(rng, h, w, kind):
@@ -90,7 +79,7 @@ def main():
         rles.append(rle)
         out["masks"].append({
             "h": int(m.shape[0]), "w": int(m.shape[1]), "mask": mask_string(m),
-            "counts": to_str(rle["counts"]), "ucounts": uncompressed_counts(m),
+            "counts": to_str(rle["counts"]), "ucounts": coco_uncompressed_counts(m),
             "area": int(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
         })
         # round trip via pycocotools decode must give the mask back
@@ -126,7 +115,7 @@ def main():
             rles.append(rle)
             out["masks"].append({
                 "h": h, "w": w, "mask": mask_string(m), "counts": to_str(rle["counts"]),
-                "ucounts": uncompressed_counts(m), "area": int(mask_utils.area(rle)),
+                "ucounts": coco_uncompressed_counts(m), "area": int(mask_utils.area(rle)),
                 "bbox": [float(v) for v in mask_utils.toBbox(rle)]})
         iscrowd = [k % 2, 1 - k % 2]
         ious = np.asarray(mask_utils.iou([rles[ia], rles[ib]], [rles[ia], rles[ib]], iscrowd),
@@ -167,7 +156,7 @@ def main():
     # uncompressed RLE through frPyObjects gives the same string as encoding the mask
     for k in range(5):
         m = masks[int(rng.integers(0, len(masks)))]
-        uc = {"size": [int(m.shape[0]), int(m.shape[1])], "counts": uncompressed_counts(m)}
+        uc = {"size": [int(m.shape[0]), int(m.shape[1])], "counts": coco_uncompressed_counts(m)}
         r = mask_utils.frPyObjects(uc, m.shape[0], m.shape[1])
         assert to_str(r["counts"]) == to_str(encode(m)["counts"])
     os.makedirs(os.path.dirname(OUT), exist_ok=True)

@@ -29,19 +29,10 @@ import torch
 import torchmetrics
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
+from common import FIXTURES, value_runs
+
 SEED = 20240908
-OUT = os.path.join("tests", "data", "semantic", "cases.json")
-
-
-def rle(a):
-    flat = a.reshape(-1)
-    out = []
-    start = 0
-    for i in range(1, len(flat) + 1):
-        if i == len(flat) or flat[i] != flat[start]:
-            out += [int(flat[start]), i - start]
-            start = i
-    return out
+OUT = FIXTURES / "semantic" / "cases.json"
 
 
 def blobs(rng, h, w, classes, count):
@@ -143,8 +134,8 @@ def make_case(rng, name, n, ignore, sizes, allow_dropped, absent_gt, absent_all)
         "name": name,
         "num_classes": n,
         "ignore_label": ignore,
-        "images": [{"height": int(p.shape[0]), "width": int(p.shape[1]), "pred_rle": rle(p),
-                    "gt_rle": rle(g)} for p, g in images],
+        "images": [{"height": int(p.shape[0]), "width": int(p.shape[1]), "pred_rle": value_runs(p),
+                    "gt_rle": value_runs(g)} for p, g in images],
         "confusion": conf.reshape(-1).tolist(),
         "iou": [nan_to_none(v) for v in iou],
         "acc": [nan_to_none(v) for v in acc],

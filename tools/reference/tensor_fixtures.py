@@ -6,32 +6,20 @@ case and commit the output:
 
 Every tensor is stored as {"shape": [...], "data": [row-major values]} in float64 text.
 """
-import json
-import math
-import pathlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "tensor"
+from common import FIXTURES, tensor_json as t, write_json
+
+OUT = FIXTURES / "tensor"
 torch.manual_seed(0)
 np.random.seed(0)
 
 
-def t(x):
-    x = torch.as_tensor(x)
-    if x.dtype == torch.bfloat16:
-        x = x.float()
-    data = x.detach().double().reshape(-1).tolist()
-    # JSON has no infinities or NaN: they are written as the strings "inf", "-inf", "nan".
-    data = [v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")) for v in data]
-    return {"shape": list(x.shape), "data": data}
-
-
 def write(name, payload):
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(payload, indent=None, allow_nan=False))
+    write_json(OUT, name, payload)
 
 
 def randn(*shape):

@@ -29,19 +29,10 @@ import skimage
 from scipy import ndimage
 from skimage.morphology import disk
 
+from common import FIXTURES, value_runs
+
 SEED = 20240910
-OUT = os.path.join("tests", "data", "video", "cases.json")
-
-
-def rle(a):
-    flat = a.reshape(-1)
-    out = []
-    start = 0
-    for i in range(1, len(flat) + 1):
-        if i == len(flat) or flat[i] != flat[start]:
-            out += [int(flat[start]), i - start]
-            start = i
-    return out
+OUT = FIXTURES / "video" / "cases.json"
 
 
 def seg2bmap(seg):
@@ -158,7 +149,7 @@ def evaluate_sequence(name, gts, preds, bound_th):
                      "j_decay": jd, "f_mean": fm, "f_recall": fr, "f_decay": fd})
     h, w = gts[0].shape
     return {"name": name, "height": int(h), "width": int(w), "bound_th": bound_th,
-            "gt_rle": [rle(g) for g in gts], "pred_rle": [rle(p) for p in preds],
+            "gt_rle": [value_runs(g) for g in gts], "pred_rle": [value_runs(p) for p in preds],
             "objects": objs}
 
 
@@ -178,7 +169,7 @@ def f_cases(rng):
                 if kind in ("gt_empty", "both_empty"):
                     a[:] = False
                 out.append({"height": h, "width": w, "bound_th": bound_th,
-                            "pred_rle": rle(b.astype(np.uint8)), "gt_rle": rle(a.astype(np.uint8)),
+                            "pred_rle": value_runs(b.astype(np.uint8)), "gt_rle": value_runs(a.astype(np.uint8)),
                             "f": f_measure(b, a, bound_th), "j": j_measure(a, b)})
     return out
 

@@ -1,7 +1,8 @@
 // psalm/autograd/ops.hpp — the tape, Var and every differentiable op, without a backend: a CUDA
 // translation unit includes this after psalm/cuda.cuh (the CPU umbrella psalm/autograd.hpp adds
 // psalm/tensor.hpp, whose Eigen / OpenBLAS / oneDNN headers nvcc cannot compile).
-// Depends on: autograd. Test: tests/cuda/test_autograd_parity.cu (nvcc), tests/autograd/.
+// Depends on: autograd. Test: tests/cuda/test_autograd_parity.cu (nvcc),
+// tests/autograd/test_op_cases.cpp.
 #pragma once
 
 #include "psalm/autograd/checkpoint.hpp"

@@ -3,7 +3,7 @@
 // several (a hostfile). Initialises MPI if nobody has (and then finalises it), works on a
 // duplicate of MPI_COMM_WORLD, and turns every MPI error into a psalm::Error naming the call.
 // The only header that includes <mpi.h>; available where CMake found MPI (PSALM_WITH_MPI).
-// Depends on: dist/communicator, MPI. Test: tests/dist/mpi/dist_equivalence.cpp (under mpirun).
+// Depends on: dist/communicator, MPI. Test: tests/dist/mpi/test_mpi_equivalence.cpp (under mpirun).
 #pragma once
 
 #include <mpi.h>

@@ -2,7 +2,7 @@
 // Loads Hugging Face tokenizer folders (or GPT-2's encoder.json + vocab.bpe), splits added
 // tokens out of the text, pre-tokenizes like GPT-2, applies BPE merges; decodes ids to bytes.
 // Any byte string encodes (invalid UTF-8 bytes round-trip). Depends on: psalm/core,
-// bpe_*.hpp, tokenizer_added_tokens.hpp, tokenizer_files.hpp. Tests: tests/io/test_tokenizer*.cpp.
+// bpe_*.hpp, tokenizer_added_tokens.hpp, tokenizer_files.hpp. Test: tests/io/test_tokenizer.cpp.
 #pragma once
 
 #include <algorithm>

@@ -3,8 +3,9 @@
 // logits and pos_weight, sigmoid focal loss, and Mask2Former's dice loss.
 // Each backward body writes d_x = d_loss[i * d_stride] * factor * (d loss_i / d x): d_stride 0
 // reads one upstream gradient for a reduced loss, 1 one per element / row for reduction none.
-// Depends on: core. Tests: tests/autograd/test_{cross_entropy,bce,focal,dice}.cpp (through the
-// ops).
+// Depends on: core. Test: tests/autograd/test_cross_entropy.cpp,
+// tests/autograd/test_bce.cpp, tests/autograd/test_focal.cpp, tests/autograd/test_dice.cpp (through
+// the ops).
 #pragma once
 
 #include <cmath>

@@ -1,6 +1,7 @@
 // psalm/models/deformable.hpp — multi-scale deformable attention (the op's module
 // MSDeformAttn) and the pixel decoder built on it (MSDeformAttnPixelDecoder as PSALM configures
 // it). docs/deformable.md and docs/pixel_decoder.md describe them.
+// Test: tests/pixel_decoder/test_pixel_decoder.cpp.
 #pragma once
 
 #include "psalm/models/deformable/encoder.hpp"

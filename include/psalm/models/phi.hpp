@@ -1,5 +1,6 @@
 // psalm/models/phi.hpp — Phi-1.5, the language model of PSALM: include this to build, load, run,
-// train and decode it. docs/phi.md walks through the pieces. Tests: tests/phi/.
+// train and decode it. docs/phi.md walks through the pieces. Test:
+// tests/phi/test_transformers_parity.cpp.
 #pragma once
 
 #include "psalm/models/phi/attention.hpp"

@@ -1,6 +1,7 @@
 // psalm/models/swin.hpp — the Swin Transformer image encoder of PSALM (Mask2Former's Swin-B):
 // config, window geometry, window attention, blocks, patch embedding and merging, stages and
 // the backbone that returns res2..res5. docs/swin.md walks through it.
+// Test: tests/swin/test_backbone.cpp.
 #pragma once
 
 #include "psalm/models/swin/backbone.hpp"

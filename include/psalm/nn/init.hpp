@@ -1,7 +1,7 @@
 // psalm/nn/init.hpp — parameter initialisation as torch.nn.init and timm define it, drawn from
 // the counter-based RNG: InitRng hands each initialised tensor its own Philox stream, so a model
 // built twice from the same seed has the same weights on every device and thread count.
-// Depends on: tensor, core/rng. Test: tests/nn/test_init.cpp.
+// Depends on: tensor, core/rng. Test: tests/nn/test_layers.cpp.
 #pragma once
 
 #include <algorithm>

@@ -1,8 +1,9 @@
 // psalm/nn/position_encoding.hpp — Mask2Former's PositionEmbeddingSine without a padding mask:
 // a fixed (1, 2 * num_pos_feats, H, W) map of sines and cosines of the row and column index;
 // SinePositionEncoding computes it once per map size and reuses it on later forwards.
-// Depends on: tensor, autograd/var (the Real concept). Test: tests/pixel_decoder/
-// test_position_encoding.cpp (against a PyTorch transcription and transformers' module).
+// Depends on: tensor, autograd/var (the Real concept). Test:
+// tests/pixel_decoder/test_position_encoding.cpp (against a PyTorch transcription and transformers'
+// module).
 #pragma once
 
 #include <algorithm>

@@ -5,7 +5,7 @@
 // Loading copies into the module's existing tensors, so Vars an optimizer already holds stay
 // valid; a missing, unexpected or mis-shaped tensor is an error naming it (DESIGN.md "Weights
 // and formats"), except recomputable buffers and names the caller declares dropped.
-// Depends on: nn/module, io/safetensors, io/safetensors_writer. Test: tests/nn/test_state_dict.cpp.
+// Depends on: nn/module, io/safetensors, io/safetensors_writer. Test: tests/nn/test_module.cpp.
 #pragma once
 
 #include <algorithm>

@@ -3,7 +3,8 @@
 // its SequenceBatch entry names — a word embedding, an image token, a pooled visual prompt, a
 // learnable mask token — and padding is zero. One differentiable row gather over the stacked
 // sources, so gradients reach every source (word embeddings, projector, region pooling, mask
-// tokens). Depends on: psalm/sequence, autograd ops. Test: tests/psalm/test_conditions.cpp.
+// tokens). Depends on: psalm/sequence, autograd ops. Test: tests/psalm/test_model.cpp (PyTorch
+// parity).
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,7 @@
 // ranks of batch B train as one process of batch N B.
 // Depends on: psalm/{model, inputs, criterion, language_loss}, optim, dist, train/{checkpoint,
 // task_mixer, evaluate, plot}. Test: tests/train/test_trainer.cpp,
-// tests/dist/mpi/dist_equivalence.cpp (2 ranks under mpirun).
+// tests/dist/mpi/test_mpi_equivalence.cpp (2 ranks under mpirun).
 #pragma once
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // psalm/autograd/ops/loss_reduction.hpp — the reduction shared by the fused losses (none, mean,
 // sum, as PyTorch's `reduction=`) and the bookkeeping their backward bodies need: one upstream
 // gradient (stride 0) for a reduced loss, one per element (stride 1) otherwise.
-// Depends on: tensor/reduce. Tests: tests/autograd/test_{cross_entropy,bce,focal,dice}.cpp.
+// Depends on: tensor/reduce. Test: tests/autograd/test_cross_entropy.cpp,
+// tests/autograd/test_bce.cpp, tests/autograd/test_focal.cpp, tests/autograd/test_dice.cpp.
 #pragma once
 
 #include <cstdint>

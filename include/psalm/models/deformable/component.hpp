@@ -2,7 +2,8 @@
 // `ms_deform_attn`, the bare op on inputs named as the arguments of ms_deform_attn_core_pytorch,
 // and `pixel_decoder`, PSALM's MSDeformAttnPixelDecoder on res2..res5 (config as
 // docs/pixel_decoder.md plus `weight_names`: "psalm" or "mask2former"), without gradients.
-// Depends on: models/deformable, nn/component. Test: tests/{msda,pixel_decoder}/test_component.cpp.
+// Depends on: models/deformable, nn/component. Test: tests/msda/test_component.cpp,
+// tests/pixel_decoder/test_component.cpp.
 // Host code: a component runs on the CPU backend (psalm/tensor.hpp).
 #pragma once
 

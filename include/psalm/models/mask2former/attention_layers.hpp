@@ -2,7 +2,8 @@
 // Mask2Former decoder layer: CrossAttentionLayer (masked cross-attention to one memory level),
 // SelfAttentionLayer (among the queries) and FFNLayer, with upstream state_dict names
 // (multihead_attn / self_attn, norm, linear1, linear2) and upstream initialisation.
-// Depends on: nn/multihead_attention, nn/layer_norm, nn/linear. Test: tests/mask2former/.
+// Depends on: nn/multihead_attention, nn/layer_norm, nn/linear. Test:
+// tests/mask2former/test_decoder.cpp.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // decoder (MultiScaleMaskedTransformerDecoderForOPTPreTrain.forward_woconcat): outside queries,
 // layers cycling levels 1/32, 1/16, 1/8 (masked cross-attn, self-attn, FFN, post-norm), a
 // prediction after the initial queries and every layer. Depends on: models/mask2former/*,
-// nn/{embedding, feature_maps, map_tokens, position_encoding}. Test: tests/mask2former/.
+// nn/{embedding, feature_maps, map_tokens, position_encoding}. Test:
+// tests/mask2former/test_decoder.cpp.
 #pragma once
 
 #include <cstdint>

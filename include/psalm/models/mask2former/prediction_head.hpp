@@ -1,7 +1,8 @@
 // psalm/models/mask2former/prediction_head.hpp — PSALM's prediction head (run on the initial
 // queries and after every layer): decoder_norm, mask logits (mask_embed . mask_features), the
 // condition logits (CLASS_proj / SEG_proj / REGION_proj . conditions), and the next layer's
-// attention mask. Depends on: nn/mlp, nn/layer_norm, autograd ops. Test: tests/mask2former/.
+// attention mask. Depends on: nn/mlp, nn/layer_norm, autograd ops. Test:
+// tests/mask2former/test_decoder.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // psalm/models/phi/config.hpp — PhiConfig: the hyper-parameters of Phi-1.5 under the field names
 // of Hugging Face's config.json (PSALM_SPEC.md §1.5), read with io::ConfigReader, plus presets.
-// Depends on: io/json_config. Test: tests/phi/test_config.cpp.
+// Depends on: io/json_config. Test: tests/phi/test_transformers_parity.cpp (transformers'
+// config.json).
 #pragma once
 
 #include <cstdint>

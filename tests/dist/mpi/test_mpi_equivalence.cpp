@@ -1,4 +1,4 @@
-// tests/dist/mpi/dist_equivalence.cpp — run by CTest as `mpirun -np 2 dist_equivalence DIR`
+// tests/dist/mpi/test_mpi_equivalence.cpp — run by CTest as `mpirun -np 2 dist_equivalence DIR`
 // (tests/CMakeLists.txt, test `dist_mpi`): two MPI ranks of batch B train exactly as one
 // process of batch 2B. First each rank trains alone, at the same time: rank 0 the reference
 // (one process, batch 2B), rank 1 a control (one process, batch B: other batches). Then

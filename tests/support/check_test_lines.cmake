@@ -1,0 +1,65 @@
+# Checks that every header under include/ names its tests (STYLE.md: "a short header comment:
+# what it is, depends on, and a Test: line naming a test file that exists"): the opening
+# comment of each .hpp / .cuh has a `Test:` line, the paths it names (on that line and the
+# comment lines right after it, up to the next `Word:` label) include at least one test source
+# (tests/.../test_*.cpp or .cu), and every tests/ path named exists. Fails listing the headers
+# that break a rule.
+# Usage: cmake -DROOT=<repository root> -P check_test_lines.cmake
+# Test: tests/support/check_test_lines.cmake is itself the `test_lines` test in tests/CMakeLists.txt.
+cmake_minimum_required(VERSION 3.25)
+
+get_filename_component(ROOT "${ROOT}" ABSOLUTE)
+file(GLOB_RECURSE headers LIST_DIRECTORIES false ${ROOT}/include/*.hpp ${ROOT}/include/*.cuh)
+list(LENGTH headers count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "check_test_lines: no headers found under ${ROOT}/include")
+endif()
+
+set(problems "")
+foreach(header IN LISTS headers)
+  file(RELATIVE_PATH rel ${ROOT} ${header})
+  # The opening comment: the // lines before the first other line.
+  file(STRINGS ${header} lines LIMIT_COUNT 60 ENCODING UTF-8)
+  set(comment "")
+  foreach(line IN LISTS lines)
+    if(NOT line MATCHES "^//")
+      break()
+    endif()
+    list(APPEND comment "${line}")
+  endforeach()
+  # The Test: text: from `Test:` to the end of its line, plus continuation lines.
+  set(text "")
+  set(in_test FALSE)
+  foreach(line IN LISTS comment)
+    if(in_test)
+      if(line MATCHES "[A-Z][a-z]+:")
+        break()
+      endif()
+      string(APPEND text " ${line}")
+    elseif(line MATCHES "Test:(.*)$")
+      set(in_test TRUE)
+      set(text "${CMAKE_MATCH_1}")
+    endif()
+  endforeach()
+  if(NOT in_test)
+    string(APPEND problems "  ${rel}: no `Test:` line in its opening comment\n")
+    continue()
+  endif()
+  string(REGEX MATCHALL "tests/[A-Za-z0-9_./-]+" paths "${text}")
+  set(test_sources 0)
+  foreach(path IN LISTS paths)
+    string(REGEX REPLACE "[.]+$" "" path "${path}")
+    if(NOT EXISTS ${ROOT}/${path})
+      string(APPEND problems "  ${rel}: names ${path}, which does not exist\n")
+    elseif(path MATCHES "/test_[A-Za-z0-9_]+[.](cpp|cu)$")
+      math(EXPR test_sources "${test_sources} + 1")
+    endif()
+  endforeach()
+  if(test_sources EQUAL 0)
+    string(APPEND problems "  ${rel}: its `Test:` line names no test source (tests/.../test_*.cpp)\n")
+  endif()
+endforeach()
+if(problems)
+  message(FATAL_ERROR "check_test_lines: headers whose Test: line is missing or wrong:\n${problems}")
+endif()
+message(STATUS "check_test_lines: ${count} headers name existing tests")
