@@ -370,3 +370,21 @@ TEST_CASE("safetensors: an empty file of tensors round-trips like the reference'
   CHECK(static_cast<int>(bytes[0]) == 8);
   CHECK(SafetensorsFile::from_bytes(bytes).size() == 0);
 }
+
+TEST_CASE(
+    "safetensors: a shard name that is no valid path here is a psalm::Error (no "
+    "filesystem_error)") {
+  // Found by fuzz_safetensors_index: a file name longer than NAME_MAX made the shard lookup
+  // throw std::filesystem_error out of SafetensorsCheckpoint::open.
+  ScratchDir tmp("long_shard_name");
+  const std::string shard = std::string(300, 'A') + ".safetensors";
+  std::ofstream(tmp.path / "model.safetensors.index.json")
+      << R"({"metadata": {"total_size": 16}, "weight_map": {"a": ")" << shard << R"("}})";
+  try {
+    (void)SafetensorsCheckpoint::open(tmp.path);
+    FAIL("an index naming an impossible shard file opened");
+  } catch (const psalm::Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("cannot be looked up"));
+    CHECK_THAT(e.what(), Catch::Contains("holding \"a\""));
+  }
+}

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -179,8 +180,12 @@ class SafetensorsCheckpoint {
     const std::filesystem::path dir = index_path.parent_path();
     for (const auto& [file, names] : by_file) {
       const std::filesystem::path shard_path = dir / file;
-      PSALM_CHECK(std::filesystem::exists(shard_path), src, ": shard \"", file, "\" (holding \"",
-                  names.front(), "\") does not exist");
+      // The non-throwing lookup: a shard name from the file may be no valid path here (a
+      // component longer than NAME_MAX), which must be an error, not an exception escaping.
+      std::error_code lookup;
+      const bool present = std::filesystem::exists(shard_path, lookup);
+      PSALM_CHECK(!lookup && present, src, ": shard \"", file, "\" (holding \"", names.front(),
+                  "\") ", lookup ? "cannot be looked up: " + lookup.message() : "does not exist");
       SafetensorsFile shard = SafetensorsFile::open(shard_path);
       const std::set<std::string> listed(names.begin(), names.end());
       for (const std::string& name : names)
