@@ -138,11 +138,8 @@ inline int run_chat(int argc, char** argv) {
   // The image, then the model (a folder that is not one stops here), then the output folder.
   const fs::path image_path = image_args.front();
   const Tensor<std::uint8_t> image = io::load_image(image_path, {.channels = 3});
-  const fs::path model_dir =
-      args.count("model") ? fs::path(args["model"].as<std::string>()) : sd::default_model_folder();
-  SegmenterOptions seg_options;
-  seg_options.tokenizer_dir = sd::tokenizer_folder(args, model_dir);
-  seg_options.cache_prefix = args.count("no-prefix-cache") == 0;
+  const fs::path model_dir = sd::model_folder(args);
+  const SegmenterOptions seg_options = sd::segmenter_options(args, model_dir);
   const auto load_start = sd::Clock::now();
   Segmenter seg = Segmenter::load(model_dir, seg_options);
   nlohmann::json summary{{"model", fs::absolute(model_dir).lexically_normal().string()},

@@ -85,6 +85,20 @@ inline fs::path tokenizer_folder(const cxxopts::ParseResult& args, const fs::pat
   return PSALM_GPT2_DIR;
 }
 
+/// The model folder: --model, else the shipped model.
+inline fs::path model_folder(const cxxopts::ParseResult& args) {
+  return args.count("model") ? fs::path(args["model"].as<std::string>()) : default_model_folder();
+}
+
+/// How segment, chat and serve load the model in `model`: the GPT-2 files of tokenizer_folder,
+/// and Phi's prefix cache unless --no-prefix-cache.
+inline SegmenterOptions segmenter_options(const cxxopts::ParseResult& args, const fs::path& model) {
+  SegmenterOptions options;
+  options.tokenizer_dir = tokenizer_folder(args, model);
+  options.cache_prefix = args.count("no-prefix-cache") == 0;
+  return options;
+}
+
 inline bool is_image_file(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
@@ -555,11 +569,8 @@ inline int run_segment(int argc, char** argv) {
   }
 
   // The model (a folder that is not one stops here), then every input checked.
-  const fs::path model_dir =
-      args.count("model") ? fs::path(args["model"].as<std::string>()) : sd::default_model_folder();
-  SegmenterOptions seg_options;
-  seg_options.tokenizer_dir = sd::tokenizer_folder(args, model_dir);
-  seg_options.cache_prefix = args.count("no-prefix-cache") == 0;
+  const fs::path model_dir = sd::model_folder(args);
+  const SegmenterOptions seg_options = sd::segmenter_options(args, model_dir);
   const auto load_start = sd::Clock::now();
   Segmenter seg = Segmenter::load(model_dir, seg_options);
   nlohmann::json summary{{"model", fs::absolute(model_dir).lexically_normal().string()},

@@ -56,11 +56,8 @@ inline int run_serve(int argc, char** argv) {
   so.prompt.max_regions = static_cast<std::size_t>(in_range<int>(args, "max-regions", 1, 1024));
   so.prompt.max_classes = static_cast<std::size_t>(in_range<int>(args, "max-classes", 1, 10000));
 
-  const fs::path model_dir =
-      args.count("model") ? fs::path(args["model"].as<std::string>()) : sd::default_model_folder();
-  SegmenterOptions seg_options;
-  seg_options.tokenizer_dir = sd::tokenizer_folder(args, model_dir);
-  seg_options.cache_prefix = args.count("no-prefix-cache") == 0;
+  const fs::path model_dir = sd::model_folder(args);
+  const SegmenterOptions seg_options = sd::segmenter_options(args, model_dir);
   Segmenter seg = Segmenter::load(model_dir, seg_options);
   so.model_name = fs::absolute(model_dir).lexically_normal().string();
 
