@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   std::string baseline_path;
   // Repository paths from benchmarks/CMakeLists.txt (__FILE__ is relative under ccache).
   std::string gpt2 = PSALM_GPT2_DIR;
-  std::string fixtures = PSALM_TEST_DATA_DIR "/tokenizer/cases.json";
+  std::string fixtures = PSALM_TEST_FIXTURES_DIR "/tokenizer/cases.json";
   bool as_json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];

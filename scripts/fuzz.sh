@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target in tests/fuzz/ with clang (ASan + UBSan) and runs each for a
-# fixed time on a seed corpus from tests/data. A crash, leak or sanitizer report fails the run.
+# fixed time on a seed corpus from tests/fixtures. A crash, leak or sanitizer report fails the run.
 # Usage: scripts/fuzz.sh [seconds-per-target] [build-dir]     (defaults: 20, build/fuzz)
 # Longer runs: scripts/fuzz.sh 600. FUZZ_SEED (default 1) fixes libFuzzer's random choices and
 # FUZZ_RUNS (default unlimited) caps the inputs per target: with both fixed, a run explores the
@@ -22,19 +22,19 @@ flags=(-std=c++20 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanit
 
 corpus_for() {  # target name -> seed corpus folders
   case "$1" in
-    fuzz_safetensors) echo tests/data/safetensors tests/data/malformed/safetensors ;;
-    fuzz_image) echo tests/data/image tests/data/malformed/image ;;
-    fuzz_config) echo tests/data/malformed/config ;;
-    fuzz_safetensors_index) echo tests/data/malformed/index ;;
-    fuzz_pickle|fuzz_torch_zip) echo tests/data/checkpoints tests/data/malformed/checkpoints ;;
+    fuzz_safetensors) echo tests/fixtures/safetensors tests/fixtures/malformed/safetensors ;;
+    fuzz_image) echo tests/fixtures/image tests/fixtures/malformed/image ;;
+    fuzz_config) echo tests/fixtures/malformed/config ;;
+    fuzz_safetensors_index) echo tests/fixtures/malformed/index ;;
+    fuzz_pickle|fuzz_torch_zip) echo tests/fixtures/checkpoints tests/fixtures/malformed/checkpoints ;;
     fuzz_coco_instances|fuzz_coco_panoptic|fuzz_referring|fuzz_coco_interactive)
-      echo tests/data/malformed/datasets tests/data/data_readers/tiny ;;
-    fuzz_tiff_labels) echo tests/data/data_readers/tiny/semantic/labels_tif ;;
+      echo tests/fixtures/malformed/datasets tests/fixtures/data_readers/tiny ;;
+    fuzz_tiff_labels) echo tests/fixtures/data_readers/tiny/semantic/labels_tif ;;
     *) echo "" ;;
   esac
 }
 
-# Seeds that are not single files in tests/data, written into the corpus folder $2.
+# Seeds that are not single files in tests/fixtures, written into the corpus folder $2.
 tokenizer_files=(vocab.json merges.txt tokenizer.json added_tokens.json special_tokens_map.json
                  tokenizer_config.json)  # the order of tests/fuzz/fuzz_tokenizer_files.cpp
 extra_seeds() {
@@ -45,7 +45,7 @@ extra_seeds() {
 '"c": "model-00002-of-00002.safetensors", "d": "sub/inner.safetensors"}}' > "$2/seed_valid.json"
       ;;
     fuzz_tokenizer_files)  # each tokenizer folder as one input: mask byte, NUL-separated files
-      for dir in tests/data/malformed/tokenizer/*/; do
+      for dir in tests/fixtures/malformed/tokenizer/*/; do
         local seed mask=0 i
         seed="$2/seed_$(basename "$dir")"
         for i in "${!tokenizer_files[@]}"; do

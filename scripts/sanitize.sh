@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/sanitize}
-layers=${PSALM_SANITIZE_LAYERS:-core kernels tensor io eval dataset nn}
+layers=${PSALM_SANITIZE_LAYERS:-core kernels tensor io eval data nn}
 with_cli=${PSALM_SANITIZE_CLI:-1}
 jobs=${PSALM_JOBS:-$(nproc)}
 
@@ -24,7 +24,7 @@ if [ "$layers" = all ]; then
   layers=""
   for dir in tests/*/; do
     layer=$(basename "$dir")
-    case "$layer" in consumer|cuda|cli|data|fuzz|support) continue ;; esac
+    case "$layer" in consumer|cuda|cli|fixtures|fuzz|support) continue ;; esac
     if compgen -G "$dir/test_*.cpp" >/dev/null; then layers+=" $layer"; fi
   done
 fi

@@ -1,7 +1,7 @@
 // Test support for tests/autograd/: the two checks every differentiable op gets.
 // check_gradients: backward against central finite differences in double, on inputs that may
 // be non-contiguous views; check_against_torch: forward and backward in float against a case
-// of tests/data/autograd/<op>.json written by tools/reference/autograd_fixtures.py.
+// of tests/fixtures/autograd/<op>.json written by tools/reference/autograd_fixtures.py.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -74,7 +74,7 @@ inline void check_gradients(const VarFn<double>& f, const std::vector<Tensor<dou
   }
 }
 
-/// Forward and backward in float of `f` on the case `name` of tests/data/autograd/<file>.json
+/// Forward and backward in float of `f` on the case `name` of tests/fixtures/autograd/<file>.json
 /// match PyTorch (computed in float64).
 inline void check_against_torch(const std::string& file, const std::string& name,
                                 const VarFn<float>& f, double rtol = tol::f32_op_rtol,
@@ -97,7 +97,7 @@ inline void check_against_torch(const std::string& file, const std::string& name
   }
 }
 
-/// A tensor of fixture `key` in case `name` of tests/data/autograd/<file>.json.
+/// A tensor of fixture `key` in case `name` of tests/fixtures/autograd/<file>.json.
 template <Scalar T>
 Tensor<T> fixture_tensor(const std::string& file, const std::string& name, const std::string& key) {
   return tensor_from_json<T>(load_json("autograd/" + file + ".json").at(name).at(key));

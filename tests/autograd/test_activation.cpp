@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/activation.hpp: relu, gelu, gelu_tanh, sigmoid, tanh, softplus
 // against finite differences in double (non-contiguous inputs, away from relu's kink) and
-// PyTorch (tests/data/autograd/activation.json).
+// PyTorch (tests/fixtures/autograd/activation.json).
 #include "op_check.hpp"
 
 using namespace psalm;

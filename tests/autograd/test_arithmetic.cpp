@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/arithmetic.hpp: +, -, *, / with broadcasting and scalars,
 // against finite differences in double (including non-contiguous inputs) and PyTorch
-// (tests/data/autograd/arithmetic.json).
+// (tests/fixtures/autograd/arithmetic.json).
 #include "op_check.hpp"
 
 using namespace psalm;

@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/attention.hpp: fused scaled-dot-product attention with an
 // additive mask, a boolean mask and both, against finite differences in double (strided q / k /
 // v views, broadcast masks) and PyTorch's F.scaled_dot_product_attention
-// (tests/data/autograd_ops3/attention.json); fully blocked rows give zeros.
+// (tests/fixtures/autograd_ops3/attention.json); fully blocked rows give zeros.
 #include <limits>
 
 #include "op_check.hpp"
@@ -14,7 +14,7 @@ using testing::check_gradients;
 using testing::Vars;
 
 namespace {
-// op_check reads tests/data/autograd/<file>.json; these fixtures live beside it.
+// op_check reads tests/fixtures/autograd/<file>.json; these fixtures live beside it.
 const std::string kFile = "../autograd_ops3/attention";
 
 Tensor<std::uint8_t> blocked_from(const Tensor<double>& m) {

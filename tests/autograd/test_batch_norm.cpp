@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/batch_norm.hpp: training mode (batch statistics, running-stat
 // update with momentum and unbiased variance) and eval mode (running statistics) against
 // finite differences in double (sliced input) and PyTorch
-// (tests/data/autograd_ops2/batch_norm.json), including the updated running statistics.
+// (tests/fixtures/autograd_ops2/batch_norm.json), including the updated running statistics.
 #include "op_check.hpp"
 #include "psalm/autograd/ops/batch_norm.hpp"
 

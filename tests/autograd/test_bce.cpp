@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/bce.hpp: binary cross-entropy with logits with pos_weight
 // (scalar and per class, broadcast), soft targets and far tails, against finite differences in
 // double (strided logits) and F.binary_cross_entropy_with_logits
-// (tests/data/autograd_ops3/bce.json).
+// (tests/fixtures/autograd_ops3/bce.json).
 #include <cmath>
 
 #include "op_check.hpp"
@@ -17,7 +17,7 @@ using testing::check_gradients;
 using testing::Vars;
 
 namespace {
-const std::string kFile = "../autograd_ops3/bce";  // beside tests/data/autograd/
+const std::string kFile = "../autograd_ops3/bce";  // beside tests/fixtures/autograd/
 }  // namespace
 
 TEST_CASE("bce_with_logits: backward matches finite differences", "[autograd][bce]") {

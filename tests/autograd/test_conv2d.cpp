@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/conv2d.hpp: 3x3, 1x1 (the GEMM path), 4x4 stride 4, strided /
 // dilated / grouped and depthwise convolutions against finite differences in double (permuted
-// and sliced inputs, odd sizes) and PyTorch (tests/data/autograd_ops2/conv2d.json).
+// and sliced inputs, odd sizes) and PyTorch (tests/fixtures/autograd_ops2/conv2d.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/conv2d.hpp"
 #include "support/tolerances.hpp"

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/cross_entropy.hpp: class weights (PyTorch's weighted mean),
 // ignore_index and the three reductions against finite differences in double (strided logits)
-// and F.cross_entropy (tests/data/autograd_ops3/cross_entropy.json); bad targets are errors.
+// and F.cross_entropy (tests/fixtures/autograd_ops3/cross_entropy.json); bad targets are errors.
 #include <cmath>
 
 #include "op_check.hpp"
@@ -16,7 +16,7 @@ using testing::check_gradients;
 using testing::Vars;
 
 namespace {
-const std::string kFile = "../autograd_ops3/cross_entropy";  // beside tests/data/autograd/
+const std::string kFile = "../autograd_ops3/cross_entropy";  // beside tests/fixtures/autograd/
 
 Tensor<std::int64_t> targets(const std::string& name) {
   return Tensor<std::int64_t>(

@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/dice.hpp: Mask2Former's dice loss (sum over masks / num_masks,
 // per-mask values with reduction none, empty target masks) against finite differences in double
 // (strided logits) and the criterion's formula run by PyTorch autograd
-// (tests/data/autograd_ops3/dice.json).
+// (tests/fixtures/autograd_ops3/dice.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/dice.hpp"
 #include "support/tolerances.hpp"
@@ -15,7 +15,7 @@ using testing::check_gradients;
 using testing::Vars;
 
 namespace {
-const std::string kFile = "../autograd_ops3/dice";  // beside tests/data/autograd/
+const std::string kFile = "../autograd_ops3/dice";  // beside tests/fixtures/autograd/
 }  // namespace
 
 TEST_CASE("dice: backward matches finite differences", "[autograd][dice]") {

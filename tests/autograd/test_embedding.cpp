@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/embedding.hpp: lookups with repeated ids (the scatter-add
 // gradient) and padding_idx against finite differences in double and PyTorch
-// (tests/data/autograd_ops2/embedding.json).
+// (tests/fixtures/autograd_ops2/embedding.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/embedding.hpp"
 

@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/focal.hpp: sigmoid focal loss with and without alpha, gamma 0,
 // 1.5 and 2, each reduction, against finite differences in double (strided logits, soft
 // targets) and torchvision's formula run by PyTorch autograd
-// (tests/data/autograd_ops3/focal.json).
+// (tests/fixtures/autograd_ops3/focal.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/bce.hpp"
 #include "psalm/autograd/ops/focal.hpp"
@@ -13,7 +13,7 @@ using testing::check_gradients;
 using testing::Vars;
 
 namespace {
-const std::string kFile = "../autograd_ops3/focal";  // beside tests/data/autograd/
+const std::string kFile = "../autograd_ops3/focal";  // beside tests/fixtures/autograd/
 }  // namespace
 
 TEST_CASE("focal: backward matches finite differences", "[autograd][focal]") {

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/gather.hpp: torch.gather along inner and outer axes, with an
 // index smaller than the input, against finite differences in double (permuted input) and
-// PyTorch (tests/data/autograd_ops2/gather.json), and its input checks.
+// PyTorch (tests/fixtures/autograd_ops2/gather.json), and its input checks.
 #include "op_check.hpp"
 #include "psalm/autograd/ops/gather.hpp"
 

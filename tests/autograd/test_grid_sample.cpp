@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/grid_sample.hpp: bilinear grid sampling with zero padding
 // (align_corners false / true, points outside the input) and point_sample against finite
 // differences in double (non-contiguous input and grid) and PyTorch
-// (tests/data/autograd_ops2/grid_sample.json).
+// (tests/fixtures/autograd_ops2/grid_sample.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/grid_sample.hpp"
 

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/group_norm.hpp: group norm of 3-D and 4-D inputs with and
 // without affine parameters against finite differences in double (permuted input) and
-// PyTorch (tests/data/autograd_ops2/group_norm.json).
+// PyTorch (tests/fixtures/autograd_ops2/group_norm.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/group_norm.hpp"
 #include "support/tolerances.hpp"

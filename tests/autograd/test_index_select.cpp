@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/index_select.hpp: selection with repeated indices along inner
 // and outer axes against finite differences in double (permuted input) and PyTorch
-// (tests/data/autograd_ops2/index_select.json), and index validation.
+// (tests/fixtures/autograd_ops2/index_select.json), and index validation.
 #include "op_check.hpp"
 #include "psalm/autograd/ops/index_select.hpp"
 

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/interpolate.hpp: bilinear (align_corners false / true, up and
 // down) and nearest resizing against finite differences in double (permuted input, odd sizes)
-// and PyTorch (tests/data/autograd_ops2/interpolate.json).
+// and PyTorch (tests/fixtures/autograd_ops2/interpolate.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/interpolate.hpp"
 

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/layer_norm.hpp: layer norm over the last axis with and without
 // weight and bias, against finite differences in double (non-contiguous input) and PyTorch
-// (tests/data/autograd/layer_norm.json).
+// (tests/fixtures/autograd/layer_norm.json).
 #include "op_check.hpp"
 
 using namespace psalm;

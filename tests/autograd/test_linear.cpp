@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/linear.hpp: y = x W^T + b with W stored [out, in], against
 // finite differences in double (batched and non-contiguous x) and PyTorch
-// (tests/data/autograd/linear.json).
+// (tests/fixtures/autograd/linear.json).
 #include "op_check.hpp"
 
 using namespace psalm;

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/matmul.hpp: plain, batched and broadcast-batch products against
 // finite differences in double (transposed / sliced operands) and PyTorch
-// (tests/data/autograd/matmul.json).
+// (tests/fixtures/autograd/matmul.json).
 #include "op_check.hpp"
 
 using namespace psalm;

@@ -1,6 +1,6 @@
 // End-to-end test of the autograd ops: a two-layer MLP (linear, layer_norm, GELU, linear,
 // log_softmax) on XOR-like data. Its loss and gradients at the fixture's weights, and after one
-// SGD step, match PyTorch (tests/data/autograd/mlp.json); plain SGD then reaches 100% accuracy.
+// SGD step, match PyTorch (tests/fixtures/autograd/mlp.json); plain SGD then reaches 100% accuracy.
 #include <map>
 #include <string>
 

@@ -1,5 +1,5 @@
 // Tests for psalm/autograd/ops/pad.hpp: constant padding of one and two trailing axes against
-// finite differences in double (sliced input) and PyTorch (tests/data/autograd_ops2/pad.json).
+// finite differences in double (sliced input) and PyTorch (tests/fixtures/autograd_ops2/pad.json).
 #include "op_check.hpp"
 #include "psalm/autograd/ops/pad.hpp"
 

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/reduce.hpp: sum, mean, max along an axis and in total, against
 // finite differences in double (non-contiguous inputs, no ties) and PyTorch
-// (tests/data/autograd/reduce.json).
+// (tests/fixtures/autograd/reduce.json).
 #include "op_check.hpp"
 
 using namespace psalm;

@@ -1,5 +1,5 @@
 // Tests for psalm/autograd/ops/select.hpp: where with broadcasting and masked_fill against
-// finite differences in double and PyTorch (tests/data/autograd/select.json).
+// finite differences in double and PyTorch (tests/fixtures/autograd/select.json).
 #include "op_check.hpp"
 
 using namespace psalm;

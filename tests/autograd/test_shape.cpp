@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/shape.hpp: reshape, permute, transpose, slice, unsqueeze,
 // squeeze, concat, stack, contiguous — views route gradients back to their base — against finite
-// differences in double and PyTorch (tests/data/autograd/shape.json).
+// differences in double and PyTorch (tests/fixtures/autograd/shape.json).
 #include "op_check.hpp"
 
 using namespace psalm;

@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/softmax.hpp: softmax and log_softmax over the last axis, with
 // and without an additive mask (trailing and broadcast shapes), against finite differences in
-// double and PyTorch (tests/data/autograd/softmax.json).
+// double and PyTorch (tests/fixtures/autograd/softmax.json).
 #include <limits>
 
 #include "op_check.hpp"

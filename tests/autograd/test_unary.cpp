@@ -1,6 +1,6 @@
 // Tests for psalm/autograd/ops/unary.hpp: exp, log, sqrt, rsqrt, pow, abs, clamp against
 // finite differences in double (inputs away from kinks, some non-contiguous) and PyTorch
-// (tests/data/autograd/unary.json).
+// (tests/fixtures/autograd/unary.json).
 #include "op_check.hpp"
 
 using namespace psalm;

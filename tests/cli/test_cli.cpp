@@ -31,7 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kData = PSALM_TEST_DATA_DIR;
+const fs::path kData = PSALM_TEST_FIXTURES_DIR;
 const fs::path kGpt2 = PSALM_CLI_GPT2_DIR;
 
 using Run = psalm::testing::ProgramRun;
@@ -549,8 +549,8 @@ TEST_CASE("cli forward: a wrong --prefix suggests the prefix the file has", "[cl
 
 TEST_CASE("cli forward: the whole psalm model matches PyTorch from the command line",
           "[cli][forward]") {
-  // tests/data/psalm/forward (tools/reference/psalm_forward_fixtures.py): each case's inputs and
-  // PyTorch's outputs; the written file must hold exactly those outputs, close to them.
+  // tests/fixtures/psalm/forward (tools/reference/psalm_forward_fixtures.py): each case's inputs
+  // and PyTorch's outputs; the written file must hold exactly those outputs, close to them.
   const fs::path dir = kData / "psalm" / "forward";
   for (const std::string name : {"panoptic", "referring", "interactive", "interactive_padding"}) {
     INFO("case " << name);

@@ -1,5 +1,5 @@
 // Tests for psalm/core/bf16.hpp against PyTorch's float -> bfloat16 rounding
-// (fixture: tools/reference/tensor_fixtures.py -> tests/data/tensor/bf16.json).
+// (fixture: tools/reference/tensor_fixtures.py -> tests/fixtures/tensor/bf16.json).
 #include <catch2/catch.hpp>
 
 #include <cmath>

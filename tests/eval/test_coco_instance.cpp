@@ -1,5 +1,5 @@
 // Tests for psalm/eval/coco_instance.hpp: the 12 COCOeval 'segm' numbers, recall and precision
-// arrays against pycocotools on tests/data/coco_eval/*.json
+// arrays against pycocotools on tests/fixtures/coco_eval/*.json
 // (tools/reference/coco_eval_fixtures.py), a hand-computed case, and malformed inputs.
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -18,7 +18,7 @@ namespace {
 using Json = nlohmann::json;
 
 Json load_scenario(const std::string& name) {
-  std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/coco_eval/" + name + ".json");
+  std::ifstream in(std::string(PSALM_TEST_FIXTURES_DIR) + "/coco_eval/" + name + ".json");
   REQUIRE(in.good());
   return Json::parse(in);
 }

@@ -1,5 +1,5 @@
 // Tests for psalm/eval/gres.hpp against ReLA's ReferEvaluator rules, recomputed by
-// tools/reference/referring_fixtures.py (tests/data/referring/cases.json, section "gres"),
+// tools/reference/referring_fixtures.py (tests/fixtures/referring/cases.json, section "gres"),
 // and hand-computed cases.
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Tests for psalm/eval/interactive.hpp against PSALM's region_segmentation.py rules per prompt
-// type, recomputed by tools/reference/referring_fixtures.py (tests/data/referring/cases.json,
+// type, recomputed by tools/reference/referring_fixtures.py (tests/fixtures/referring/cases.json,
 // section "interactive"), and hand-made cases.
 #include <catch2/catch.hpp>
 #include <cmath>

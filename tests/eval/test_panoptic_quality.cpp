@@ -1,4 +1,4 @@
-// Tests for psalm/eval/panoptic_quality.hpp against tests/data/panoptic/pq_cases.json
+// Tests for psalm/eval/panoptic_quality.hpp against tests/fixtures/panoptic/pq_cases.json
 // (panopticapi's pq_compute rules in tools/reference/panoptic_fixtures.py, cross-checked there
 // with torchmetrics), a hand-computed scene, and the KeyError-style input errors.
 #include <catch2/catch.hpp>
@@ -19,7 +19,7 @@ using psalm::eval::PanopticSegment;
 
 const Json& pq_cases() {
   static const Json cases = [] {
-    std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/panoptic/pq_cases.json");
+    std::ifstream in(std::string(PSALM_TEST_FIXTURES_DIR) + "/panoptic/pq_cases.json");
     REQUIRE(in.good());
     return Json::parse(in);
   }();

@@ -1,5 +1,5 @@
 // Tests for psalm/eval/referring.hpp against PSALM's and LISA's evaluation rules, recomputed by
-// tools/reference/referring_fixtures.py (tests/data/referring/cases.json, section "referring"
+// tools/reference/referring_fixtures.py (tests/fixtures/referring/cases.json, section "referring"
 // and "referring_ignore_255"), and hand-computed cases.
 #include <catch2/catch.hpp>
 #include <cmath>

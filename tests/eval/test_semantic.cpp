@@ -1,5 +1,5 @@
 // Tests for psalm/eval/semantic.hpp against detectron2's SemSegEvaluator definitions
-// (tests/data/semantic/cases.json, written by tools/reference/semantic_fixtures.py, whose
+// (tests/fixtures/semantic/cases.json, written by tools/reference/semantic_fixtures.py, whose
 // per-class IoU / accuracy are cross-checked there with torchmetrics) and hand-made cases.
 #include <catch2/catch.hpp>
 #include <cmath>

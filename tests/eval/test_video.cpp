@@ -1,6 +1,6 @@
 // Tests for psalm/eval/video.hpp against the DAVIS 2017 toolkit's measures, recomputed by
 // tools/reference/video_fixtures.py with skimage's disk and cv2.dilate as the toolkit uses them
-// (tests/data/video/cases.json), and hand-made cases.
+// (tests/fixtures/video/cases.json), and hand-made cases.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>

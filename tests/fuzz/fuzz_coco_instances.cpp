@@ -1,8 +1,8 @@
 // fuzz_coco_instances — libFuzzer target: arbitrary bytes as a COCO instances file (and as the
 // COCO dict form of COCO-Interactive) must either throw psalm::Error or give records whose every
 // annotation rasterises (images up to 2^16 pixels are decoded) to a mask of its image's size.
-// Built and run by scripts/fuzz.sh (seeds: tests/data/malformed/datasets,
-// tests/data/data_readers/tiny).
+// Built and run by scripts/fuzz.sh (seeds: tests/fixtures/malformed/datasets,
+// tests/fixtures/data_readers/tiny).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

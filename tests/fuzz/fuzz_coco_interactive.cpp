@@ -1,8 +1,8 @@
 // fuzz_coco_interactive — libFuzzer target: arbitrary bytes as a COCO-Interactive file (PSALM's
 // converted list or the COCO dict form) must either throw psalm::Error or give records whose
 // annotations rasterise and whose prompt RLEs decode (images up to 2^16 pixels).
-// Built and run by scripts/fuzz.sh (seeds: tests/data/malformed/datasets,
-// tests/data/data_readers/tiny).
+// Built and run by scripts/fuzz.sh (seeds: tests/fixtures/malformed/datasets,
+// tests/fixtures/data_readers/tiny).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

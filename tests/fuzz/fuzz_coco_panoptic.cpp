@@ -1,8 +1,8 @@
 // fuzz_coco_panoptic — libFuzzer target: arbitrary bytes as a COCO panoptic file must either
 // throw psalm::Error or give records that satisfy the reader's promises (segment ids in
 // 1 .. 2^24 - 1 and unique per annotation, categories and images known).
-// Built and run by scripts/fuzz.sh (seeds: tests/data/malformed/datasets,
-// tests/data/data_readers/tiny).
+// Built and run by scripts/fuzz.sh (seeds: tests/fixtures/malformed/datasets,
+// tests/fixtures/data_readers/tiny).
 #include <cstddef>
 #include <cstdint>
 #include <set>

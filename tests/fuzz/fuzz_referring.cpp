@@ -1,8 +1,8 @@
 // fuzz_referring — libFuzzer target: arbitrary bytes as a converted RefCOCO / gRefCOCO file and
 // as gRefCOCO's grefs(unc).json must either throw psalm::Error or give records whose referred
 // annotations rasterise (images up to 2^16 pixels are decoded) at the entry's image size.
-// Built and run by scripts/fuzz.sh (seeds: tests/data/malformed/datasets,
-// tests/data/data_readers/tiny).
+// Built and run by scripts/fuzz.sh (seeds: tests/fixtures/malformed/datasets,
+// tests/fixtures/data_readers/tiny).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -1,7 +1,7 @@
 // fuzz_tiff_labels — libFuzzer target: arbitrary bytes as a TIFF label map (PASCAL Context 459's
 // format) must either throw psalm::Error or give an (H, W) map of at most kMaxTiffPixels whose
 // values fit the declared bit depth.
-// Built and run by scripts/fuzz.sh (seeds: tests/data/data_readers/tiny/semantic/labels_tif).
+// Built and run by scripts/fuzz.sh (seeds: tests/fixtures/data_readers/tiny/semantic/labels_tif).
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -1,8 +1,8 @@
 // Tests for psalm/io/{pickle_checkpoint,torch_checkpoint,checkpoint,checkpoint_convert,
 // tensor_record,record_checkpoint}.hpp on checkpoints written by the real writers
-// (tools/reference/checkpoint_fixtures.py -> tests/data/checkpoints/: pickle + numpy at protocols
-// 2 to 5, torch.save): every tensor compared bit for bit with the same tensors written by the
-// safetensors package (<name>.expected.safetensors), names in file order, metadata and skipped
+// (tools/reference/checkpoint_fixtures.py -> tests/fixtures/checkpoints/: pickle + numpy at
+// protocols 2 to 5, torch.save): every tensor compared bit for bit with the same tensors written by
+// the safetensors package (<name>.expected.safetensors), names in file order, metadata and skipped
 // entries as the script lists them (<name>.json); zero-copy views; PyTorch views and shared
 // storages; the conversion to safetensors (prefix filtering and stripping, dtype conversion).
 #include <catch2/catch.hpp>
@@ -29,7 +29,7 @@ using psalm::testing::error_of;
 
 namespace {
 
-const fs::path kDir = fs::path(PSALM_TEST_DATA_DIR) / "checkpoints";
+const fs::path kDir = fs::path(PSALM_TEST_FIXTURES_DIR) / "checkpoints";
 
 std::vector<std::byte> read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -196,7 +196,7 @@ TEST_CASE("checkpoints: open_checkpoint recognises each format by its content") 
   const RecordCheckpoint st = open_checkpoint(kDir / "mm_projector.expected.safetensors");
   CHECK(st.format() == "safetensors");
   check_against_expected(st, "mm_projector", false);
-  CHECK(open_checkpoint(fs::path(PSALM_TEST_DATA_DIR) / "safetensors" / "sharded").size() > 0);
+  CHECK(open_checkpoint(fs::path(PSALM_TEST_FIXTURES_DIR) / "safetensors" / "sharded").size() > 0);
   // A file's name does not matter.
   const fs::path renamed = fs::temp_directory_path() / "psalm_ckpt_renamed.safetensors";
   fs::copy_file(kDir / "torch_dtypes.pt", renamed, fs::copy_options::overwrite_existing);
@@ -204,11 +204,12 @@ TEST_CASE("checkpoints: open_checkpoint recognises each format by its content") 
   fs::remove(renamed);
   CHECK_THAT(error_of([&] { (void)open_checkpoint(kDir / "torch_views.json"); }),
              Catch::Contains("torch_views.json"));
-  CHECK_THAT(error_of([&] {
-               (void)open_checkpoint(fs::path(PSALM_TEST_DATA_DIR) / "image" / "davis_40x30.png");
-             }),
-             Catch::Contains("not a safetensors file, torch.save zip or Mask2Former pickle (it "
-                             "starts with 89 50 4e 47"));
+  CHECK_THAT(
+      error_of([&] {
+        (void)open_checkpoint(fs::path(PSALM_TEST_FIXTURES_DIR) / "image" / "davis_40x30.png");
+      }),
+      Catch::Contains("not a safetensors file, torch.save zip or Mask2Former pickle (it "
+                      "starts with 89 50 4e 47"));
   CHECK_THAT(error_of([&] { (void)open_checkpoint(kDir / "nonexistent.bin"); }),
              Catch::Contains("nonexistent.bin: cannot open"));
   std::vector<std::byte> head(16);

@@ -1,6 +1,6 @@
 // Tests for psalm/io/image.hpp: decoding against Pillow (tools/reference/image_fixtures.py,
-// fixtures in tests/data/image/), PNG/JPEG saving, indexed and 16-bit label PNGs, masks,
-// panoptic ids, and malformed files (tests/data/malformed/image/manifest.json).
+// fixtures in tests/fixtures/image/), PNG/JPEG saving, indexed and 16-bit label PNGs, masks,
+// panoptic ids, and malformed files (tests/fixtures/malformed/image/manifest.json).
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -27,8 +27,8 @@ using psalm::Tensor;
 namespace io = psalm::io;
 namespace fs = std::filesystem;
 
-const fs::path kDir = fs::path(PSALM_TEST_DATA_DIR) / "image";
-const fs::path kBadDir = fs::path(PSALM_TEST_DATA_DIR) / "malformed" / "image";
+const fs::path kDir = fs::path(PSALM_TEST_FIXTURES_DIR) / "image";
+const fs::path kBadDir = fs::path(PSALM_TEST_FIXTURES_DIR) / "malformed" / "image";
 
 std::string fnv_hex(const std::uint8_t* p, std::size_t n) {
   std::uint64_t h = 0xcbf29ce484222325ull;

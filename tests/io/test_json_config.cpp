@@ -134,7 +134,7 @@ TEST_CASE("json_config: reading a file names it in errors") {
   CHECK_THROWS_WITH(ConfigReader::from_file("/nonexistent/config.json"),
                     Catch::Contains("/nonexistent/config.json: cannot open JSON file"));
   const std::string path =
-      std::string(PSALM_TEST_DATA_DIR) + "/safetensors/sharded/model.safetensors.index.json";
+      std::string(PSALM_TEST_FIXTURES_DIR) + "/safetensors/sharded/model.safetensors.index.json";
   const ConfigReader r = ConfigReader::from_file(path);
   CHECK(r.source() == path);
   CHECK(r.child("metadata").required<std::int64_t>("total_size") == 88);

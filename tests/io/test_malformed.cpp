@@ -1,5 +1,5 @@
 // Tests the malformed-input corpus (tools/reference/malformed_safetensors.py ->
-// tests/data/malformed/{safetensors,index,config}/expected.json): every broken safetensors
+// tests/fixtures/malformed/{safetensors,index,config}/expected.json): every broken safetensors
 // file, index file and config file is a psalm::Error containing the listed substring, the
 // file's name and, where one tensor is at fault, that tensor's name. Nothing crashes.
 #include <catch2/catch.hpp>
@@ -19,7 +19,7 @@ using psalm::testing::error_of;
 
 namespace {
 
-const fs::path kMalformed = fs::path(PSALM_TEST_DATA_DIR) / "malformed";
+const fs::path kMalformed = fs::path(PSALM_TEST_FIXTURES_DIR) / "malformed";
 
 // The config schema the corpus's config files are checked against.
 void read_test_config(const fs::path& path) {

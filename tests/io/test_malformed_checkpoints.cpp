@@ -1,5 +1,5 @@
 // Tests the malformed-checkpoint corpus (tools/reference/checkpoint_fixtures.py ->
-// tests/data/malformed/checkpoints/expected.json): every hostile or broken pickle (.pkl: code
+// tests/fixtures/malformed/checkpoints/expected.json): every hostile or broken pickle (.pkl: code
 // execution attempts, other protocols, truncations, bad lengths, memo and stack abuse, refused
 // numpy dtypes, bad array states) and torch.save zip (.pt: compressed, truncated, missing or short
 // storages, corrupt CRC, big-endian, views outside their storage, refused storage types) is a
@@ -38,7 +38,7 @@ std::vector<std::byte> read_bytes(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("malformed checkpoints: every broken pickle and torch zip is an error naming its cause") {
-  const fs::path dir = fs::path(PSALM_TEST_DATA_DIR) / "malformed" / "checkpoints";
+  const fs::path dir = fs::path(PSALM_TEST_FIXTURES_DIR) / "malformed" / "checkpoints";
   const nlohmann::json manifest = testing::load_json("malformed/checkpoints/expected.json");
   REQUIRE(manifest.at("cases").size() >= 60);
   for (const auto& c : manifest.at("cases")) {

@@ -1,4 +1,4 @@
-// Tests the malformed tokenizer corpus (tests/data/malformed/tokenizer/<case>/ with
+// Tests the malformed tokenizer corpus (tests/fixtures/malformed/tokenizer/<case>/ with
 // expected.json): every broken Hugging Face tokenizer folder is a psalm::Error from
 // Tokenizer::from_folder containing the listed substring and the file or folder at fault; the
 // control folders next to them load. Fuzzed further by tests/fuzz/fuzz_tokenizer_files.cpp.
@@ -17,7 +17,7 @@ using psalm::io::Tokenizer;
 
 namespace {
 
-const fs::path kCorpus = fs::path(PSALM_TEST_DATA_DIR) / "malformed" / "tokenizer";
+const fs::path kCorpus = fs::path(PSALM_TEST_FIXTURES_DIR) / "malformed" / "tokenizer";
 
 // The psalm::Error message of loading `dir` ("" when it loaded).
 std::string load_error(const fs::path& dir) {

@@ -22,7 +22,7 @@ using psalm::Tensor;
 namespace io = psalm::io;
 namespace fs = std::filesystem;
 
-const fs::path kDir = fs::path(PSALM_TEST_DATA_DIR) / "image";
+const fs::path kDir = fs::path(PSALM_TEST_FIXTURES_DIR) / "image";
 
 std::string fnv_hex(const void* data, std::size_t n) {
   const auto* p = static_cast<const std::uint8_t*>(data);

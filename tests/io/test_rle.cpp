@@ -1,5 +1,5 @@
 // Tests for psalm/io/rle.hpp against pycocotools fixtures written by
-// tools/reference/rle_fixtures.py (tests/data/rle/rle_cases.json), plus malformed-input checks.
+// tools/reference/rle_fixtures.py (tests/fixtures/rle/rle_cases.json), plus malformed-input checks.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <fstream>
@@ -16,7 +16,7 @@ using Json = nlohmann::json;
 
 const Json& rle_cases() {
   static const Json cases = [] {
-    std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/rle/rle_cases.json");
+    std::ifstream in(std::string(PSALM_TEST_FIXTURES_DIR) + "/rle/rle_cases.json");
     REQUIRE(in.good());
     return Json::parse(in);
   }();

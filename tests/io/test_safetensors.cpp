@@ -22,7 +22,7 @@ using namespace psalm::io;
 
 namespace {
 
-const fs::path kData = fs::path(PSALM_TEST_DATA_DIR) / "safetensors";
+const fs::path kData = fs::path(PSALM_TEST_FIXTURES_DIR) / "safetensors";
 
 struct ScratchDir {
   fs::path path;
@@ -69,7 +69,7 @@ Shape shape_of(const nlohmann::json& e) {
   return Shape(e.at("shape").get<std::vector<std::int64_t>>());
 }
 
-// The content of tests/data/safetensors/psalm_written/mixed.safetensors; the Python script
+// The content of tests/fixtures/safetensors/psalm_written/mixed.safetensors; the Python script
 // (psalm_content) builds the same tensors and checks the committed file against them.
 SafetensorsWriter psalm_written_tensors() {
   SafetensorsWriter w;
@@ -271,8 +271,8 @@ TEST_CASE("safetensors: tensors of rank above psalm's maximum are described but 
 
 TEST_CASE(
     "safetensors: writer output is byte-identical to files the safetensors package verified") {
-  // tests/data/safetensors/psalm_written/ was produced by this test with
-  // PSALM_WRITE_FIXTURES_DIR=tests/data/safetensors/psalm_written and then checked by
+  // tests/fixtures/safetensors/psalm_written/ was produced by this test with
+  // PSALM_WRITE_FIXTURES_DIR=tests/fixtures/safetensors/psalm_written and then checked by
   // tools/reference/safetensors_fixtures.py (loads in safetensors, equal values, and
   // safetensors' own writer gives the same bytes up to the order of __metadata__ keys, which
   // it writes in hash-map order while psalm sorts them). See docs/io.md.

@@ -1,5 +1,5 @@
 // Tests of psalm/io/tokenizer.hpp: the Phi-1.5 + PSALM tokenizer against Hugging Face
-// `tokenizers` fixtures (tools/reference/tokenizer_fixtures.py -> tests/data/tokenizer/),
+// `tokenizers` fixtures (tools/reference/tokenizer_fixtures.py -> tests/fixtures/tokenizer/),
 // the PSALM token id table, decode, run-time added tokens, invalid UTF-8 and random bytes.
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -25,7 +25,7 @@ const Tokenizer& psalm_tokenizer() {
 
 const nlohmann::json& cases() {
   static const nlohmann::json j = [] {
-    std::ifstream in(PSALM_TEST_DATA_DIR "/tokenizer/cases.json");
+    std::ifstream in(PSALM_TEST_FIXTURES_DIR "/tokenizer/cases.json");
     REQUIRE(in.good());
     return nlohmann::json::parse(in);
   }();

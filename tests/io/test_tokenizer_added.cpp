@@ -1,6 +1,6 @@
 // Tests of psalm/io/tokenizer_added_tokens.hpp: splitting added tokens out of text with
 // Hugging Face semantics (leftmost-longest, two passes, lstrip / rstrip / single_word), checked
-// against `tokenizers` (tests/data/tokenizer/added_tokens.json) and on hand-made cases.
+// against `tokenizers` (tests/fixtures/tokenizer/added_tokens.json) and on hand-made cases.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -72,7 +72,7 @@ TEST_CASE("added tokens: lstrip, rstrip and single_word as in HF's own examples"
 
 TEST_CASE("added tokens: ids match HF tokenizers for lstrip/rstrip/single_word/normalized mixes",
           "[io][tokenizer]") {
-  std::ifstream in(PSALM_TEST_DATA_DIR "/tokenizer/added_tokens.json");
+  std::ifstream in(PSALM_TEST_FIXTURES_DIR "/tokenizer/added_tokens.json");
   REQUIRE(in.good());
   const auto j = nlohmann::json::parse(in);
   const auto base =

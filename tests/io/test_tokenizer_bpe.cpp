@@ -1,6 +1,6 @@
 // Tests of the BPE building blocks: psalm/io/bpe_byte_map.hpp, bpe_pretokenize.hpp and
 // bpe_model.hpp. Character classes are checked for every code point against the Hugging Face
-// ByteLevel pre-tokenizer (tests/data/tokenizer/char_classes.json).
+// ByteLevel pre-tokenizer (tests/fixtures/tokenizer/char_classes.json).
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -117,7 +117,7 @@ TEST_CASE("bpe pretokenize: pieces follow the GPT-2 regex", "[io][tokenizer]") {
 // point assigned in utf8proc's Unicode version must agree; the rest are counted.
 TEST_CASE("bpe classify: every assigned code point has the class the HF ByteLevel regex gives it",
           "[io][tokenizer]") {
-  std::ifstream in(PSALM_TEST_DATA_DIR "/tokenizer/char_classes.json");
+  std::ifstream in(PSALM_TEST_FIXTURES_DIR "/tokenizer/char_classes.json");
   REQUIRE(in.good());
   const auto j = nlohmann::json::parse(in);
   const std::map<std::string, bpe::CharClass> names{{"letter", bpe::CharClass::letter},

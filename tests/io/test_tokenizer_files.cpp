@@ -87,7 +87,7 @@ json gpt2_tokenizer_json(bool pair_merges) {
 
 // Every fixture string encodes to the same ids with `tok` as with the preset.
 void check_same_as_fixtures(const Tokenizer& tok) {
-  std::ifstream in(PSALM_TEST_DATA_DIR "/tokenizer/cases.json");
+  std::ifstream in(PSALM_TEST_FIXTURES_DIR "/tokenizer/cases.json");
   REQUIRE(in.good());
   const json j = json::parse(in);
   for (const auto& c : j["cases"]) {

@@ -1,5 +1,5 @@
 // Tests for psalm/io/zip_archive.hpp: an archive written by Python's zipfile (with a comment and
-// a directory entry) and the torch.save files of tests/data/checkpoints (ZIP64 end records,
+// a directory entry) and the torch.save files of tests/fixtures/checkpoints (ZIP64 end records,
 // padded local headers, data descriptors) read entry by entry; a ZIP64 archive whose
 // central-directory fields defer to the extra field, built here byte by byte; CRC checks; every
 // structural error named.
@@ -24,7 +24,7 @@ using psalm::testing::error_of;
 namespace {
 
 std::vector<std::byte> read_file(const std::string& relative) {
-  std::ifstream in(std::string(PSALM_TEST_DATA_DIR) + "/" + relative, std::ios::binary);
+  std::ifstream in(std::string(PSALM_TEST_FIXTURES_DIR) + "/" + relative, std::ios::binary);
   REQUIRE(in.good());
   std::vector<char> c((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::byte> out(c.size());

@@ -1,5 +1,5 @@
 // Tests for psalm/kernels/bilinear.hpp against torch.nn.functional.grid_sample (bilinear,
-// zero padding, both align_corners settings; tests/data/tensor/grid_sample.json), forward and
+// zero padding, both align_corners settings; tests/fixtures/tensor/grid_sample.json), forward and
 // both gradients, plus finite differences in double.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Tests for psalm/kernels/elementwise.hpp against PyTorch (tests/data/tensor/elementwise.json)
+// Tests for psalm/kernels/elementwise.hpp against PyTorch (tests/fixtures/tensor/elementwise.json)
 // and, for the derivative functors, against finite differences of the forward functors.
 #include <catch2/catch.hpp>
 

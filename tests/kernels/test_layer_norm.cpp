@@ -1,5 +1,5 @@
 // Tests for psalm/kernels/layer_norm.hpp against torch.nn.functional.layer_norm
-// (tests/data/tensor/layer_norm.json) and finite differences in double.
+// (tests/fixtures/tensor/layer_norm.json) and finite differences in double.
 #include <catch2/catch.hpp>
 
 #include "psalm/kernels/layer_norm.hpp"

@@ -1,5 +1,5 @@
 // Tests for psalm/kernels/softmax.hpp: forward and backward against PyTorch
-// (tests/data/tensor/softmax.json), the backward against finite differences in double, and the
+// (tests/fixtures/tensor/softmax.json), the backward against finite differences in double, and the
 // shared row body softmax_row (in place, log, statistics, rows masked everywhere).
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // Tests of psalm/models/mask2former/component.hpp (`psalm forward --component mask_decoder`) on
-// the PyTorch fixture tests/data/mask2former/decoder_tiny.safetensors: the final and aux outputs
-// under their names, region conditions stacked with per-sample counts, absent conditions, and
-// errors for inconsistent counts.
+// the PyTorch fixture tests/fixtures/mask2former/decoder_tiny.safetensors: the final and aux
+// outputs under their names, region conditions stacked with per-sample counts, absent conditions,
+// and errors for inconsistent counts.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -13,7 +13,7 @@ using namespace psalm;
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/mask2former/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/mask2former/";
 constexpr double kRtol = 1e-5, kAtol = 1e-5;
 
 /// The decoder with the fixture's weights (under predictor.) and config; inputs as given.

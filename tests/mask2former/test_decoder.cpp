@@ -1,5 +1,5 @@
 // Tests of models/mask2former/: the whole decoder against a PyTorch composition of the official
-// module structure (tests/data/mask2former/decoder_tiny.safetensors, written by
+// module structure (tests/fixtures/mask2former/decoder_tiny.safetensors, written by
 // tools/reference/mask_decoder_fixtures.py): strict loading of PSALM's predictor.* names, every
 // prediction set, the attention masks each layer used, and the gradients of every parameter and
 // input; finite differences in double of the whole decoder; the attention-mask rule; the
@@ -29,7 +29,7 @@ using nn::Var;
 namespace {
 
 const std::string kFixture =
-    std::string(PSALM_TEST_DATA_DIR) + "/mask2former/decoder_tiny.safetensors";
+    std::string(PSALM_TEST_FIXTURES_DIR) + "/mask2former/decoder_tiny.safetensors";
 // float32 against float64 PyTorch rounded to float32, through 4 layers.
 constexpr double kRtol = 1e-5, kAtol = 1e-5, kGradRtol = 1e-4, kGradAtol = 1e-6;
 

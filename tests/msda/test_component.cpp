@@ -1,6 +1,6 @@
 // Tests for the ms_deform_attn component of psalm/models/deformable/component.hpp: `psalm forward
-// --component ms_deform_attn` run directly on tests/data/msda/component.safetensors (inputs named
-// as the arguments of ms_deform_attn_core_pytorch) gives the PyTorch reference's output; a
+// --component ms_deform_attn` run directly on tests/fixtures/msda/component.safetensors (inputs
+// named as the arguments of ms_deform_attn_core_pytorch) gives the PyTorch reference's output; a
 // missing or mis-shaped input is an error that names it.
 #include <catch2/catch.hpp>
 
@@ -13,7 +13,7 @@
 using namespace psalm;
 
 namespace {
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/msda/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/msda/";
 }  // namespace
 
 TEST_CASE("ms_deform_attn component: output matches the PyTorch reference", "[msda][cli]") {

@@ -1,6 +1,6 @@
 // Tests for psalm/models/deformable/ms_deform_attn.hpp: MSDeformAttn against the PyTorch module
 // of tools/reference/msda_reference.py with the same weights (forward, gradients of every
-// parameter and of both inputs; tests/data/msda/module.safetensors), Deformable DETR's
+// parameter and of both inputs; tests/fixtures/msda/module.safetensors), Deformable DETR's
 // initialisation, pixel-centre reference points, finite differences in double, and errors.
 #include <catch2/catch.hpp>
 
@@ -27,7 +27,7 @@ namespace {
 
 const io::SafetensorsFile& module_file() {
   static const io::SafetensorsFile f =
-      io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/msda/module.safetensors");
+      io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) + "/msda/module.safetensors");
   return f;
 }
 

@@ -1,7 +1,7 @@
 // Tests for psalm/autograd/ops/ms_deform_attn.hpp: forward and the gradients of value, sampling
 // locations and attention weights against ms_deform_attn_core_pytorch
-// (tools/reference/msda_reference.py, fixtures tests/data/msda/op.safetensors: head dims 30, 32,
-// 64, 71, one to four levels, locations outside [0, 1], on the borders, pixel edges and
+// (tools/reference/msda_reference.py, fixtures tests/fixtures/msda/op.safetensors: head dims 30,
+// 32, 64, 71, one to four levels, locations outside [0, 1], on the borders, pixel edges and
 // centres), both CPU backward partitions, finite differences in double, input validation.
 #include <catch2/catch.hpp>
 
@@ -28,7 +28,7 @@ using Shapes = std::vector<std::array<std::int64_t, 2>>;
 
 const io::SafetensorsFile& op_file() {
   static const io::SafetensorsFile f =
-      io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/msda/op.safetensors");
+      io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) + "/msda/op.safetensors");
   return f;
 }
 

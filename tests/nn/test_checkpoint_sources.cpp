@@ -1,9 +1,9 @@
 // Tests that the restricted checkpoint readers (psalm/io/pickle_checkpoint.hpp,
 // torch_checkpoint.hpp, checkpoint.hpp) are weight sources of nn::load_state_dict: psalm's Swin
-// loads strictly from the Mask2Former Swin-B .pkl layout (tests/data/checkpoints/, written by
+// loads strictly from the Mask2Former Swin-B .pkl layout (tests/fixtures/checkpoints/, written by
 // pickle + numpy), and the swin_conv projector from the stage-1 mm_projector.bin layout (written
 // by torch.save) — float32 weights give the PyTorch forward of
-// tests/data/projector/swin_conv_eval.safetensors, bf16 weights load exactly.
+// tests/fixtures/projector/swin_conv_eval.safetensors, bf16 weights load exactly.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -26,7 +26,7 @@ static_assert(nn::WeightSource<io::RecordCheckpoint>);
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/checkpoints/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/checkpoints/";
 
 }  // namespace
 
@@ -62,7 +62,7 @@ TEST_CASE("checkpoint sources: psalm's Swin loads strictly from the Mask2Former 
 
 TEST_CASE("checkpoint sources: the projector from a torch.save mm_projector.bin matches PyTorch") {
   const io::SafetensorsFile ref = io::SafetensorsFile::open(
-      std::string(PSALM_TEST_DATA_DIR) + "/projector/swin_conv_eval.safetensors");
+      std::string(PSALM_TEST_FIXTURES_DIR) + "/projector/swin_conv_eval.safetensors");
   nn::InitRng rng{1};
   SwinConvProjector<float> projector(ProjectorConfig::tiny(), rng);
   const io::TorchCheckpoint f32 = io::TorchCheckpoint::open(kDir + "mm_projector_f32.bin");

@@ -1,7 +1,7 @@
 // Tests of nn/multihead_attention.hpp: forward and the gradients of every parameter and input
-// against torch.nn.MultiheadAttention (tests/data/nn_mha/, tools/reference/mha_fixtures.py) with
-// a per-head and a shared boolean mask and in self-attention; batch-first equals sequence-first;
-// finite differences in double; torch's initialisation; shape errors.
+// against torch.nn.MultiheadAttention (tests/fixtures/nn_mha/, tools/reference/mha_fixtures.py)
+// with a per-head and a shared boolean mask and in self-attention; batch-first equals
+// sequence-first; finite differences in double; torch's initialisation; shape errors.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -21,7 +21,7 @@ using nn::Var;
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/nn_mha/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/nn_mha/";
 // float32 against a float64 reference rounded to float32: a few ulps through two GEMMs forward;
 // gradients sum over more terms (the weight gradient over B * L rows).
 constexpr double kRtol = 1e-5, kAtol = 2e-6, kGradRtol = 1e-4, kGradAtol = 1e-5;

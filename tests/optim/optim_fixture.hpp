@@ -1,5 +1,5 @@
 // Test support for tests/optim/: the fixed parameters and per-step gradients of
-// tests/data/autograd_ops3/optim.json (tools/reference/autograd_ops3_fixtures.py) and a runner
+// tests/fixtures/autograd_ops3/optim.json (tools/reference/autograd_ops3_fixtures.py) and a runner
 // that replays them through a psalm optimizer, comparing every step with PyTorch's trajectory.
 #pragma once
 

@@ -1,7 +1,7 @@
 // Tests for psalm/optim/adamw.hpp (with optim/schedule.hpp and optim/param_group.hpp): AdamW
 // with two parameter groups (different lr and weight decay), a frozen group and a linear
 // warm-up + cosine LambdaLR matches torch.optim.AdamW + LambdaLR step by step over 20 steps
-// (tests/data/autograd_ops3/optim.json), in float and in double.
+// (tests/fixtures/autograd_ops3/optim.json), in float and in double.
 #include "optim_fixture.hpp"
 #include "support/tolerances.hpp"
 

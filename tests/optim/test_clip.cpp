@@ -1,5 +1,5 @@
 // Tests for psalm/optim/clip.hpp: clip_grad_norm returns the total norm and scales gradients
-// as torch.nn.utils.clip_grad_norm_ (tests/data/autograd_ops3/optim.json), leaves them alone
+// as torch.nn.utils.clip_grad_norm_ (tests/fixtures/autograd_ops3/optim.json), leaves them alone
 // below max_norm, skips frozen groups, and scales a gradient shared by two inputs only once.
 #include "optim_fixture.hpp"
 #include "support/tolerances.hpp"

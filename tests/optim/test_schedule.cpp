@@ -1,5 +1,5 @@
 // Tests for psalm/optim/schedule.hpp: the warm-up + cosine multipliers equal the reference
-// script's (tests/data/autograd_ops3/optim.json, the lambda given to torch's LambdaLR), the
+// script's (tests/fixtures/autograd_ops3/optim.json, the lambda given to torch's LambdaLR), the
 // floor is held after the last step, and LambdaLr applies them to every group's initial rate.
 #include <cmath>
 

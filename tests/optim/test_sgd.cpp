@@ -1,6 +1,6 @@
 // Tests for psalm/optim/sgd.hpp: SGD with momentum 0.9 (and Nesterov), weight decay in one of
 // two parameter groups and a frozen group matches torch.optim.SGD step by step over 20 steps
-// (tests/data/autograd_ops3/optim.json), in float and in double.
+// (tests/fixtures/autograd_ops3/optim.json), in float and in double.
 #include "optim_fixture.hpp"
 #include "support/tolerances.hpp"
 

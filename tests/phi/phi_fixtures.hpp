@@ -1,5 +1,5 @@
 // Test support for tests/phi: the transformers fixtures of tools/reference/phi_fixtures.py
-// (tests/data/phi/<name>/), loaded into psalm's Phi, and the tolerances of the Phi tests.
+// (tests/fixtures/phi/<name>/), loaded into psalm's Phi, and the tolerances of the Phi tests.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -21,7 +21,7 @@ inline constexpr double fwd_rtol = tol::f32_sum_rtol, fwd_atol = tol::f32_phi_at
 inline constexpr double grad_rtol = tol::f32_grad_rtol, grad_atol = tol::f32_phi_atol;
 
 inline std::string fixture_dir(const std::string& name) {
-  return std::string(PSALM_TEST_DATA_DIR) + "/phi/" + name + "/";
+  return std::string(PSALM_TEST_FIXTURES_DIR) + "/phi/" + name + "/";
 }
 
 inline mp::PhiConfig fixture_config(const std::string& name) {

@@ -1,5 +1,5 @@
 // Tests of the sampling distribution of models/phi/generate.hpp: sampling_distribution equals
-// transformers' warpers (temperature, top-k, top-p; tests/data/phi/sampling.safetensors from
+// transformers' warpers (temperature, top-k, top-p; tests/fixtures/phi/sampling.safetensors from
 // tools/reference/sampling_fixtures.py) and a hand computation; check_generate_options refuses
 // bad values; sampled tokens follow the distribution and never leave the kept set.
 #include <catch2/catch.hpp>
@@ -18,7 +18,7 @@ using namespace psalm::testing::phi;
 TEST_CASE("phi sampling: the distribution equals transformers' temperature / top-k / top-p warpers",
           "[phi][sampling]") {
   const auto ref =
-      io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/phi/sampling.safetensors");
+      io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) + "/phi/sampling.safetensors");
   const Tensor<float> logits = ref.load<float>("logits");  // (R, V)
   const std::vector<double> temperature = ref.load<double>("case.temperature").to_vector();
   const std::vector<std::int64_t> top_k = ref.load<std::int64_t>("case.top_k").to_vector();

@@ -17,7 +17,7 @@ namespace tol = psalm::testing::tol;
 using namespace psalm;
 
 namespace {
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/pixel_decoder/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/pixel_decoder/";
 
 testing::ComponentHarness fixture_harness() {
   testing::ComponentHarness h(models::deformable::pixel_decoder_component());

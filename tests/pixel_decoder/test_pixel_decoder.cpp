@@ -32,7 +32,7 @@ const char* const kOutputs[4] = {"mask_features", "multi_scale_0", "multi_scale_
                                  "multi_scale_2"};
 
 io::SafetensorsFile fixture() {
-  return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) +
+  return io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) +
                                    "/pixel_decoder/pixel_decoder.safetensors");
 }
 

@@ -19,7 +19,7 @@ using namespace psalm;
 
 namespace {
 io::SafetensorsFile fixture() {
-  return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) +
+  return io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) +
                                    "/pixel_decoder/position_encoding.safetensors");
 }
 struct Case {

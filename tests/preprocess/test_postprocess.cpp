@@ -32,7 +32,7 @@ TEST_CASE("postprocess_to_original: matches F.interpolate + detectron2 sem_seg_p
           "[postprocess]") {
   for (const ImageCase& c : kImageCases) {
     const io::SafetensorsFile f = io::SafetensorsFile::open(
-        std::string(PSALM_TEST_DATA_DIR) + "/preprocess/" + c.name + ".safetensors");
+        std::string(PSALM_TEST_FIXTURES_DIR) + "/preprocess/" + c.name + ".safetensors");
     for (const std::int64_t target : {128, 256, 1024}) {
       INFO(c.name << " at target " << target);
       const std::string k = "t" + std::to_string(target) + ".";

@@ -1,5 +1,5 @@
 // Tests for psalm/psalm/preprocess.hpp against Pillow + PyTorch
-// (tools/reference/preprocess_fixtures.py, tests/data/preprocess/): real-sized images (640x480,
+// (tools/reference/preprocess_fixtures.py, tests/fixtures/preprocess/): real-sized images (640x480,
 // 500x375, a 333x500 portrait, a small 50x37 upscaled, a 256x192 left unresized) at targets
 // 128, 256 and 1024 — resized extent, the resized uint8 image (checksum, in full where
 // stored), the normalised padded pixels (sums, strided samples, in full at 128), the padding
@@ -25,7 +25,7 @@ using testing::kImageCases;
 namespace {
 
 io::SafetensorsFile open_case(const ImageCase& c) {
-  return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/preprocess/" + c.name +
+  return io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) + "/preprocess/" + c.name +
                                    ".safetensors");
 }
 

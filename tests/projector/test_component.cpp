@@ -14,7 +14,7 @@ namespace tol = psalm::testing::tol;
 using namespace psalm;
 
 namespace {
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/projector/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/projector/";
 }  // namespace
 
 TEST_CASE("projector component: eval-mode tokens from res5 match PyTorch", "[projector][cli]") {

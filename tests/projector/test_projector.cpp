@@ -1,6 +1,6 @@
 // Tests for psalm/models/projector/{config,projector,linear,mlp_gelu,tokens}.hpp: config.json
 // parsing with upstream's defaults, the factory, LLaVA's linear and mlp2x_gelu projectors
-// against PyTorch (tests/data/projector/{linear,mlp2x_gelu}.safetensors) including gradients,
+// against PyTorch (tests/fixtures/projector/{linear,mlp2x_gelu}.safetensors) including gradients,
 // finite differences in double, and freezing with BatchNorm still in train mode.
 #include <catch2/catch.hpp>
 
@@ -31,7 +31,7 @@ ProjectorConfig parse(const std::string& json) {
 /// Forward and gradients of sum(tokens * R) against the PyTorch fixture `name`.
 void check_against_torch(const std::string& name, const ProjectorConfig& config,
                          std::size_t n_tensors) {
-  const io::SafetensorsFile f = io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) +
+  const io::SafetensorsFile f = io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) +
                                                           "/projector/" + name + ".safetensors");
   nn::InitRng rng{2};
   auto projector = models::projector::make_projector<float>(config, rng);

@@ -1,6 +1,6 @@
 // Tests for psalm/models/projector/swin_conv.hpp: PSALM's swin_conv projector against a PyTorch
 // composition of nn.Conv2d / nn.BatchNorm2d / nn.Linear (tools/reference/projector_fixtures.py,
-// tests/data/projector/) in train mode (batch statistics, running statistics after the step)
+// tests/fixtures/projector/) in train mode (batch statistics, running statistics after the step)
 // and eval mode, forward and the gradients of every parameter and the input; the conv2-once
 // variant; finite differences in double; upstream names and shapes at the released size;
 // strict loading and input checks.
@@ -32,7 +32,7 @@ const std::string kPrefix = "model.mm_projector.";
 constexpr double kFwdTol = 1e-5, kGradTol = 1e-4;
 
 io::SafetensorsFile open_fixture(const std::string& name) {
-  return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/projector/" + name +
+  return io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) + "/projector/" + name +
                                    ".safetensors");
 }
 

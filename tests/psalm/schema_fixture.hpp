@@ -1,6 +1,6 @@
 // Test support for the input-schema tests (test_prompt, test_sequence, test_visual_prompt,
 // test_region_pooling): the PSALM tokenizer built once from the GPT-2 BPE files, and the
-// fixture tests/data/psalm/prompts.json written by tools/reference/psalm_prompt_fixtures.py.
+// fixture tests/fixtures/psalm/prompts.json written by tools/reference/psalm_prompt_fixtures.py.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ inline const io::Tokenizer& schema_tokenizer(bool with_ref = false) {
   return with_ref ? ref : plain;
 }
 
-/// tests/data/psalm/prompts.json.
+/// tests/fixtures/psalm/prompts.json.
 inline const nlohmann::json& schema_fixture() {
   static const nlohmann::json data = load_json("psalm/prompts.json");
   return data;

@@ -1,5 +1,5 @@
 // Tests of psalm/psalm/component.hpp (`psalm forward --component psalm`) on the PyTorch fixture
-// tests/data/psalm/forward/ (tools/reference/psalm_forward_fixtures.py: the reference
+// tests/fixtures/psalm/forward/ (tools/reference/psalm_forward_fixtures.py: the reference
 // composition in eval mode on upstream-style batch tensors): every output of every case
 // (panoptic with shuffled classes, referring with padded sentences, interactive from masks,
 // interactive from points with padded ids) against PyTorch, the weights under a prefix, and the
@@ -20,7 +20,7 @@ using namespace psalm;
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/psalm/forward/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/psalm/forward/";
 const std::vector<std::string> kCases{"panoptic", "referring", "interactive",
                                       "interactive_padding"};
 

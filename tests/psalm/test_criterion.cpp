@@ -1,6 +1,6 @@
 // Tests of psalm/psalm/{point_sampling,matcher,criterion}.hpp and the targets contract: the
 // matchings, every loss term and the gradient of every prediction input against a PyTorch +
-// scipy transcription of PSALM's matcher and criterion (tests/data/psalm/criterion, written by
+// scipy transcription of PSALM's matcher and criterion (tests/fixtures/psalm/criterion, written by
 // tools/reference/psalm_criterion_fixtures.py) for each condition kind and the no-target cases;
 // finite differences in double; importance sampling, the cost functors and their composition,
 // the seeded sampler, the configs, the no-target definition and the errors.
@@ -129,8 +129,8 @@ struct Case {
 
  private:
   static io::SafetensorsFile open(const std::string& name) {
-    return io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/psalm/criterion/" + name +
-                                     ".safetensors");
+    return io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) + "/psalm/criterion/" +
+                                     name + ".safetensors");
   }
   Var<T> leaf(const std::string& name) const { return Var<T>::parameter(load(name)); }
 

@@ -52,8 +52,8 @@ struct Case {
   std::vector<eval::PanopticCategory> categories;
 
   explicit Case(const std::string& name)
-      : file(io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) + "/psalm/postprocess/" +
-                                       name + ".safetensors")) {
+      : file(io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) +
+                                       "/psalm/postprocess/" + name + ".safetensors")) {
     const auto g = file.load<std::int64_t>("geometry").to_vector();
     geometry = {g[0], g[1], g[2], g[3], g[4], g[5]};
     masks = file.load<float>("masks_original");

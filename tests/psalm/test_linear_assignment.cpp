@@ -1,6 +1,6 @@
-// Tests for psalm/psalm/linear_assignment.hpp: scipy fixtures (tests/data/assignment, written by
-// tools/reference/assignment_fixtures.py), brute force over every shape up to 7 x 7,
-// degenerate inputs, determinism and errors.
+// Tests for psalm/psalm/linear_assignment.hpp: scipy fixtures (tests/fixtures/assignment, written
+// by tools/reference/assignment_fixtures.py), brute force over every shape up to 7 x 7, degenerate
+// inputs, determinism and errors.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -30,7 +30,8 @@ bool close_total(double a, double b, double scale) {
   return std::abs(a - b) <= kTotalRelTol * std::max({1.0, std::abs(a), std::abs(b), scale});
 }
 
-// ---- the scipy fixture (format: tests/data/assignment/README.md) -------------------------------
+// ---- the scipy fixture (format: tests/fixtures/assignment/README.md)
+// -------------------------------
 
 struct FixtureCase {
   std::int64_t rows = 0, cols = 0;
@@ -59,7 +60,7 @@ class Reader {
 };
 
 std::vector<FixtureCase> load_fixture() {
-  const std::string path = std::string(PSALM_TEST_DATA_DIR) + "/assignment/lsap_cases.bin";
+  const std::string path = std::string(PSALM_TEST_FIXTURES_DIR) + "/assignment/lsap_cases.bin";
   std::ifstream in(path, std::ios::binary);
   REQUIRE(in.good());
   Reader r(std::vector<char>(std::istreambuf_iterator<char>(in), {}));

@@ -1,6 +1,6 @@
 // Tests of psalm/psalm/model.hpp (with config.hpp, weights.hpp, embedding.hpp, conditions.hpp):
 // the whole PSALM forward pass against the PyTorch composition of tools/reference/
-// psalm_reference.py on the parity fixture (tests/data/psalm/parity, written by
+// psalm_reference.py on the parity fixture (tests/fixtures/psalm/parity, written by
 // psalm_fixtures.py): a tiny random model in the released key layout, one batch per task
 // (panoptic with shuffled classes, referring, gres with a no-target sample, interactive with
 // all four prompt kinds); every intermediate and every prediction set is compared.
@@ -24,7 +24,7 @@ using namespace psalm;
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/psalm/parity/";
 
 using testing::require_close_to_max;
 

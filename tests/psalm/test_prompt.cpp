@@ -2,7 +2,7 @@
 // its token ids for every prompt kind (COCO and open-vocabulary class lists with spaces and
 // non-ASCII names, shuffled orders, sentences with punctuation and non-ASCII, 1..7 regions) and
 // the labels of LLaVA conversation data, against transformers' tokenizer and a transcription of
-// the official prompt code (tests/data/psalm/prompts.json, tools/reference/
+// the official prompt code (tests/fixtures/psalm/prompts.json, tools/reference/
 // psalm_prompt_fixtures.py); the seeded shuffle; model_max_length truncation; bad input.
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
 // Tests for psalm/psalm/region_pooling.hpp: the pooled region vectors and their gradient
 // against PyTorch (context_cluster.py region_pooling: grid_sample align_corners=True +
-// AdaptiveAvgPool1d, float64; tests/data/psalm/prompts.json) and central finite differences in
+// AdaptiveAvgPool1d, float64; tests/fixtures/psalm/prompts.json) and central finite differences in
 // double; the points' (col / W, row / H) float32 formula; the sampler's rule (subset without
 // replacement / all / all + repeats), its seeding and uniformity; the strided mode; errors;
-// the region features of the model parity fixture (tests/data/psalm/parity/interactive).
+// the region features of the model parity fixture (tests/fixtures/psalm/parity/interactive).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -220,7 +220,7 @@ TEST_CASE("region_pool: the region features of the PSALM parity fixture",
           "[psalm][region_pooling]") {
   // tools/reference/psalm_fixtures.py: per sample, prompt masks (K, 64, 64), the drawn points
   // (K, 16, 2), the projector tokens (G*G = 4, D = 32) and the pooled features (K, 32).
-  const auto f = io::SafetensorsFile::open(std::string(PSALM_TEST_DATA_DIR) +
+  const auto f = io::SafetensorsFile::open(std::string(PSALM_TEST_FIXTURES_DIR) +
                                            "/psalm/parity/interactive.safetensors");
   const Tensor<float> tokens = f.load<float>("image_tokens");  // (B, G*G, D)
   for (std::int64_t b = 0; b < tokens.size(0); ++b) {

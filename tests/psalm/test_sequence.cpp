@@ -1,10 +1,10 @@
 // Tests for psalm/psalm/{task,sequence,expand,sequence_batch}.hpp: the expansion of every prompt
 // kind position by position against a transcription of llava_phi.py
-// concat_image_seg_cls_embeds (tests/data/psalm/prompts.json, written by
+// concat_image_seg_cls_embeds (tests/fixtures/psalm/prompts.json, written by
 // tools/reference/psalm_prompt_fixtures.py: source, index, token, seg_query_mask, class and
 // refer indices, region mask, labels), the shuffled-class bookkeeping against upstream's
 // random_idx gather, the ref_token mode, right padding of mixed-length batches, errors, and
-// agreement with the layouts of the model parity fixture (tests/data/psalm/parity).
+// agreement with the layouts of the model parity fixture (tests/fixtures/psalm/parity).
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -289,8 +289,8 @@ TEST_CASE("batch_sequences: right padding of layouts of different lengths", "[ps
 }
 
 TEST_CASE("expand: agrees with the layouts of the PSALM parity fixture", "[psalm][sequence]") {
-  // tests/data/psalm/parity/cases.json (tools/reference/psalm_fixtures.py, its own transcription
-  // of concat_image_seg_cls_embeds): tiny vocabulary, G = 2, Q = 8, [SEG] = 99.
+  // tests/fixtures/psalm/parity/cases.json (tools/reference/psalm_fixtures.py, its own
+  // transcription of concat_image_seg_cls_embeds): tiny vocabulary, G = 2, Q = 8, [SEG] = 99.
   const auto all = testing::load_json("psalm/parity/cases.json");
   const auto config = testing::load_json("psalm/parity/config.json");
   ExpandOptions opt;

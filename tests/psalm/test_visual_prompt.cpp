@@ -1,7 +1,7 @@
 // Tests for psalm/psalm/visual_prompt.hpp: points, scribbles, boxes and masks rasterised at the
 // original size and brought to the model input, against a NumPy / scikit-image / Pillow
 // transcription of the official mapper (coco_instance_mapper.py enhance_with_circles,
-// skimage.draw.line, detectron2 resize + pad; tests/data/psalm/prompts.json); the synthetic
+// skimage.draw.line, detectron2 resize + pad; tests/fixtures/psalm/prompts.json); the synthetic
 // generator's dilation (same convention); agreement with the image's padding; errors.
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // Test support: loading golden values written by tools/reference/*.py (JSON, committed under
-// tests/data/) and comparing tensors with the tolerances in tolerances.hpp.
+// tests/fixtures/) and comparing tensors with the tolerances in tolerances.hpp.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -16,9 +16,9 @@
 
 namespace psalm::testing {
 
-/// Parsed JSON of tests/data/<relative_path>.
+/// Parsed JSON of tests/fixtures/<relative_path>.
 inline nlohmann::json load_json(const std::string& relative_path) {
-  const std::string path = std::string(PSALM_TEST_DATA_DIR) + "/" + relative_path;
+  const std::string path = std::string(PSALM_TEST_FIXTURES_DIR) + "/" + relative_path;
   std::ifstream in(path);
   if (!in) throw std::runtime_error("missing fixture " + path);
   return nlohmann::json::parse(in);

@@ -39,8 +39,8 @@ struct TempDir {
 /// The PyTorch parity fixture's small config (64 px) on the real tokenizer's vocabulary
 /// (50,297 rows: GPT-2's plus PSALM's added tokens, [SEG] last).
 inline PsalmConfig small_config() {
-  PsalmConfig c = PsalmConfig::from_json(
-      io::ConfigReader::from_file(std::string(PSALM_TEST_DATA_DIR) + "/psalm/parity/config.json"));
+  PsalmConfig c = PsalmConfig::from_json(io::ConfigReader::from_file(
+      std::string(PSALM_TEST_FIXTURES_DIR) + "/psalm/parity/config.json"));
   c.phi.vocab_size = 50297;
   c.seg_token_id = 50296;
   c.pad_token_id = 50295;

@@ -24,7 +24,7 @@ using autograd::Var;
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/swin/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/swin/";
 // float32 against float64 references through ~12 layers (LayerNorm, GELU, softmax).
 constexpr double kForwardRtol = tol::f32_sum_rtol, kForwardAtol = tol::f32_sum_atol;
 // Gradients: weight gradients sum over every token (1740 in stage 1) with cancellation, so the

@@ -15,7 +15,7 @@ namespace tol = psalm::testing::tol;
 using namespace psalm;
 
 namespace {
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/swin/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/swin/";
 }  // namespace
 
 TEST_CASE("swin component: res2..res5 from pixel_values match transformers", "[swin][cli]") {

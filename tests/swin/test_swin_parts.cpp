@@ -25,7 +25,7 @@ using autograd::Var;
 
 namespace {
 
-const std::string kDir = std::string(PSALM_TEST_DATA_DIR) + "/swin/";
+const std::string kDir = std::string(PSALM_TEST_FIXTURES_DIR) + "/swin/";
 
 std::vector<double> values_of(const Tensor<double>& t) { return t.contiguous().to_vector(); }
 

@@ -1,5 +1,6 @@
 // Tests for psalm/tensor/expr.hpp and psalm/tensor/assign.hpp: every node, broadcasting,
-// strided operands and destinations, aliasing, against PyTorch (tests/data/tensor/expression.json).
+// strided operands and destinations, aliasing, against PyTorch
+// (tests/fixtures/tensor/expression.json).
 #include <catch2/catch.hpp>
 
 #include "psalm/tensor.hpp"

@@ -1,4 +1,4 @@
-// Tests for psalm/tensor/matmul.hpp against PyTorch (tests/data/tensor/matmul.json): NN, NT,
+// Tests for psalm/tensor/matmul.hpp against PyTorch (tests/fixtures/tensor/matmul.json): NN, NT,
 // TN, batched, transposed views, broadcast weights, bf16, and shape errors.
 #include <catch2/catch.hpp>
 

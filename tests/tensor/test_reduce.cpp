@@ -1,4 +1,4 @@
-// Tests for psalm/tensor/reduce.hpp against PyTorch (tests/data/tensor/reduce.json).
+// Tests for psalm/tensor/reduce.hpp against PyTorch (tests/fixtures/tensor/reduce.json).
 #include <catch2/catch.hpp>
 
 #include "psalm/tensor.hpp"

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes tests/data/assignment/lsap_cases.bin: random cost matrices with the optimal
+"""Writes tests/fixtures/assignment/lsap_cases.bin: random cost matrices with the optimal
 assignment found by scipy.optimize.linear_sum_assignment, for tests/psalm/test_linear_assignment.cpp.
 
 Deterministic (numpy default_rng with a fixed seed). Run from the repository root:
     tools/reference/.venv/bin/python tools/reference/assignment_fixtures.py
 
-Binary format (little endian), documented in tests/data/assignment/README.md:
+Binary format (little endian), documented in tests/fixtures/assignment/README.md:
     header: 8 bytes magic b"PSLSAP01", u32 number of cases
     case:   u16 rows, u16 cols, u8 flags, u8 unique, f64 scipy total (sum of the chosen float64
             costs, numpy order), rows*cols f32 costs (row-major), then min(rows, cols) pairs
@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 SEED = 20240817
 MAGIC = b"PSLSAP01"
-OUT = os.path.join("tests", "data", "assignment", "lsap_cases.bin")
+OUT = os.path.join("tests", "fixtures", "assignment", "lsap_cases.bin")
 
 
 def make_costs(rng, rows, cols, ties):

@@ -1,5 +1,5 @@
 """Golden values for the autograd ops (include/psalm/autograd/), computed with PyTorch autograd in
-float64 and written to tests/data/autograd/*.json. CI never runs this; rerun it after changing a
+float64 and written to tests/fixtures/autograd/*.json. CI never runs this; rerun it after changing a
 case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/autograd_fixtures.py

@@ -1,6 +1,6 @@
 """Golden values for the second set of autograd ops (conv2d, group_norm, batch_norm2d, embedding,
 index_select, gather, pad, interpolate, grid_sample), computed with PyTorch autograd in float64 and
-written to tests/data/autograd_ops2/*.json. CI never runs this; rerun it after changing a case and
+written to tests/fixtures/autograd_ops2/*.json. CI never runs this; rerun it after changing a case and
 commit the output:
 
     tools/reference/.venv/bin/python tools/reference/autograd_ops2_fixtures.py

@@ -1,6 +1,6 @@
 """Golden values for fused attention, the losses and the optimizers (include/psalm/autograd/ops/
 {attention,cross_entropy,bce,focal,dice}.hpp, include/psalm/optim/), computed with PyTorch and
-written to tests/data/autograd_ops3/*.json. CI never runs this; rerun it after changing a case
+written to tests/fixtures/autograd_ops3/*.json. CI never runs this; rerun it after changing a case
 and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/autograd_ops3_fixtures.py

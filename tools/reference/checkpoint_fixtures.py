@@ -3,7 +3,7 @@ writers (pickle + numpy, torch.save), for the restricted readers of include/psal
 (pickle_reader.hpp, pickle_checkpoint.hpp, torch_checkpoint.hpp). Nothing is downloaded: the
 files have the exact official key names and dtypes at tiny shapes.
 
-Writes tests/data/checkpoints/:
+Writes tests/fixtures/checkpoints/:
   m2f_swin_b_tiny.pkl        Mask2Former COCO-panoptic Swin-B layout (model_final_54b88a.pkl,
                              spec §7.3): pickle (protocol 4) of {"model": {name: ndarray},
                              "__author__": ...}; Swin-B depths [2, 2, 18, 2] at embed dim 2,
@@ -17,7 +17,7 @@ Writes tests/data/checkpoints/:
                              get_mm_adapter_state: a plain dict, "model.mm_projector.*" keys,
                              bf16 floats, int64 num_batches_tracked) at the tiny swin_conv size
   mm_projector_f32.bin       the same in float32 with the weights of
-                             tests/data/projector/swin_conv_eval.safetensors (forward parity)
+                             tests/fixtures/projector/swin_conv_eval.safetensors (forward parity)
   torch_dtypes.pt            one tensor of each dtype: f32 f16 bf16 f64 i64 i32 i16 i8 u8 bool
   torch_views.pt             an nn.Module state_dict (OrderedDict with _metadata) plus
                              transposed / sliced / offset / expanded (stride 0) views, two
@@ -29,7 +29,7 @@ and for each <name> a <name>.expected.safetensors (the same tensors, contiguous,
 written by the safetensors package) and <name>.json ({"names": in file order, "metadata",
 "skipped"}). The C++ tests (tests/io/test_checkpoints.cpp) compare every tensor bit for bit.
 
-Also the malformed corpus tests/data/malformed/checkpoints/ (expected.json: file, error
+Also the malformed corpus tests/fixtures/malformed/checkpoints/ (expected.json: file, error
 substring, optional "at": the "pickle offset N, opcode X" the message must contain), checked
 by tests/io/test_malformed_checkpoints.cpp.
 
@@ -50,7 +50,7 @@ from safetensors.torch import load_file, save_file
 from projector_fixtures import SwinConv
 
 torch.set_num_threads(1)
-ROOT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data"
+ROOT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 OUT = ROOT / "checkpoints"
 BAD = ROOT / "malformed" / "checkpoints"
 

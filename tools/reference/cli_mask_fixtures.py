@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 from PIL import Image
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "cli"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "cli"
 
 
 def mask(rows, cols):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/coco_eval/<scenario>.json: COCO ground truth, segm results and what
+"""Writes tests/fixtures/coco_eval/<scenario>.json: COCO ground truth, segm results and what
 pycocotools COCOeval (iouType 'segm') reports for them, for tests/eval/test_coco_instance.cpp.
 
 Deterministic (numpy default_rng with a fixed seed). Run from the repository root:

@@ -13,7 +13,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Where the committed fixtures live.
-FIXTURES = ROOT / "tests" / "data"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def value_runs(a):

@@ -1,6 +1,6 @@
 """Hand-made datasets in the exact published formats, and what pycocotools / numpy read from them.
 
-Writes tests/data/data_readers/tiny/ (a few small images and):
+Writes tests/fixtures/data_readers/tiny/ (a few small images and):
   instances.json        COCO instances: polygons (one with a hole cut by a self-crossing outline,
                         one nested inside another, one partly outside the image, two disjoint
                         parts), a compressed RLE, a crowd uncompressed RLE, an image with an
@@ -21,7 +21,7 @@ Writes tests/data/data_readers/tiny/ (a few small images and):
   semantic/             an FC-CLIP-style semantic folder (images/*.jpg, labels/*.png with 255
                         ignore), one image without labels; labels_tif/a.tif a PASCAL Context
                         459 style 16-bit TIFF (Pillow), 65535 ignore
-and tests/data/data_readers/expected.json: per annotation pycocotools' annToRLE (compressed
+and tests/fixtures/data_readers/expected.json: per annotation pycocotools' annToRLE (compressed
 counts) and area, getAnnIds per image (file order), the panoptic segment masks (numpy rgb2id),
 PSALM's referring instruction strings, the interactive prompts after the load-time dilation
 (coco_instance_mapper.py enhance_with_circles, transcribed in numpy), the DAVIS object masks per

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes tests/data/image/ and tests/data/malformed/image/: images encoded by Pillow and the
+"""Writes tests/fixtures/image/ and tests/fixtures/malformed/image/: images encoded by Pillow and the
 results of Pillow's Image.resize, for tests/io/test_image.cpp and tests/io/test_resize.cpp.
 
 Deterministic (numpy default_rng with a fixed seed). Run from the repository root:
     tools/reference/.venv/bin/python tools/reference/image_fixtures.py
 
-tests/data/image/cases.json:
+tests/fixtures/image/cases.json:
     decode:   [{file, channels (0 = as stored), shape [H, W, C], fnv (hex, of the pixels
               Pillow decodes, converted as stb would), exact (bool), reference (PNG file
               holding Pillow's decode when not exact)}]
@@ -18,7 +18,7 @@ tests/data/image/cases.json:
     normalize: {input, mean, std, pad [PH, PW], samples [[c, y, x, value]]}
     shortest_edge: [[h, w, oh, ow]] from detectron2's formula
 Float inputs are raw little-endian float32 files (*.f32) with their shape in the case.
-tests/data/malformed/image/manifest.json: [{file, loader, expect (substring of the error)}]
+tests/fixtures/malformed/image/manifest.json: [{file, loader, expect (substring of the error)}]
 """
 
 import importlib.metadata
@@ -35,7 +35,7 @@ from common import FIXTURES, davis_palette
 
 SEED = 20240904
 OUT = str(FIXTURES / "image")
-BAD = os.path.join("tests", "data", "malformed", "image")
+BAD = os.path.join("tests", "fixtures", "malformed", "image")
 
 
 def fnv(data: bytes) -> str:

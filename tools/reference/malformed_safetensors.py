@@ -3,7 +3,7 @@ model.safetensors.index.json files and broken config JSON files, each listed in 
 expected.json manifest with the error substring psalm must produce (and the tensor it must
 name, where one is at fault).
 
-Writes tests/data/malformed/{safetensors,index,config}/. Plain Python, no dependencies,
+Writes tests/fixtures/malformed/{safetensors,index,config}/. Plain Python, no dependencies,
 deterministic. Run: python3 tools/reference/malformed_safetensors.py
 """
 
@@ -11,7 +11,7 @@ import json
 import pathlib
 import struct
 
-ROOT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "malformed"
+ROOT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "malformed"
 
 
 def st_file(header, data: bytes, header_len=None) -> bytes:

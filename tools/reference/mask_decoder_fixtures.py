@@ -2,7 +2,7 @@
 PyTorch composition written here after the official module structure (PSALM's
 MultiScaleMaskedTransformerDecoderForOPTPreTrain.forward_woconcat, itself Mask2Former's
 decoder): torch.nn.MultiheadAttention, LayerNorm, Linear, F.interpolate and the sine position
-encoding transcribed. Written to tests/data/mask2former/decoder_tiny.safetensors. CI never runs
+encoding transcribed. Written to tests/fixtures/mask2former/decoder_tiny.safetensors. CI never runs
 this; rerun it after changing the case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/mask_decoder_fixtures.py
@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "mask2former"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mask2former"
 D = torch.float64
 
 

@@ -1,5 +1,5 @@
 """Golden values for nn::MultiheadAttention (include/psalm/nn/multihead_attention.hpp), computed
-with torch.nn.MultiheadAttention and written to tests/data/nn_mha/*.safetensors. CI never runs
+with torch.nn.MultiheadAttention and written to tests/fixtures/nn_mha/*.safetensors. CI never runs
 this; rerun it after changing a case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/mha_fixtures.py
@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "nn_mha"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "nn_mha"
 D = torch.float64
 
 

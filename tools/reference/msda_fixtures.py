@@ -4,7 +4,7 @@ this; rerun it after changing a case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/msda_fixtures.py
 
-Writes tests/data/msda/:
+Writes tests/fixtures/msda/:
 - op.safetensors: per case "<case>.<name>": inputs value, sampling_locations, attention_weights
   (float32, what the C++ float run sees), spatial_shapes / level_start_index (int64), d_out,
   and in float64 the output and the gradients of sum(output * d_out) (d_value,
@@ -28,7 +28,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from msda_reference import (MSDeformAttn, level_start_index_of,  # noqa: E402
                             ms_deform_attn_core_pytorch, reference_points_for)
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "msda"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "msda"
 torch.set_num_threads(1)
 gen = torch.Generator().manual_seed(20240607)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/panoptic/pq_cases.json: panoptic scenes and their PQ / SQ / RQ as
+"""Writes tests/fixtures/panoptic/pq_cases.json: panoptic scenes and their PQ / SQ / RQ as
 panopticapi's pq_compute defines them, for tests/eval/test_panoptic_quality.cpp.
 
 panopticapi is not on PyPI in a usable form, so `pq_image` / `pq_average` below implement the
@@ -24,7 +24,7 @@ from collections import defaultdict
 import numpy as np
 
 SEED = 20240903
-OUT = os.path.join("tests", "data", "panoptic", "pq_cases.json")
+OUT = os.path.join("tests", "fixtures", "panoptic", "pq_cases.json")
 OFFSET = 256 * 256 * 256
 VOID = 0
 CATEGORIES = [{"id": 1, "isthing": 1}, {"id": 2, "isthing": 1}, {"id": 5, "isthing": 1},

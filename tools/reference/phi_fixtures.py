@@ -1,7 +1,7 @@
 """Reference fixtures for psalm's Phi-1.5 (include/psalm/models/phi/), from Hugging Face
 transformers' PhiForCausalLM (the split q_proj/k_proj/v_proj layout of transformers >= 4.37).
 
-Writes tests/data/phi/<name>/{config.json, weights.safetensors, reference.safetensors} for two
+Writes tests/fixtures/phi/<name>/{config.json, weights.safetensors, reference.safetensors} for two
 small random configs, plus fused.safetensors (the transformers 4.36 `query_key_value` layout,
 rows interleaved per head as [heads, 3, head_dim], built here from the split weights with torch
 views) for the first:
@@ -28,7 +28,7 @@ from safetensors.torch import save_file
 from transformers import PhiConfig, PhiForCausalLM
 
 torch.set_num_threads(1)
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "phi")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "phi")
 
 
 def hf_config(vocab, hidden, inter, layers, heads, rotary):

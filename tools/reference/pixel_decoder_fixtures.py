@@ -1,6 +1,6 @@
 """Golden values for the sine position encoding (include/psalm/nn/position_encoding.hpp) and the
 pixel decoder (include/psalm/models/deformable/pixel_decoder.hpp), written to
-tests/data/pixel_decoder/*.safetensors. CI never runs this; rerun it after changing a case and
+tests/fixtures/pixel_decoder/*.safetensors. CI never runs this; rerun it after changing a case and
 commit the output:
 
     tools/reference/.venv/bin/python tools/reference/pixel_decoder_fixtures.py
@@ -10,7 +10,7 @@ transcription below in float64), `<case>.f32` (the same in float32, as upstream 
 for normalised cases, `<case>.hf` (transformers' Mask2FormerSinePositionEmbedding, float32).
 
 pixel_decoder.safetensors: see pixel_decoder_fixtures() below (the SMALL config, which is
-PixelDecoderConfig::tiny() in C++; tests/data/pixel_decoder/tiny_config.json).
+PixelDecoderConfig::tiny() in C++; tests/fixtures/pixel_decoder/tiny_config.json).
 """
 import math
 import pathlib
@@ -23,7 +23,7 @@ from torch import nn
 from msda_reference import MSDeformAttn, reference_points_for
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "pixel_decoder"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "pixel_decoder"
 
 
 # --- sine position encoding --------------------------------------------------------------------

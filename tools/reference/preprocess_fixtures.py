@@ -1,5 +1,5 @@
 """Golden values for PSALM's image preprocessing and mask post-processing
-(include/psalm/psalm/{preprocess,postprocess}.hpp), written to tests/data/preprocess/. CI never
+(include/psalm/psalm/{preprocess,postprocess}.hpp), written to tests/fixtures/preprocess/. CI never
 runs this; rerun it after changing a case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/preprocess_fixtures.py
@@ -26,7 +26,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "preprocess"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "preprocess"
 MEAN = torch.Tensor([123.675, 116.28, 103.53]).view(-1, 1, 1)
 STD = torch.Tensor([58.395, 57.12, 57.375]).view(-1, 1, 1)
 

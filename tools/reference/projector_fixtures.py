@@ -1,6 +1,6 @@
 """Golden values for the vision-language projectors (include/psalm/models/projector/), computed
 with a PyTorch composition of nn.Conv2d / nn.BatchNorm2d / nn.Linear / nn.GELU in float64 from
-float32-representable inputs and weights, written to tests/data/projector/. CI never runs this;
+float32-representable inputs and weights, written to tests/fixtures/projector/. CI never runs this;
 rerun it after changing a case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/projector_fixtures.py
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "projector"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "projector"
 PREFIX = "model.mm_projector."
 D = torch.float64
 

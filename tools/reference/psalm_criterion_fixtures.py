@@ -1,6 +1,6 @@
 """Golden values for PSALM's matcher and criterion (include/psalm/psalm/{point_sampling,matcher,
 criterion}.hpp) from the PyTorch + scipy transcription in psalm_criterion_reference.py. Written
-to tests/data/psalm/criterion/<case>.safetensors; CI never runs this. Rerun after changing a
+to tests/fixtures/psalm/criterion/<case>.safetensors; CI never runs this. Rerun after changing a
 case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/psalm_criterion_fixtures.py
@@ -35,7 +35,7 @@ from scipy.optimize import linear_sum_assignment
 import psalm_criterion_reference as ref
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "psalm" / "criterion"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "psalm" / "criterion"
 D = torch.float64
 
 Q, HM, T, SETS = 8, 16, 64, 3

@@ -18,7 +18,7 @@ Samples without targets (N = 0) are defined as in psalm (upstream crashes on the
 background, SEG / region target 0), and the mask terms sum over no pair (0 when the whole batch
 has no target); num_masks = max(1, number of target masks in the batch).
 
-Imported by psalm_criterion_fixtures.py (tests/data/psalm/criterion) and by the whole-model
+Imported by psalm_criterion_fixtures.py (tests/fixtures/psalm/criterion) and by the whole-model
 reference psalm_reference.py. No state, no randomness of its own.
 """
 import numpy as np

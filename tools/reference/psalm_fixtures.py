@@ -1,4 +1,4 @@
-"""The PSALM parity fixture (tests/data/psalm/parity/): the whole model of
+"""The PSALM parity fixture (tests/fixtures/psalm/parity/): the whole model of
 tools/reference/psalm_reference.py at a tiny random config, one batch of each task type, with
 every random choice (region points, matcher points, importance-sampling points) stored so the
 C++ side can feed the same ones. CI never runs this; rerun it after changing a case and commit
@@ -69,7 +69,7 @@ from psalm_reference import PSALM, released_state_dict, load_released_state_dict
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "psalm" / "parity"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "psalm" / "parity"
 CFG = tiny_config()
 T = CFG["image_size"]
 Q = CFG["num_mask_tokens"]

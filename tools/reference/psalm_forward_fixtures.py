@@ -1,4 +1,4 @@
-"""The fixture of `psalm forward --component psalm` (tests/data/psalm/forward/): the whole PSALM
+"""The fixture of `psalm forward --component psalm` (tests/fixtures/psalm/forward/): the whole PSALM
 model of tools/reference/psalm_reference.py in eval mode (the projector's BatchNorm on its
 running statistics) at a tiny random config, run on upstream-style batch tensors, with the
 outputs the component writes. CI never runs this; rerun it after changing a case and commit the
@@ -49,7 +49,7 @@ from psalm_reference import PSALM, load_released_state_dict, released_state_dict
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "psalm" / "forward"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "psalm" / "forward"
 WEIGHT_SEED = 20240815
 ATTN_MARGIN = 1e-4
 

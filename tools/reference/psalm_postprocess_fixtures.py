@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values for PSALM's per-task inference post-processing (include/psalm/psalm/inference/),
-written to tests/data/psalm/postprocess/<case>.safetensors for tests/psalm/test_inference.cpp.
+written to tests/fixtures/psalm/postprocess/<case>.safetensors for tests/psalm/test_inference.cpp.
 
 The official functions are transcribed here in PyTorch from zamling/PSALM @ d5dbfda (read, not
 copied; PSALM_SPEC §5):
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "psalm" / "postprocess"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "psalm" / "postprocess"
 TARGET = 64  # padded input side; masks come at 1/4 of it
 
 

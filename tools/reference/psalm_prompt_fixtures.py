@@ -1,5 +1,5 @@
 """Golden values for PSALM's input schema (include/psalm/psalm/{conversation,prompt,expand,
-visual_prompt,region_pooling}.hpp), written to tests/data/psalm/prompts.json. CI never runs
+visual_prompt,region_pooling}.hpp), written to tests/fixtures/psalm/prompts.json. CI never runs
 this; rerun it after changing a case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/psalm_prompt_fixtures.py
@@ -40,7 +40,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import tokenizer_fixtures  # noqa: E402  (the tokenizer construction lives there)
 
 torch.set_num_threads(1)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "psalm" / "prompts.json"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "psalm" / "prompts.json"
 
 IGNORE_INDEX = -100
 IMAGE, SEG, CLS, REGION, REFER = -200, -201, -202, -203, -204

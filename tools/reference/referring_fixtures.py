@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/referring/cases.json: binary prediction / gt mask pairs with the metrics of
+"""Writes tests/fixtures/referring/cases.json: binary prediction / gt mask pairs with the metrics of
 PSALM's referring and region (interactive) evaluation, LISA's validation, and ReLA's gRefCOCO
 evaluator, for tests/eval/test_referring.cpp, test_gres.cpp and test_interactive.cpp.
 
@@ -18,7 +18,7 @@ against plain numpy counts; the metrics themselves are then computed in float64.
 Deterministic (numpy default_rng with a fixed seed). Run from the repository root:
     tools/reference/.venv/bin/python tools/reference/referring_fixtures.py
 
-JSON layout (see tests/data/referring/README.md): masks are {"height", "width", "pred_rle",
+JSON layout (see tests/fixtures/referring/README.md): masks are {"height", "width", "pred_rle",
 "gt_rle"} with *_rle = [value, run, ...] over row-major bytes (gt may hold 255 = ignore).
 """
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates the committed test fixtures (tests/data/...) from the independent references:
+# Regenerates the committed test fixtures (tests/fixtures/...) from the independent references:
 # every tools/reference/*_fixtures.py plus malformed_safetensors.py, run from the repository
 # root with the pinned venv (tools/reference/README.md). CI never runs this.
 # Usage: tools/reference/regenerate.sh [--list] [NAME ...]
 #   NAME: a script name with or without .py (default: all of them); --list prints them only.
-#   synthetic_check (tests/data/synthetic/pycocotools_check.json) needs the C++ exporter of a
+#   synthetic_check (tests/fixtures/synthetic/pycocotools_check.json) needs the C++ exporter of a
 #   build: PSALM_BUILD_DIR=build/ci adds it to "all", or name it with PSALM_BUILD_DIR set.
-# Afterwards `git status tests/data` shows what changed: with unchanged scripts and the pinned
+# Afterwards `git status tests/fixtures` shows what changed: with unchanged scripts and the pinned
 # versions, nothing should.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,16 +43,16 @@ for name in "${names[@]}"; do
   if [ "$name" = synthetic_check ]; then
     # The C++ exporter writes a small synthetic dataset; pycocotools reads it back.
     if [ -z "${PSALM_BUILD_DIR:-}" ]; then
-      echo "regenerate: synthetic_check needs PSALM_BUILD_DIR (a build with tests/test_dataset)" >&2
+      echo "regenerate: synthetic_check needs PSALM_BUILD_DIR (a build with tests/test_data)" >&2
       status=1
       continue
     fi
-    echo "regenerate: synthetic_check (exporting with $PSALM_BUILD_DIR/tests/test_dataset)"
+    echo "regenerate: synthetic_check (exporting with $PSALM_BUILD_DIR/tests/test_data)"
     export_dir=$(mktemp -d)
-    if ! PSALM_SYNTH_EXPORT_DIR="$export_dir" "$PSALM_BUILD_DIR/tests/test_dataset" \
+    if ! PSALM_SYNTH_EXPORT_DIR="$export_dir" "$PSALM_BUILD_DIR/tests/test_data" \
            "[.synthetic_export]" >/dev/null ||
        ! "$python" tools/reference/synthetic_check.py "$export_dir" \
-           tests/data/synthetic/pycocotools_check.json; then
+           tests/fixtures/synthetic/pycocotools_check.json; then
       echo "regenerate: synthetic_check FAILED" >&2
       status=1
     fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/rle/rle_cases.json: COCO RLE facts computed by pycocotools, for
+"""Writes tests/fixtures/rle/rle_cases.json: COCO RLE facts computed by pycocotools, for
 tests/io/test_rle.cpp.
 
 Deterministic (numpy default_rng with a fixed seed). Run from the repository root:

@@ -2,8 +2,8 @@
 
 1. Writes files with safetensors (all dtypes psalm reads incl. BF16, F16, BOOL; an empty tensor;
    a scalar; metadata; a sharded set with model.safetensors.index.json as Hugging Face writes
-   it) plus JSON sidecars with the expected values, under tests/data/safetensors/.
-2. Checks the files psalm wrote (tests/data/safetensors/psalm_written/, produced by the C++ test
+   it) plus JSON sidecars with the expected values, under tests/fixtures/safetensors/.
+2. Checks the files psalm wrote (tests/fixtures/safetensors/psalm_written/, produced by the C++ test
    with PSALM_WRITE_FIXTURES_DIR set, see docs/io.md): safetensors loads them, the values equal
    the deterministic content below, and safetensors writing the same tensors gives the same bytes
    (up to the order of __metadata__ keys, which the reference writes in hash-map order).
@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save, save_file
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests" / "data" / "safetensors"
+OUT = ROOT / "tests" / "fixtures" / "safetensors"
 
 
 def values(t: torch.Tensor):

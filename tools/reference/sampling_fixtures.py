@@ -3,7 +3,7 @@
 GenerationMixin._get_logits_processor builds them: TemperatureLogitsWarper, TopKLogitsWarper,
 TopPLogitsWarper, then softmax (what `generate(do_sample=True)` draws from).
 
-Writes tests/data/phi/sampling.safetensors:
+Writes tests/fixtures/phi/sampling.safetensors:
 * `logits` (R, V) float32: random rows (V = 40), row 3 with a tie at the top-k boundary;
 * per case c: `case.temperature`, `case.top_k`, `case.top_p` (C) and `probs` (C, R, V) float64
   (the warped scores softmaxed in float64, so the fixture does not round the reference).
@@ -23,7 +23,7 @@ from transformers.generation.logits_process import (
 )
 
 torch.set_num_threads(1)
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "phi", "sampling.safetensors")
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "phi", "sampling.safetensors")
 
 # (temperature, top_k, top_p); top_k 0 / top_p 1.0 = that warper left out, as generate() does.
 CASES = [

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/semantic/cases.json: label maps with detectron2 SemSegEvaluator metrics,
+"""Writes tests/fixtures/semantic/cases.json: label maps with detectron2 SemSegEvaluator metrics,
 for tests/eval/test_semantic.cpp.
 
 detectron2 is not pip-installable here, so its definitions are re-derived in numpy from
@@ -12,7 +12,7 @@ ignore_index) on the cases whose predictions stay inside [0, N), where the conve
 Deterministic (numpy default_rng with a fixed seed). Run from the repository root:
     tools/reference/.venv/bin/python tools/reference/semantic_fixtures.py
 
-JSON format (documented in tests/data/semantic/README.md):
+JSON format (documented in tests/fixtures/semantic/README.md):
     {"cases": [{"name", "num_classes", "ignore_label",
                 "images": [{"height", "width", "pred_rle", "gt_rle"}],
                 "confusion": [(N+1)*(N+1) ints, row = pred, col = gt],

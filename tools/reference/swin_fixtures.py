@@ -5,7 +5,7 @@ Swin keys. CI never runs this; rerun it after changing a case and commit the out
 
     tools/reference/.venv/bin/python tools/reference/swin_fixtures.py
 
-Writes tests/data/swin/:
+Writes tests/fixtures/swin/:
   tiny_config.json          the HF SwinConfig (config.to_dict(): HF field names)
   tiny_weights.safetensors  float32 weights named "backbone." + Mask2Former key, including
                             relative_position_index (int64, as Mask2Former saves it)
@@ -26,7 +26,7 @@ from transformers import SwinBackbone, SwinConfig
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "swin"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "swin"
 D = torch.float64
 
 

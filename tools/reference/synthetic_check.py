@@ -2,15 +2,15 @@
 
 Reads the dataset written by the C++ exporter with
     seed 7, split val, 4 scenes of 96 x 96, 1 video of 3 frames
-(tests/dataset/test_synthetic_export.cpp: check_options), produced by
-    PSALM_SYNTH_EXPORT_DIR=/tmp/psalm_synth_check <build>/tests/test_dataset "[.synthetic_export]"
-and writes tests/data/synthetic/pycocotools_check.json with, per instance annotation, the area,
+(tests/data/test_synthetic_export.cpp: check_options), produced by
+    PSALM_SYNTH_EXPORT_DIR=/tmp/psalm_synth_check <build>/tests/test_data "[.synthetic_export]"
+and writes tests/fixtures/synthetic/pycocotools_check.json with, per instance annotation, the area,
 bbox and compressed RLE string that pycocotools computes from the decoded mask (COCO.annToMask,
 mask.encode / area / toBbox); per panoptic image, the segment areas counted from the RGB id PNG
 (id = R + 256 G + 256^2 B, read with Pillow); per interactive annotation, the pycocotools area of
 each prompt mask.
 
-Usage: python synthetic_check.py /tmp/psalm_synth_check tests/data/synthetic/pycocotools_check.json
+Usage: python synthetic_check.py /tmp/psalm_synth_check tests/fixtures/synthetic/pycocotools_check.json
 """
 import json
 import sys

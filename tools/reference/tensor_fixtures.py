@@ -1,5 +1,5 @@
 """Golden values for the foundation layer (core, kernels, tensor), computed with PyTorch and
-NumPy and written to tests/data/tensor/*.json. CI never runs this; rerun it after changing a
+NumPy and written to tests/fixtures/tensor/*.json. CI never runs this; rerun it after changing a
 case and commit the output:
 
     tools/reference/.venv/bin/python tools/reference/tensor_fixtures.py

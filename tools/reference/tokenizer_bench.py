@@ -2,7 +2,7 @@
 
 Builds a deterministic ~10 MB mixed corpus (English-like prose with many distinct words, code
 with tabs and space runs, PSALM prompts, numbers, punctuation, accented / CJK / emoji text, the
-fixture strings of tests/data/tokenizer/cases.json), writes it to CORPUS (documents separated
+fixture strings of tests/fixtures/tokenizer/cases.json), writes it to CORPUS (documents separated
 by the byte 0x1E), encodes it with the same tokenizer as tokenizer_fixtures.py (GPT-2 + Phi-1.5
 whitespace tokens + [PAD] + [SEG]) and writes a JSON baseline: corpus path, size and FNV-1a
 hash, token count and FNV-1a hash of all ids (so the C++ program checks it produced the very
@@ -109,7 +109,7 @@ def main():
     args = parser.parse_args()
 
     root = tokenizer_fixtures.ROOT
-    with open(os.path.join(root, "tests", "data", "tokenizer", "cases.json"), encoding="utf-8") as f:
+    with open(os.path.join(root, "tests", "fixtures", "tokenizer", "cases.json"), encoding="utf-8") as f:
         fixtures = [c["text"] for c in json.load(f)["cases"]]
     docs = make_corpus(random.Random(7), fixtures)
     data = SEP.join(docs).encode("utf-8")

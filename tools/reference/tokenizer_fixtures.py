@@ -10,9 +10,9 @@ add_tokens exactly as psalm/train/train.py does) must give the same ids for ever
 The real microsoft/phi-1_5 files cannot be downloaded here.
 
 Writes (deterministic, seeded):
-  tests/data/tokenizer/cases.json        strings -> ids (+ decode with skip_special_tokens)
-  tests/data/tokenizer/added_tokens.json  lstrip / rstrip / single_word / two-pass cases
-  tests/data/tokenizer/char_classes.json  per-code-point class of the GPT-2 pre-tokenizer
+  tests/fixtures/tokenizer/cases.json        strings -> ids (+ decode with skip_special_tokens)
+  tests/fixtures/tokenizer/added_tokens.json  lstrip / rstrip / single_word / two-pass cases
+  tests/fixtures/tokenizer/char_classes.json  per-code-point class of the GPT-2 pre-tokenizer
                                           (letter / number / space / other) as ranges
 
 Usage: tools/reference/.venv/bin/python tools/reference/tokenizer_fixtures.py
@@ -29,7 +29,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GPT2 = os.path.join(ROOT, "third_party", "gpt2-bpe")
-OUT = os.path.join(ROOT, "tests", "data", "tokenizer")
+OUT = os.path.join(ROOT, "tests", "fixtures", "tokenizer")
 
 SYSTEM = ("You are a helpful language and vision assistant. You are able to understand the visual "
           "content that the user provides, and assist the user with a variety of tasks using "

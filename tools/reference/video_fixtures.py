@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/video/cases.json: DAVIS 2017 semi-supervised measures (J, F, statistics,
+"""Writes tests/fixtures/video/cases.json: DAVIS 2017 semi-supervised measures (J, F, statistics,
 J&F) on small synthetic multi-object sequences, for tests/eval/test_video.cpp.
 
 The measures are re-derived from davisvideochallenge/davis2017-evaluation (read, not copied):

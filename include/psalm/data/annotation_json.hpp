@@ -2,7 +2,7 @@
 // bounded strict JSON read, and JsonEntry, typed access to one entry's fields whose errors name
 // the file, the entry and the field ("instances.json: annotations[3] (id 17): field
 // \"image_id\" must be an integer, got a string"). Host code.
-// Depends on: core/error, io/json_config. Test: tests/data_readers/test_annotation_json.cpp.
+// Depends on: core/error, io/json_config. Test: tests/data/test_annotation_json.cpp.
 #pragma once
 
 #include <cmath>

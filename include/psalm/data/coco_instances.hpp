@@ -4,7 +4,7 @@
 // (`{point,scribble,box,mask}_visual_prompt_mask`) when an annotation carries them. Every field
 // error names the file, the entry and the field. Host code.
 // Depends on: io/rle, data/annotation_json, data/coco_segmentation.
-// Test: tests/data_readers/test_coco_instances.cpp.
+// Test: tests/data/test_coco_instances.cpp.
 #pragma once
 
 #include <array>

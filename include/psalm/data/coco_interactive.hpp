@@ -5,7 +5,7 @@
 // dict form psalm's synthetic export writes (`images` / `annotations` / `categories`, prompts on
 // the annotations). Host code.
 // Depends on: data/annotation_json, data/coco_instances. Test:
-// tests/data_readers/test_coco_interactive.cpp.
+// tests/data/test_coco_interactive.cpp.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // annotation's PNG (id = R + 256 G + 256^2 B, 0 = void), checked against its segments.
 // Every field error names the file, the entry and the field. Host code.
 // Depends on: io/image, data/annotation_json, data/coco_instances (image and category records).
-// Test: tests/data_readers/test_coco_panoptic.cpp.
+// Test: tests/data/test_coco_panoptic.cpp.
 #pragma once
 
 #include <cstdint>

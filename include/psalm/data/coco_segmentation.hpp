@@ -2,7 +2,7 @@
 // uncompressed RLE with a list of counts, or a compressed RLE string) read from an annotation
 // entry, and its mask at the image size as pycocotools' annToRLE / annToMask make it (polygons
 // rasterised and merged). Host code. Depends on: io/rle, data/annotation_json.
-// Test: tests/data_readers/test_coco_instances.cpp (against pycocotools fixtures).
+// Test: tests/data/test_coco_instances.cpp (against pycocotools fixtures).
 #pragma once
 
 #include <algorithm>

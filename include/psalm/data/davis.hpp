@@ -3,7 +3,7 @@
 // the indexed object masks (0 background, 1..K objects, 255 void), paired with the frames by
 // file stem. The objects of a sequence are those of its first frame's annotation (the
 // semi-supervised protocol; ref: PSALM datasets/build_DAVIS.py). Host code.
-// Depends on: io/{image, read_file}. Test: tests/data_readers/test_davis.cpp.
+// Depends on: io/{image, read_file}. Test: tests/data/test_davis.cpp.
 #pragma once
 
 #include <algorithm>

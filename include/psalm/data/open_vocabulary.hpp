@@ -4,7 +4,7 @@
 // only the first synonym when a list has more than 200 classes (PC-459); plus the label value
 // the prepared annotations use for "ignore". A user's own list in the same format parses too.
 // Depends on: core/error, data/open_vocabulary_lists. Test:
-// tests/data_readers/test_semantic_folder.cpp.
+// tests/data/test_semantic_folder.cpp.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 // PSALM's converters do (ref: PSALM datasets/build_RefCOCO.py, build_gRefCOCO.py). The pickled
 // refs are read by data/refer_pickle.hpp into the same ReferRecord. Host code.
 // Depends on: data/annotation_json, data/coco_instances, data/referring.
-// Test: tests/data_readers/test_referring.cpp.
+// Test: tests/data/test_referring.cpp.
 #pragma once
 
 #include <cstdint>

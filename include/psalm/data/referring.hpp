@@ -5,7 +5,7 @@
 // datasets/build_RefCOCO.py, build_gRefCOCO.py) or from psalm's synthetic export (the same with
 // top-level height / width and a `no_target` flag). Host code.
 // Depends on: data/annotation_json, data/coco_instances. Test:
-// tests/data_readers/test_referring.cpp.
+// tests/data/test_referring.cpp.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // Context and PASCAL VOC): images and label maps paired by file stem, sorted; label value c is
 // class c, one value means "ignore". Label maps are 8- or 16-bit gray or indexed PNGs, or
 // uncompressed TIFFs (PASCAL Context 459). Host code. Depends on: io/image, data/tiff_labels.
-// Test: tests/data_readers/test_semantic_folder.cpp.
+// Test: tests/data/test_semantic_folder.cpp.
 #pragma once
 
 #include <algorithm>

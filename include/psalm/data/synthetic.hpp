@@ -1,6 +1,6 @@
 // psalm/data/synthetic.hpp — the synthetic-scenes generator, all of it: vocabulary, scenes,
 // rendering, referring expressions and their resolver, interactive prompts, videos, exporters.
-// Depends on: data/synthetic/*. Test: tests/dataset/test_synthetic_scene.cpp. Docs: docs/data.md.
+// Depends on: data/synthetic/*. Test: tests/data/test_synthetic_scene.cpp. Docs: docs/data.md.
 #pragma once
 
 #include "psalm/data/synthetic/export.hpp"

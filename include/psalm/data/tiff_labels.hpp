@@ -4,7 +4,7 @@
 // strips; anything else (compression, tiles, colour, several images' worth of doubt) is a
 // psalm::Error naming the file and the tag. Every offset and count is checked against the file.
 // Host code. Depends on: core/error, io/read_file, tensor.
-// Test: tests/data_readers/test_semantic_folder.cpp.
+// Test: tests/data/test_semantic_folder.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // psalm/eval/coco_instance.hpp — COCO instance-segmentation AP: pycocotools COCOeval with
 // iouType 'segm' (evaluate, accumulate, summarize), reproduced rule for rule on RLE masks.
 // Depends on: core/error, io/rle, eval/mask_view, nlohmann-json.
-// Test: tests/eval/test_coco_instance.cpp (pycocotools fixtures in tests/data/coco_eval/).
+// Test: tests/eval/test_coco_instance.cpp (pycocotools fixtures in tests/fixtures/coco_eval/).
 #pragma once
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // finds, with Unicode letter / number classes from utf8proc and `\s` = Unicode White_Space.
 // Bytes that are not valid UTF-8 each count as one "other" character. Depends on: utf8proc.
-// Test: tests/io/test_tokenizer_bpe.cpp (and tests/data/tokenizer/char_classes.json).
+// Test: tests/io/test_tokenizer_bpe.cpp (and tests/fixtures/tokenizer/char_classes.json).
 #pragma once
 
 #include <utf8proc.h>

@@ -5,7 +5,7 @@
 // psalm/model/datasets_mapper/coco_panoptic_mapper.py and coco_instance_mapper.py drop
 // `iscrowd` ones). Host code.
 // Depends on: data/coco_panoptic, data/coco_instances, psalm/example, train/example_images.
-// Test: tests/data_readers/test_coco_panoptic.cpp, test_coco_instances.cpp.
+// Test: tests/data/test_coco_panoptic.cpp, test_coco_instances.cpp.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // "davis:DIR", "ade20k-150:DIR", ...), resolved against the published folder layouts (and the
 // layout `psalm synth` writes), and opened as one lazy indexed source of Examples. Every path
 // tried is named when none fits. Host code.
-// Depends on: train/*_examples. Test: tests/data_readers/test_data_spec.cpp. Docs: docs/data.md.
+// Depends on: train/*_examples. Test: tests/data/test_data_spec.cpp. Docs: docs/data.md.
 #pragma once
 
 #include <cstdint>

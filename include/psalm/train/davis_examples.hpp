@@ -5,7 +5,7 @@
 // first frame is not an object of the sequence (upstream's converter refuses such videos; the
 // DAVIS toolkit scores only ids up to the first frame's largest). Host code.
 // Depends on: data/davis, psalm/example, train/example_images. Test:
-// tests/data_readers/test_davis.cpp.
+// tests/data/test_davis.cpp.
 #pragma once
 
 #include <cstdint>

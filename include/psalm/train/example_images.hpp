@@ -1,7 +1,7 @@
 // psalm/train/example_images.hpp — what every dataset reader's Example needs: the image decoded
 // as (H0, W0, 3) RGB and checked against the size its annotation declares, and masks stacked
 // as (N, H0, W0) 0 / 1 tensors from RLEs or label maps. Host code.
-// Depends on: io/image, io/rle, tensor. Test: tests/data_readers/test_coco_instances.cpp.
+// Depends on: io/image, io/rle, tensor. Test: tests/data/test_coco_instances.cpp.
 #pragma once
 
 #include <algorithm>

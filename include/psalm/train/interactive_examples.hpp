@@ -5,7 +5,7 @@
 // point and scribble masks grown into discs of radius 10 and 5 px, and its own mask as the
 // target, in annotation order. ref: PSALM psalm/model/datasets_mapper/coco_instance_mapper.py.
 // Host code. Depends on: data/coco_interactive, psalm/example, psalm/visual_prompt,
-// train/example_images. Test: tests/data_readers/test_coco_interactive.cpp.
+// train/example_images. Test: tests/data/test_coco_interactive.cpp.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 // carries ' s1. s2.'; ref: PSALM psalm/train/train_datasets.py RefCOCO_dataset), or one per
 // sentence (the usual RefCOCO protocol). Host code.
 // Depends on: data/referring, psalm/example, train/example_images.
-// Test: tests/data_readers/test_referring.cpp.
+// Test: tests/data/test_referring.cpp.
 #pragma once
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // (task semantic): the image, the dataset's whole class list, one target mask per class present
 // (ignore-label pixels left out), in label order. Host code.
 // Depends on: data/semantic_folder, data/open_vocabulary, psalm/example, train/example_images.
-// Test: tests/data_readers/test_semantic_folder.cpp.
+// Test: tests/data/test_semantic_folder.cpp.
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 // targets), COCO-Interactive-style (prompt masks as RLE) and a DAVIS-style folder (JPEG frames,
 // indexed PNG annotations). The JSON builders also serve in-memory use.
 // Depends on: io/image, io/rle, scene, referring, prompts, video.
-// Test: tests/dataset/test_synthetic_export.cpp (pycocotools fixtures in tests/data/synthetic/).
+// Test: tests/data/test_synthetic_export.cpp (pycocotools fixtures in tests/fixtures/synthetic/).
 #pragma once
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // psalm/data/synthetic/geometry.hpp — a thing of the scene graph (shape, colour, size, pattern,
 // pose) and the exact point-in-shape test the rasteriser and the tests share the definition of:
 // a pixel (x, y) belongs to an object when its centre (x + 0.5, y + 0.5) is inside the shape.
-// Depends on: vocabulary. Test: tests/dataset/test_synthetic_scene.cpp.
+// Depends on: vocabulary. Test: tests/data/test_synthetic_scene.cpp.
 #pragma once
 
 #include <algorithm>

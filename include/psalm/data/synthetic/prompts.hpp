@@ -3,7 +3,7 @@
 // connected component (8-connected, area > 5) a point, a jittered box, a sine-perturbed scribble
 // across a jittered box; and the Gaussian-blurred (sigma 2), mean-thresholded mask. Plus the
 // load-time disc dilation (point radius 10, scribble radius 5).
-// Depends on: scene, random. Test: tests/dataset/test_synthetic_prompts.cpp.
+// Depends on: scene, random. Test: tests/data/test_synthetic_prompts.cpp.
 #pragma once
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // psalm/data/synthetic/random.hpp — the one source of randomness of the synthetic scenes: a
 // sequence of draws from psalm::CounterRng, addressed by (seed, scene index, purpose), so a scene
 // is a pure function of (seed, index) on every platform (no std distributions).
-// Depends on: core/rng. Test: tests/dataset/test_synthetic_scene.cpp (determinism).
+// Depends on: core/rng. Test: tests/data/test_synthetic_scene.cpp (determinism).
 #pragma once
 
 #include <cstdint>

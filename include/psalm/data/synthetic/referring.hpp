@@ -4,7 +4,7 @@
 // paraphrases per object; and generalized ones with several targets ("all green shapes", "the two
 // circles") or none ("the purple heart" when there is none). Relations and extremes use the
 // centroids and areas of the visible masks and are only emitted with a clear margin.
-// Depends on: scene, random, vocabulary. Test: tests/dataset/test_synthetic_referring.cpp (an
+// Depends on: scene, random, vocabulary. Test: tests/data/test_synthetic_referring.cpp (an
 // independent text resolver, resolver.hpp).
 #pragma once
 

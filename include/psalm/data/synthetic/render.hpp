@@ -2,7 +2,7 @@
 // irregular (domain-warped Voronoi) boundaries and a texture per class, then things painted back
 // to front with their fill pattern, so later objects occlude earlier ones. Per-pixel noise comes
 // from psalm::CounterRng keyed by the pixel index.
-// Depends on: core/rng, geometry, vocabulary. Test: tests/dataset/test_synthetic_scene.cpp.
+// Depends on: core/rng, geometry, vocabulary. Test: tests/data/test_synthetic_scene.cpp.
 #pragma once
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // noun, extreme, relation to an anchor phrase) and evaluates it over the scene's visible masks.
 // It shares no code with the generator beyond the vocabulary, so tests can check that every
 // generated sentence means what it was generated for. Unknown words are an error.
-// Depends on: scene, vocabulary. Test: tests/dataset/test_synthetic_referring.cpp.
+// Depends on: scene, vocabulary. Test: tests/data/test_synthetic_referring.cpp.
 #pragma once
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // back to front) generated from (seed, index), its rendering, and the annotations every PSALM task
 // reads from it: visible instance masks, panoptic segments, semantic labels.
 // Depends on: tensor, io/rle, random, render, geometry, vocabulary.
-// Test: tests/dataset/test_synthetic_scene.cpp.
+// Test: tests/data/test_synthetic_scene.cpp.
 #pragma once
 
 #include <algorithm>

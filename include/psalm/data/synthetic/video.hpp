@@ -2,7 +2,7 @@
 // scene (seed, index) is the first frame; every object then moves with its own constant
 // velocity and spin, so objects occlude each other, re-appear and leave the frame. Each frame
 // is a full Scene (image, visible masks) with the same object ids.
-// Depends on: scene, random. Test: tests/dataset/test_synthetic_video.cpp.
+// Depends on: scene, random. Test: tests/data/test_synthetic_video.cpp.
 #pragma once
 
 #include <cstdint>

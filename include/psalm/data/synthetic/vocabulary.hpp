@@ -1,7 +1,7 @@
 // psalm/data/synthetic/vocabulary.hpp — the words of the synthetic scenes: thing shapes, named
 // colours, sizes, fill patterns, stuff classes, the panoptic category list (ids, isthing) and the
 // open-vocabulary split (shapes and colour-shape pairs held out of training).
-// Depends on: std only. Test: tests/dataset/test_synthetic_scene.cpp.
+// Depends on: std only. Test: tests/data/test_synthetic_scene.cpp.
 #pragma once
 
 #include <array>

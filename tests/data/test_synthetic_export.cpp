@@ -1,6 +1,6 @@
 // Tests of psalm/data/synthetic/export.hpp: an exported dataset reads back (JSON, RLE, panoptic
 // and semantic PNGs, DAVIS indexed PNGs) to the in-memory scenes, and pycocotools' view of the
-// exported JSON (tests/data/synthetic/pycocotools_check.json, written by
+// exported JSON (tests/fixtures/synthetic/pycocotools_check.json, written by
 // tools/reference/synthetic_check.py) matches our areas, boxes and RLE strings.
 #include <catch2/catch.hpp>
 
@@ -166,7 +166,7 @@ TEST_CASE("synthetic export: pycocotools reports our areas, boxes and RLE string
 }
 
 // Not run by default: writes the dataset the reference script reads.
-// ./test_dataset "[.synthetic_export]" with PSALM_SYNTH_EXPORT_DIR set.
+// ./test_data "[.synthetic_export]" with PSALM_SYNTH_EXPORT_DIR set.
 TEST_CASE("synthetic export: write the reference dataset", "[.synthetic_export]") {
   const char* dir = std::getenv("PSALM_SYNTH_EXPORT_DIR");
   REQUIRE(dir != nullptr);

@@ -1,5 +1,5 @@
 // Not a check: writes the preview images of docs/data.md (hidden test, run on demand with
-//   PSALM_SYNTH_DOCS_DIR=docs/images ./test_dataset "[.synthetic_docs]").
+//   PSALM_SYNTH_DOCS_DIR=docs/images ./test_data "[.synthetic_docs]").
 // Each preview is the scene, its panoptic overlay (segment colours blended, object outlines
 // white), and its interactive prompts (point / scribble dilated as at load time, box outline).
 #include <catch2/catch.hpp>

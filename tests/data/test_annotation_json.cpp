@@ -1,6 +1,6 @@
 // Tests of psalm/data/annotation_json.hpp (the bounded annotation read, JsonEntry's typed fields
-// and their errors) and the malformed dataset corpus (tests/data/malformed/datasets): every file
-// is refused by its reader with a psalm::Error naming the file, the entry and the field.
+// and their errors) and the malformed dataset corpus (tests/fixtures/malformed/datasets): every
+// file is refused by its reader with a psalm::Error naming the file, the entry and the field.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -64,7 +64,7 @@ TEST_CASE("annotation json: missing, non-regular and oversized files are refused
 }
 
 TEST_CASE("annotation json: every malformed dataset file is refused with a precise error") {
-  const fs::path dir = fs::path(PSALM_TEST_DATA_DIR) / "malformed" / "datasets";
+  const fs::path dir = fs::path(PSALM_TEST_FIXTURES_DIR) / "malformed" / "datasets";
   const nlohmann::json cases = io::read_json_file(dir / "expected_errors.json");
   std::size_t files = 0;
   for (const auto& entry : fs::directory_iterator(dir))

@@ -1,5 +1,5 @@
 // Tests of psalm/data/davis.hpp and train/davis_examples.hpp on the hand-made DAVIS-2017 folder
-// (tests/data/data_readers/tiny/davis): sequences from ImageSets, frames and annotations paired
+// (tests/fixtures/data_readers/tiny/davis): sequences from ImageSets, frames and annotations paired
 // by name, the annotation masks equal Pillow's palette indices, the objects are the first
 // frame's (an object appearing at frame 2 is not one, void 255 is not one), a test-dev style
 // sequence with only its first frame annotated, and broken folders named in errors.

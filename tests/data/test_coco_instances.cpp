@@ -1,5 +1,5 @@
 // Tests of psalm/data/coco_instances.hpp, coco_segmentation.hpp and train/coco_examples.hpp's
-// CocoInstancesSource on the hand-made COCO file (tests/data/data_readers/tiny/instances.json):
+// CocoInstancesSource on the hand-made COCO file (tests/fixtures/data_readers/tiny/instances.json):
 // every annotation's mask equals pycocotools' annToMask (polygons with a self-crossing hole,
 // nested polygons, a polygon partly outside the image, disjoint parts, compressed and
 // uncompressed RLE, crowd), the per-image lists equal getAnnIds, examples drop crowds, and

@@ -1,5 +1,5 @@
 // Shared helpers of the dataset-reader tests: the hand-made fixtures of
-// tools/reference/data_reader_fixtures.py (tests/data/data_readers/), masks compared as
+// tools/reference/data_reader_fixtures.py (tests/fixtures/data_readers/), masks compared as
 // pycocotools compressed RLE strings, and parsing JSON text the way the readers do.
 #pragma once
 
@@ -19,7 +19,7 @@
 namespace psalm::testing {
 
 inline std::filesystem::path readers_dir() {
-  return std::filesystem::path(PSALM_TEST_DATA_DIR) / "data_readers";
+  return std::filesystem::path(PSALM_TEST_FIXTURES_DIR) / "data_readers";
 }
 inline std::filesystem::path tiny_dir() { return readers_dir() / "tiny"; }
 

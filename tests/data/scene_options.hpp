@@ -1,6 +1,6 @@
-// Test support for tests/dataset/: the scene options the synthetic-data tests draw from (3 to 9
+// Test support for tests/data/: the scene options the synthetic-data tests draw from (3 to 9
 // objects, a 160 x 192 canvas unless a test asks for another size).
-// Test: tests/dataset/test_synthetic_scene.cpp
+// Test: tests/data/test_synthetic_scene.cpp
 #pragma once
 
 #include <cstdint>

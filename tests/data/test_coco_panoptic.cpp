@@ -1,5 +1,5 @@
 // Tests of psalm/data/coco_panoptic.hpp and train/coco_examples.hpp's CocoPanopticSource on the
-// hand-made panoptic file (tests/data/data_readers/tiny/panoptic.json + panoptic/000001.png):
+// hand-made panoptic file (tests/fixtures/data_readers/tiny/panoptic.json + panoptic/000001.png):
 // segment masks equal numpy's rgb2id of the PNG (Pillow), crowd segments are left out of
 // panoptic / instance targets and kept in semantic ones, a listed segment without pixels gives
 // an empty mask, and ids or sizes the JSON does not declare are errors naming the PNG.

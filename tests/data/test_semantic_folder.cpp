@@ -2,7 +2,8 @@
 // a semantic folder pairs images and label maps by name (an image without labels is left out),
 // examples hold one mask per class present (ignore left out), labels outside the class list are
 // errors; the open-vocabulary class lists equal what PSALM's evaluation derives from FC-CLIP's
-// files (tests/data/data_readers/open_vocabulary.json, tools/reference/open_vocabulary_lists.py).
+// files (tests/fixtures/data_readers/open_vocabulary.json,
+// tools/reference/open_vocabulary_lists.py).
 #include <catch2/catch.hpp>
 
 #include "psalm/data/open_vocabulary.hpp"
