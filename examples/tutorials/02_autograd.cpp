@@ -36,11 +36,11 @@ struct SwishContext {
 template <autograd::Real T, Device Dev>
 Var<T, Dev> swish(const Var<T, Dev>& x) {
   const Tensor<T, Dev>& v = x.value();
-  Tensor<T, Dev> y = v * sigmoid(v);                              // same shape as x, one pass
+  Tensor<T, Dev> y = v * sigmoid(v);  // same shape as x, one pass
   return autograd::record(
       y, autograd::should_record(x), SwishContext<T, Dev>{x.grad_ref(), v},
       [](SwishContext<T, Dev>& c, const Tensor<T, Dev>& d_y) {
-        const Tensor<T, Dev> s = sigmoid(c.x_value);              // recomputed, not saved
+        const Tensor<T, Dev> s = sigmoid(c.x_value);  // recomputed, not saved
         c.x.accumulate(Tensor<T, Dev>(d_y * s * (T(1) + c.x_value * (T(1) - s))));
       });
 }
@@ -57,9 +57,9 @@ int main(int argc, char** argv) {
     // [snippet:check]
     // The gradient of L(x) = sum(swish(x) * w) by backward, against central differences.
     const Tensor<double> x0 = Tensor<double>::randn({3, 4}, /*seed=*/1) * 3.0;  // (3, 4)
-    const auto w = Tensor<double>::randn({3, 4}, /*seed=*/2);             // (3, 4)
+    const auto w = Tensor<double>::randn({3, 4}, /*seed=*/2);                   // (3, 4)
     auto x = Var<double>::parameter(x0);
-    autograd::backward(swish(x), w);                                      // x.grad(): (3, 4)
+    autograd::backward(swish(x), w);  // x.grad(): (3, 4)
     const auto loss_of = [&](const std::vector<double>& flat) {
       autograd::NoGrad no_tape;
       const auto v = Tensor<double>::from_data(std::span<const double>(flat), {3, 4});
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     // 512 points in [-1, 1]^2; label 1 inside the ring 0.35 < r < 0.75.
     const std::int64_t n = 512;
     const Tensor<float> points = Tensor<float>::rand({n, 2}, /*seed=*/3) * 2.0f - 1.0f;  // (n, 2)
-    auto labels = Tensor<float>::zeros({n, 1});                                         // (n, 1)
+    auto labels = Tensor<float>::zeros({n, 1});                                          // (n, 1)
     for (std::int64_t i = 0; i < n; ++i) {
       const float r = std::hypot(points.item({i, 0}), points.item({i, 1}));
       labels.data()[i] = (r > 0.35f && r < 0.75f) ? 1.0f : 0.0f;
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     std::vector<Var<float>> params{param({32, 2}, 10, 0.7f),  param({32}, 11, 0.1f),
                                    param({32, 32}, 12, 0.2f), param({32}, 13, 0.1f),
                                    param({1, 32}, 14, 0.2f),  param({1}, 15, 0.0f)};
-    auto mlp = [&](const Var<float>& in) {                        // in: (N, 2)
+    auto mlp = [&](const Var<float>& in) {                         // in: (N, 2)
       auto h = swish(autograd::linear(in, params[0], params[1]));  // (N, 32)
       h = swish(autograd::linear(h, params[2], params[3]));        // (N, 32)
       return autograd::linear(h, params[4], params[5]);            // (N, 1) logits
@@ -117,19 +117,19 @@ int main(int argc, char** argv) {
 
     // [snippet:result]
     autograd::NoGrad no_tape;  // evaluation only: record nothing
-    const Tensor<float> logits = mlp(Var<float>(points)).value();           // (n, 1)
-    const Tensor<float> correct = ((logits > 0.0f) == (labels > 0.5f));     // (n, 1), 0 / 1
+    const Tensor<float> logits = mlp(Var<float>(points)).value();        // (n, 1)
+    const Tensor<float> correct = ((logits > 0.0f) == (labels > 0.5f));  // (n, 1), 0 / 1
     std::printf("after %d steps: loss %.4f, training accuracy %.1f %%\n", steps, losses.back(),
                 100.0 * mean(correct).item());
     // The decision map on a 128 x 128 grid, with the training points drawn on it.
     const std::int64_t g = 128;
-    auto grid = Tensor<float>::empty({g * g, 2});                           // (g*g, 2)
+    auto grid = Tensor<float>::empty({g * g, 2});  // (g*g, 2)
     for (std::int64_t i = 0; i < g * g; ++i) {
       grid.data()[2 * i] = (i % g + 0.5f) / g * 2 - 1;
       grid.data()[2 * i + 1] = (i / g + 0.5f) / g * 2 - 1;
     }
-    const Tensor<float> p = sigmoid(mlp(Var<float>(grid)).value());          // (g*g, 1)
-    auto map = Tensor<std::uint8_t>::empty({g, g, 3});                       // (H, W, C)
+    const Tensor<float> p = sigmoid(mlp(Var<float>(grid)).value());  // (g*g, 1)
+    auto map = Tensor<std::uint8_t>::empty({g, g, 3});               // (H, W, C)
     for (std::int64_t i = 0; i < g * g; ++i) {
       const float v = p.data()[i];
       map.data()[3 * i] = std::uint8_t(60 + 180 * v);
@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
       const auto col = std::int64_t((points.item({i, 0}) + 1) / 2 * g);
       const auto row = std::int64_t((points.item({i, 1}) + 1) / 2 * g);
       const std::uint8_t ink = labels.data()[i] > 0.5f ? 255 : 0;
-      for (int c = 0; c < 3; ++c) map.data()[3 * (std::min(row, g - 1) * g + std::min(col, g - 1)) + c] = ink;
+      for (int c = 0; c < 3; ++c)
+        map.data()[3 * (std::min(row, g - 1) * g + std::min(col, g - 1)) + c] = ink;
     }
     std::filesystem::create_directories(out);
     io::save_png(out / "decision.png", map);

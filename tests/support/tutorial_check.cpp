@@ -12,7 +12,8 @@
 // Depends on: the C++ standard library only (CI runs no Python).
 // Usage: tutorial_check PAGE.md --root REPO [--run DIR --build BUILD_DIR]
 // Test: tests/CMakeLists.txt runs it as tutorial_<page> for every docs/tutorials/NN_*.md and
-// shows it failing on stale pages in tutorial_check_selftest (tests/support/tutorial_selftest.cmake).
+// shows it failing on stale pages in tutorial_check_selftest
+// (tests/support/tutorial_selftest.cmake).
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -86,9 +87,12 @@ int main(int argc, char** argv) {
   fs::path root, run_dir, build_dir;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--root") root = argv[i + 1];
-    else if (flag == "--run") run_dir = argv[i + 1];
-    else if (flag == "--build") build_dir = argv[i + 1];
+    if (flag == "--root")
+      root = argv[i + 1];
+    else if (flag == "--run")
+      run_dir = argv[i + 1];
+    else if (flag == "--build")
+      build_dir = argv[i + 1];
     else {
       std::fprintf(stderr, "tutorial_check: unknown option %s\n", flag.c_str());
       return 2;
@@ -109,7 +113,8 @@ int main(int argc, char** argv) {
           problems.push_back(where + ": a short line reads <!-- short: FROM => TO -->");
           continue;
         }
-        shorts.push_back({trim(t.substr(11, arrow - 11)), trim(t.substr(arrow + 4, end - arrow - 4))});
+        shorts.push_back(
+            {trim(t.substr(11, arrow - 11)), trim(t.substr(arrow + 4, end - arrow - 4))});
         continue;
       }
       if (t.rfind("```", 0) != 0) continue;
@@ -126,7 +131,8 @@ int main(int argc, char** argv) {
         const std::string prev = i > 0 ? trim(lines[i - 1]) : "";
         const std::string tag = "<!-- snippet: ";
         const auto hash = prev.find('#');
-        if (prev.rfind(tag, 0) != 0 || hash == std::string::npos || prev.find(" -->") == std::string::npos) {
+        if (prev.rfind(tag, 0) != 0 || hash == std::string::npos ||
+            prev.find(" -->") == std::string::npos) {
           problems.push_back(where + ": a cpp block without <!-- snippet: FILE#NAME --> above it");
         } else {
           const std::string file = prev.substr(tag.size(), hash - tag.size());
@@ -137,8 +143,8 @@ int main(int argc, char** argv) {
               std::size_t k = 0;
               while (k < want.size() && k < body.size() && want[k] == body[k]) ++k;
               problems.push_back(where + ": the block differs from " + file + "#" + name +
-                                 " at its line " + std::to_string(k + 1) + ":\n    page:    " +
-                                 (k < body.size() ? body[k] : "(block ends)") +
+                                 " at its line " + std::to_string(k + 1) +
+                                 ":\n    page:    " + (k < body.size() ? body[k] : "(block ends)") +
                                  "\n    program: " + (k < want.size() ? want[k] : "(region ends)"));
             }
           } catch (const std::exception& e) {
