@@ -18,6 +18,7 @@ packages=(
   debootstrap zstd                         # the fresh-root check (scripts/fresh-check.sh)
   libcpp-httplib-dev                       # psalm serve's HTTP server (psalm::serve, docs/serve.md)
   chromium chromium-driver                 # psalm serve's browser test (tests/serve/test_browser.cpp)
+  doxygen                                  # the API reference and its test `api_docs` (docs/api/README.md)
 )
 
 if [ "${1:-}" = --list ]; then
