@@ -28,8 +28,9 @@ inline const std::vector<std::string>& unused_psalm_parameters() {
 }
 
 /// Loads every parameter and buffer of `model` from `source` strictly: a missing, unexpected
-/// or mis-shaped tensor is an error that names it (except the quirks above). `prefix` is prepended to every released name
-/// (a file that holds the model under, e.g., "module."); only names under it are read.
+/// or mis-shaped tensor is an error that names it (except the quirks above). `prefix` is prepended
+/// to every released name (a file that holds the model under, e.g., "module."); only names under it
+/// are read.
 template <Real T, Device Dev, nn::WeightSource S>
 nn::LoadReport load_psalm_weights(PsalmModel<T, Dev>& model, const S& source,
                                   const std::string& prefix = {}) {
