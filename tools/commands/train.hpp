@@ -88,7 +88,8 @@ inline int run_train(int argc, char** argv) {
            "model size: tiny (128 px, trains on a laptop CPU) or psalm (the released shapes)",
            cxxopts::value<std::string>()->default_value("tiny")},
           {"init",
-           "start from this model folder (config.json, model.safetensors) instead of "
+           "start from this model folder (config.json, model.safetensors or a sharded index: "
+           "psalm init's output, the released PSALM) instead of "
            "random weights of a --preset",
            cxxopts::value<std::string>()},
           {"data", "synthetic[:SEED] (scenes generated on the fly)",
@@ -264,7 +265,7 @@ inline int run_train(int argc, char** argv) {
   const InputEncoder encoder(config, psalm_tokenizer(args["gpt2"].as<std::string>()));
   nn::InitRng rng = init ? nn::InitRng::for_loading() : nn::InitRng{opt.seed};
   PsalmModel<float> model(config, rng);
-  if (init) load_psalm_weights(model, io::SafetensorsFile::open(*init / "model.safetensors"));
+  if (init) load_psalm_weights(model, io::SafetensorsCheckpoint::open(*init));  // single or sharded
   train::Trainer<cpu> trainer(model, encoder, opt, sources, comm.get());
   if (resume) {
     trainer.resume();
