@@ -5,7 +5,7 @@
 // tests/fixtures/released/model: every tensor the inits provide equals the released one exactly
 // (Swin, pixel decoder with its zero new biases, decoder, projector, Phi's layers, the embedding
 // and lm_head rows below [PAD]); [PAD]'s row is the mean of those rows; the rest is fresh; the
-// folder loads in psalm segment; bad input exits with 2 and writes nothing.
+// folder loads in psalm segment and starts psalm train; bad input exits with 2 and writes nothing.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -106,6 +106,12 @@ TEST_CASE("psalm init: the stage-2 folder holds the inits' tensors exactly", "[c
                                       (dir.path / "seg").string(), "--text", "the cat"});
   INFO(s.all());
   CHECK(s.rc == 0);
+  // and psalm train starts from it (with the folder's own tokenizer)
+  const ProgramRun t =
+      psalm_program({"train", "--init", out.string(), "--out", (dir.path / "run").string(),
+                     "--steps", "1", "--batch-size", "1", "--eval-examples", "1"});
+  INFO(t.all());
+  CHECK(t.rc == 0);
 }
 
 TEST_CASE("psalm init: bad input exits with 2 and writes nothing", "[cli][init]") {
