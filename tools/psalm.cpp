@@ -17,6 +17,7 @@
 #include "commands/convert.hpp"
 #include "commands/eval.hpp"
 #include "commands/forward.hpp"
+#include "commands/init.hpp"
 #include "commands/inspect.hpp"
 #include "commands/score.hpp"
 #include "commands/segment.hpp"
@@ -45,6 +46,9 @@ const std::vector<psalm::cli::Command>& commands() {
        psalm::cli::run_eval},
       {"forward", "run one model component on named tensors (the PyTorch parity harness)",
        psalm::cli::run_forward},
+      {"init",
+       "assemble PSALM's stage-2 starting point from the Mask2Former, Phi and projector inits",
+       psalm::cli::run_init},
       {"inspect", "tensors of a safetensors file or sharded checkpoint, with --stats",
        psalm::cli::run_inspect},
       {"score", "evaluation metrics from standard files (COCO instance AP, ...)",

@@ -272,7 +272,7 @@ TEST_CASE("segmenter: folders that are not a model are clear errors", "[psalm][s
   std::ofstream(dir.path / "config.json", std::ios::trunc) << config.dump();
   REQUIRE_THROWS_WITH(Segmenter::load(dir.path), Contains("do not fit config.json"));
   std::ofstream(dir.path / "config.json", std::ios::trunc) << "{\"model_type\": \"llava\"}";
-  REQUIRE_THROWS_WITH(Segmenter::load(dir.path), Contains("not a psalm config"));
+  REQUIRE_THROWS_WITH(Segmenter::load(dir.path), Contains("not a PSALM config"));
 }
 
 TEST_CASE("segmenter: a training run folder loads its latest checkpoint", "[psalm][segmenter]") {

@@ -23,6 +23,7 @@
 
 #include "commands/common.hpp"
 #include "psalm/dist/communicator.hpp"
+#include "psalm/psalm/segmenter.hpp"
 #include "psalm/psalm/weights.hpp"
 #include "psalm/train/trainer.hpp"
 #ifdef PSALM_WITH_MPI
@@ -88,7 +89,8 @@ inline int run_train(int argc, char** argv) {
            "model size: tiny (128 px, trains on a laptop CPU) or psalm (the released shapes)",
            cxxopts::value<std::string>()->default_value("tiny")},
           {"init",
-           "start from this model folder (config.json, model.safetensors) instead of "
+           "start from this model folder (config.json, model.safetensors or a sharded index: "
+           "psalm init's output, the released PSALM) instead of "
            "random weights of a --preset",
            cxxopts::value<std::string>()},
           {"data", "synthetic[:SEED] (scenes generated on the fly)",
@@ -145,7 +147,9 @@ inline int run_train(int argc, char** argv) {
            "CPU threads of this process, 1 to 1024 (default: OMP_NUM_THREADS, else every core; "
            "under mpirun give each rank its share)",
            cxxopts::value<int>()},
-          {"gpt2", "folder with the GPT-2 BPE files (vocab.json, merges.txt)",
+          {"gpt2",
+           "folder with the GPT-2 BPE files (vocab.json, merges.txt); with --init, the model "
+           "folder's own tokenizer files are the default when it has them",
            cxxopts::value<std::string>()->default_value(PSALM_GPT2_DIR)},
       });
   cxxopts::ParseResult args;
@@ -261,10 +265,15 @@ inline int run_train(int argc, char** argv) {
   const train::DataSources sources =
       train::synthetic_sources(synthetic, opt.tasks, train::held_out_seed(data_seed));
 
-  const InputEncoder encoder(config, psalm_tokenizer(args["gpt2"].as<std::string>()));
+  // An --init folder with its own tokenizer files (psalm init's output, the released folder)
+  // tokenizes as psalm segment does with it, unless --gpt2 is given.
+  const bool folder_tokens = init && !args.count("gpt2") && psalm::detail::has_gpt2_files(*init);
+  const InputEncoder encoder(config, folder_tokens
+                                         ? psalm::detail::folder_tokenizer(*init, config)
+                                         : psalm_tokenizer(args["gpt2"].as<std::string>()));
   nn::InitRng rng = init ? nn::InitRng::for_loading() : nn::InitRng{opt.seed};
   PsalmModel<float> model(config, rng);
-  if (init) load_psalm_weights(model, io::SafetensorsFile::open(*init / "model.safetensors"));
+  if (init) load_psalm_weights(model, io::SafetensorsCheckpoint::open(*init));  // single or sharded
   train::Trainer<cpu> trainer(model, encoder, opt, sources, comm.get());
   if (resume) {
     trainer.resume();

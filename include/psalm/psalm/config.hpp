@@ -1,9 +1,10 @@
 // psalm/psalm/config.hpp — PsalmConfig: the whole model's hyper-parameters (the sub-configs of
 // Swin, projector, Phi, pixel decoder and mask decoder, the mask tokens, the input size, the
 // condition mode, the special token ids), read from and written to JSON with upstream field
-// names where they exist, and the two presets: the released PSALM and a tiny trainable one.
+// names where they exist (psalm's own layout, and the released folder's "llava_phi" one), and
+// the two presets: the released PSALM and a tiny trainable one.
 // Depends on: models/*/config, io/json_config, psalm/expand (ConditionMode). Test:
-// tests/psalm/test_model.cpp.
+// tests/psalm/test_model.cpp, tests/psalm/test_released.cpp.
 #pragma once
 
 #include <cstdint>
@@ -159,41 +160,53 @@ struct PsalmConfig {
     return c;
   }
 
-  /// Reads a config written by to_json (or by hand: absent top-level fields keep the
-  /// released model's values, sub-configs are read by their own from_json). Errors name the
-  /// file and the field.
+  /// Reads a model folder's config.json, by its "model_type": "psalm" (or absent) is psalm's own
+  /// layout (to_json's; by hand: absent top-level fields keep the released model's values,
+  /// sub-configs are read by their own from_json); "llava_phi" is the released PSALM folder's
+  /// Hugging Face / LLaVA layout (from_llava_phi). Errors name the file and the field.
   static PsalmConfig from_json(const io::ConfigReader& r) {
-    PsalmConfig c;
     const std::string type = r.optional<std::string>("model_type", "psalm");
+    if (type == "llava_phi") return from_llava_phi(r);
     PSALM_CHECK(type == "psalm", r.source(), ": model_type \"", type,
-                "\" is not a psalm config (expected \"psalm\")");
-    r.read("image_size", c.image_size);
-    r.read("num_mask_tokens", c.num_mask_tokens);
-    try {
-      c.condition_mode = parse_condition_mode(r.optional<std::string>("condition_mode", "mean"));
-    } catch (const Error& e) {
-      fail(r.source(), ": ", e.what());
+                "\" is not a PSALM config (expected \"psalm\", or \"llava_phi\" for the "
+                "released folder)");
+    PsalmConfig c;
+    c.read_fields(r);
+    c.checked(r);
+    return c;
+  }
+
+  /// The released folder's config.json (model_type "llava_phi", PSALM_SPEC §7.1; the rule is
+  /// docs/checkpoints.md's): Phi from the top level (transformers' PhiConfig fields; PSALM's
+  /// lm_head has no bias unless "lm_head_bias" says so), the projector from the top-level
+  /// LLaVA fields (mm_projector_type, mm_input_embeds, projector_outdim, ...), Swin-B 384 for
+  /// "swin_type": "base". What Hugging Face's file does not state (Swin's and the decoders'
+  /// shapes, image size, mask tokens, token ids, condition mode) is the released model's, or
+  /// psalm's own fields in an optional "psalm" object (written by `psalm init` and the tiny
+  /// fixtures; a "phi" inside it is an error: Phi is the top level's). "mask_decode_train":
+  /// false is refused (such a model has no mask decoder).
+  static PsalmConfig from_llava_phi(const io::ConfigReader& r) {
+    PsalmConfig c = psalm_swin_b_phi_1_5();
+    PSALM_CHECK(r.optional<bool>("mask_decode_train", true), r.source(),
+                ": mask_decode_train is false: the checkpoint has no mask decoder, so it is not a "
+                "PSALM segmentation model");
+    const std::string swin_type = r.optional<std::string>("swin_type", "base");
+    const bool own = r.has("psalm");
+    if (own) {
+      const io::ConfigReader p = r.child("psalm");
+      PSALM_CHECK(!p.has("phi"), r.source(),
+                  ": psalm.phi is not read for model_type \"llava_phi\"; Phi's fields are the "
+                  "top level's");
+      c.read_fields(p);
     }
-    r.read("seg_token_id", c.seg_token_id);
-    r.read("pad_token_id", c.pad_token_id);
-    c.ref_token_id = r.optional<std::optional<std::int64_t>>("ref_token_id", std::nullopt);
-    r.read("region_num_points", c.region_num_points);
-    r.read("model_max_length", c.model_max_length);
-    if (r.has("swin")) c.swin = models::swin::SwinConfig::from_json(r.child("swin"));
-    if (r.has("projector"))
-      c.projector = models::projector::ProjectorConfig::from_json(r.child("projector"));
-    if (r.has("phi")) c.phi = models::phi::PhiConfig::from_json(r.child("phi"));
-    if (r.has("pixel_decoder"))
-      c.pixel_decoder = models::deformable::PixelDecoderConfig::from_json(r.child("pixel_decoder"));
-    if (r.has("mask_decoder"))
-      c.mask_decoder = models::mask2former::MaskDecoderConfig::from_json(r.child("mask_decoder"));
-    if (r.has("matcher")) c.matcher = MatcherConfig::from_json(r.child("matcher"));
-    if (r.has("criterion")) c.criterion = CriterionConfig::from_json(r.child("criterion"));
-    try {
-      c.validate();
-    } catch (const Error& e) {
-      fail(r.source(), ": ", e.what());
-    }
+    if (!own || !r.child("psalm").has("swin"))
+      PSALM_CHECK(swin_type == "base", r.source(), ": swin_type \"", swin_type,
+                  "\" is not known (PSALM releases \"base\": Swin-B 384); give psalm.swin");
+    c.phi = models::phi::PhiConfig::from_json(r);
+    c.phi.lm_head_bias = r.optional<bool>("lm_head_bias", false);
+    if (!own || !r.child("psalm").has("projector"))
+      c.projector = models::projector::ProjectorConfig::from_json(r);
+    c.checked(r);
     return c;
   }
 
@@ -275,6 +288,43 @@ struct PsalmConfig {
                       {"importance_sample_ratio", criterion.importance_sample_ratio},
                       {"deep_supervision", criterion.deep_supervision}};
     return j;
+  }
+
+ private:
+  /// psalm's own fields of `r` over this config's (absent ones kept).
+  void read_fields(const io::ConfigReader& r) {
+    r.read("image_size", image_size);
+    r.read("num_mask_tokens", num_mask_tokens);
+    try {
+      condition_mode = parse_condition_mode(
+          r.optional<std::string>("condition_mode", std::string(to_string(condition_mode))));
+    } catch (const Error& e) {
+      fail(r.source(), ": ", e.what());
+    }
+    r.read("seg_token_id", seg_token_id);
+    r.read("pad_token_id", pad_token_id);
+    if (r.has("ref_token_id"))
+      ref_token_id = r.optional<std::optional<std::int64_t>>("ref_token_id", std::nullopt);
+    r.read("region_num_points", region_num_points);
+    r.read("model_max_length", model_max_length);
+    if (r.has("swin")) swin = models::swin::SwinConfig::from_json(r.child("swin"));
+    if (r.has("projector"))
+      projector = models::projector::ProjectorConfig::from_json(r.child("projector"));
+    if (r.has("phi")) phi = models::phi::PhiConfig::from_json(r.child("phi"));
+    if (r.has("pixel_decoder"))
+      pixel_decoder = models::deformable::PixelDecoderConfig::from_json(r.child("pixel_decoder"));
+    if (r.has("mask_decoder"))
+      mask_decoder = models::mask2former::MaskDecoderConfig::from_json(r.child("mask_decoder"));
+    if (r.has("matcher")) matcher = MatcherConfig::from_json(r.child("matcher"));
+    if (r.has("criterion")) criterion = CriterionConfig::from_json(r.child("criterion"));
+  }
+  /// validate(), its error naming the file.
+  void checked(const io::ConfigReader& r) const {
+    try {
+      validate();
+    } catch (const Error& e) {
+      fail(r.source(), ": ", e.what());
+    }
   }
 };
 

@@ -145,6 +145,27 @@ inline bool has_gpt2_files(const std::filesystem::path& dir) {
          (fs::is_regular_file(dir / "merges.txt") || fs::is_regular_file(dir / "vocab.bpe"));
 }
 
+/// The tokenizer of a folder: one with transformers' added-token files (added_tokens.json or
+/// tokenizer.json, as the released PSALM folder has them) is read as it is, [REF] added as a
+/// plain token for the ref_token condition mode when it lacks one; bare GPT-2 files get PSALM's
+/// tokens (psalm_tokenizer). Its vocabulary must fit the model's embedding.
+inline io::Tokenizer folder_tokenizer(const std::filesystem::path& dir, const PsalmConfig& config) {
+  namespace fs = std::filesystem;
+  const bool ref = config.condition_mode == ConditionMode::ref_token;
+  io::Tokenizer tok = [&] {
+    if (!fs::is_regular_file(dir / "added_tokens.json") &&
+        !fs::is_regular_file(dir / "tokenizer.json"))
+      return psalm_tokenizer(dir, ref);
+    io::Tokenizer t = io::Tokenizer::from_folder(dir);
+    if (ref && !t.find_id(kRefToken)) t.add_token(io::AddedToken::plain(std::string(kRefToken)));
+    return t;
+  }();
+  PSALM_CHECK(tok.vocab_size() <= config.phi.vocab_size, "Segmenter: the tokenizer of ",
+              dir.string(), " has ", tok.vocab_size(), " ids but the model's vocabulary has ",
+              config.phi.vocab_size, " rows");
+  return tok;
+}
+
 /// A model folder as given, or the checkpoint a training run's `latest` names.
 inline std::filesystem::path resolve_model_folder(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
@@ -168,8 +189,11 @@ inline std::filesystem::path resolve_model_folder(const std::filesystem::path& d
 
 class Segmenter {
  public:
-  /// Loads a PSALM model folder: config.json (PsalmConfig) and model.safetensors (or a sharded
-  /// model.safetensors.index.json), as `psalm train` writes them; a training run folder is
+  /// Loads a PSALM model folder: config.json (PsalmConfig, psalm's own layout or the released
+  /// folder's "llava_phi") and model.safetensors (or a sharded model.safetensors.index.json),
+  /// as `psalm train` / `psalm init` write them or as PSALM is published (docs/checkpoints.md);
+  /// the tokenizer is the folder's own when it has one (detail::folder_tokenizer); a training
+  /// run folder is
   /// followed to the checkpoint its `latest` names. Anything else is a psalm::Error naming
   /// the folder and what it lacks.
   static Segmenter load(const std::filesystem::path& model_dir,
@@ -194,8 +218,7 @@ class Segmenter {
     PSALM_CHECK(!tokenizer_dir.empty(), "Segmenter: ", dir.string(),
                 " holds no GPT-2 tokenizer files and no tokenizer folder was given "
                 "(SegmenterOptions::tokenizer_dir)");
-    io::Tokenizer tokenizer =
-        psalm_tokenizer(tokenizer_dir, config.condition_mode == ConditionMode::ref_token);
+    io::Tokenizer tokenizer = detail::folder_tokenizer(tokenizer_dir, config);
     nn::InitRng rng = nn::InitRng::for_loading();
     auto model = std::make_unique<PsalmModel<float>>(config, rng);
     const io::SafetensorsCheckpoint weights = io::SafetensorsCheckpoint::open(dir);
