@@ -36,6 +36,11 @@ struct MatcherConfig {
   double cost_class = 2.0;
   double cost_mask = 5.0;
   double cost_dice = 5.0;
+  /// Weight of ConditionCost (a query's referring / region score for the target). 0 is
+  /// upstream, which matches referring and interactive batches on mask costs only; then every
+  /// query whose mask fits is an equally good match and the SEG / region target flips between
+  /// such duplicates from step to step (docs/results.md, "why the tiny model learnt slowly").
+  double cost_condition = 0.0;
   std::int64_t num_points = 12544;  ///< uniform points per image shared by all its masks
 
   static MatcherConfig from_json(const io::ConfigReader& r) {
@@ -43,6 +48,7 @@ struct MatcherConfig {
     r.read("cost_class", c.cost_class);
     r.read("cost_mask", c.cost_mask);
     r.read("cost_dice", c.cost_dice);
+    r.read("cost_condition", c.cost_condition);
     r.read("num_points", c.num_points);
     c.validate(r.source());
     return c;
@@ -52,11 +58,12 @@ struct MatcherConfig {
   void validate(const std::string& source = "MatcherConfig") const {
     for (const auto& [name, v] : {std::pair<const char*, double>{"cost_class", cost_class},
                                   {"cost_mask", cost_mask},
-                                  {"cost_dice", cost_dice}})
+                                  {"cost_dice", cost_dice},
+                                  {"cost_condition", cost_condition}})
       PSALM_CHECK(std::isfinite(v) && v >= 0.0, source, ": matcher.", name,
                   " must be finite and >= 0, got ", v);
-    PSALM_CHECK(cost_class != 0.0 || cost_mask != 0.0 || cost_dice != 0.0, source,
-                ": the matcher's costs cannot all be 0");
+    PSALM_CHECK(cost_class != 0.0 || cost_mask != 0.0 || cost_dice != 0.0 || cost_condition != 0.0,
+                source, ": the matcher's costs cannot all be 0");
     PSALM_CHECK(num_points > 0, source, ": matcher.num_points must be positive, got ", num_points);
   }
 };
@@ -78,6 +85,9 @@ struct MatchInputs {
   Tensor<T, Dev> target_points;      ///< (N, P) target masks at the same points
   Tensor<T, Dev> class_logits;       ///< (Q, C), or undefined when the model has none
   std::vector<std::int64_t> labels;  ///< (N) class index per target, or empty
+  /// (Q, N) each query's referring / region logit for each target, or undefined (classes
+  /// tasks): what ConditionCost reads.
+  Tensor<T, Dev> condition_logits;
 
   std::int64_t queries() const { return pred_points.size(0); }
   std::int64_t targets() const { return target_points.size(0); }
@@ -141,6 +151,21 @@ struct ClassCost {
   }
 };
 
+/// -sigmoid(condition_logits)[q, n]: a query that already scores high for a target (its SEG
+/// logit in referring, its region logit for that region in interactive) is the cheaper match,
+/// as ClassCost does for classes; absent without condition logits. Not upstream's (see
+/// MatcherConfig::cost_condition).
+struct ConditionCost {
+  template <autograd::Real T, Device Dev>
+  Tensor<T, Dev> operator()(const MatchInputs<T, Dev>& in) const {
+    if (!in.condition_logits.defined()) return {};
+    PSALM_CHECK(in.condition_logits.shape() == Shape({in.queries(), in.targets()}),
+                "ConditionCost: condition logits must be (", in.queries(), ", ", in.targets(),
+                "), got ", in.condition_logits.shape());
+    return Tensor<T, Dev>(-sigmoid(in.condition_logits));  // (Q, N)
+  }
+};
+
 /// Mean over points of BCE-with-logits(pred, target) for every pair:
 /// (softplus(-x) . t + softplus(x) . (1 - t)) / P = (sum_p softplus(x) - x . t) / P
 /// (softplus(-x) = softplus(x) - x: one softplus and one product instead of two each).
@@ -184,7 +209,8 @@ class HungarianMatcher {
   HungarianMatcher() = default;
 
   /// PSALM's matcher: cost_mask * MaskBceCost + cost_class * ClassCost + cost_dice * DiceCost
-  /// (upstream's order of summation), on `num_points` shared uniform points per image.
+  /// (upstream's order of summation), on `num_points` shared uniform points per image; with
+  /// cost_condition > 0, + cost_condition * ConditionCost last.
   static HungarianMatcher psalm(const MatcherConfig& c) {
     c.validate();
     HungarianMatcher m;
@@ -192,6 +218,7 @@ class HungarianMatcher {
     m.add("mask", c.cost_mask, MaskBceCost{});
     m.add("class", c.cost_class, ClassCost{});
     m.add("dice", c.cost_dice, DiceCost{});
+    if (c.cost_condition > 0.0) m.add("condition", c.cost_condition, ConditionCost{});
     return m;
   }
 
@@ -235,11 +262,13 @@ class HungarianMatcher {
   }
 
   /// One matching per image of a batch: mask logits (B, Q, H, W), class logits (B, Q, C) or
-  /// undefined, targets (B samples; labels read only when class logits are given), and each
-  /// image's uniform points (B, P, 2). No gradient.
+  /// undefined, targets (B samples; labels read only when class logits are given), each
+  /// image's uniform points (B, P, 2), and optionally per image its condition logits (Q, N_b)
+  /// (ConditionCost; empty: none). No gradient.
   std::vector<Matching> operator()(const Tensor<T, Dev>& masks, const Tensor<T, Dev>& class_logits,
                                    const std::vector<SampleTargets<Dev>>& targets,
-                                   const Tensor<T, Dev>& points) const {
+                                   const Tensor<T, Dev>& points,
+                                   const std::vector<Tensor<T, Dev>>& condition_logits = {}) const {
     PSALM_CHECK(masks.rank() == 4, "HungarianMatcher: mask logits must be (B, Q, H, W), got ",
                 masks.shape());
     const std::int64_t b = masks.size(0), q = masks.size(1);
@@ -254,6 +283,9 @@ class HungarianMatcher {
         !class_logits.defined() ||
             (class_logits.rank() == 3 && class_logits.size(0) == b && class_logits.size(1) == q),
         "HungarianMatcher: class logits must be (", b, ", ", q, ", C), got ", class_logits.shape());
+    PSALM_CHECK(condition_logits.empty() || static_cast<std::int64_t>(condition_logits.size()) == b,
+                "HungarianMatcher: condition logits for ", condition_logits.size(),
+                " samples of a batch of ", b);
     std::vector<Matching> out;
     out.reserve(static_cast<std::size_t>(b));
     for (std::int64_t i = 0; i < b; ++i) {
@@ -273,6 +305,8 @@ class HungarianMatcher {
           sample_match_inputs(masks.select(0, i), target_masks, points.select(0, i),
                               class_logits.defined() ? class_logits.select(0, i) : Tensor<T, Dev>(),
                               class_logits.defined() ? t.labels : std::vector<std::int64_t>{});
+      if (!condition_logits.empty())
+        in.condition_logits = condition_logits[static_cast<std::size_t>(i)];
       out.push_back(match(in));
     }
     return out;
