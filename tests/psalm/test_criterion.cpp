@@ -490,7 +490,7 @@ TEST_CASE("matcher: cost functors against per-pair losses; composition; class co
           "[psalm][matcher]") {
   const Tensor<double> pred = Tensor<double>::randn({4, 9}, 3, 0.0, 2.0);  // (Q, P)
   Tensor<double> tgt(Tensor<double>::rand({3, 9}, 4) > 0.5);               // (N, P)
-  MatchInputs<double> in{pred, tgt, Tensor<double>::randn({4, 5}, 5), {1, 4, 0}};
+  MatchInputs<double> in{pred, tgt, Tensor<double>::randn({4, 5}, 5), {1, 4, 0}, {}};
   const Tensor<double> bce = MaskBceCost{}(in), dice = DiceCost{}(in), cls = ClassCost{}(in);
   REQUIRE(bce.shape() == Shape({4, 3}));
   // Independent path: the autograd losses on each pair alone.
@@ -518,7 +518,7 @@ TEST_CASE("matcher: cost functors against per-pair losses; composition; class co
       CHECK(total.item({q, n}) ==
             Approx(5 * bce.item({q, n}) + 2 * cls.item({q, n}) + 5 * dice.item({q, n}))
                 .epsilon(tol::f64_rtol));
-  MatchInputs<double> no_class{pred, tgt, {}, {}};
+  MatchInputs<double> no_class{pred, tgt, {}, {}, {}};
   const Tensor<double> masks_only = psalm.cost_matrix(no_class);
   CHECK(masks_only.item({1, 2}) ==
         Approx(5 * bce.item({1, 2}) + 5 * dice.item({1, 2})).epsilon(tol::f64_rtol));
@@ -537,7 +537,7 @@ TEST_CASE("matcher: cost functors against per-pair losses; composition; class co
   CHECK(forced.targets[2] == 1);
 
   // No targets or no predictions: an empty matching.
-  MatchInputs<double> none{pred, Tensor<double>::zeros({0, 9}), {}, {}};
+  MatchInputs<double> none{pred, Tensor<double>::zeros({0, 9}), {}, {}, {}};
   CHECK(psalm.match(none).size() == 0);
 }
 
@@ -604,10 +604,63 @@ TEST_CASE(
   CHECK(std::fabs(mean - 0.5) < 0.02);
 }
 
+TEST_CASE("criterion: cost_region matches duplicate masks by their region score",
+          "[psalm][criterion][matcher]") {
+  // Queries 0 and 1 both draw the left half (query 1 misses one pixel), query 2 the right half.
+  // Matching on masks alone (upstream, cost_region 0) gives region 0 to query 0 whatever the
+  // region logits say, so the region target lands on a query the head scores low; with
+  // cost_region the query that already scores high for the region (1) is taken.
+  Tensor<float> logits(Shape{1, 3, 4, 4});  // (B, Q, H, W)
+  for (std::int64_t y = 0; y < 4; ++y)
+    for (std::int64_t x = 0; x < 4; ++x) {
+      const bool left = x < 2;
+      logits.data()[0 * 16 + y * 4 + x] = left ? 6.f : -6.f;
+      logits.data()[1 * 16 + y * 4 + x] = left && (x > 0 || y > 0) ? 6.f : -6.f;
+      logits.data()[2 * 16 + y * 4 + x] = left ? -6.f : 6.f;
+    }
+  Tensor<float> halves = Tensor<float>::zeros({2, 8, 8});  // (N, Ht, Wt): left, right
+  for (std::int64_t y = 0; y < 8; ++y)
+    for (std::int64_t x = 0; x < 8; ++x) halves.data()[(x < 4 ? 0 : 64) + y * 8 + x] = 1.f;
+  CriterionConfig cc;
+  cc.num_points = 64;
+  cc.deep_supervision = false;
+  MatcherConfig mc;
+  mc.num_points = 64;
+  Prediction<float> p;
+  p.masks = Var<float>(logits);
+  p.region_logits.push_back(Var<float>(Tensor<float>::from_data(
+      {-4.f, 4.f, -4.f, -4.f, -4.f, 4.f}, {2, 3})));  // (K, Q): region 0 -> 1, region 1 -> 2
+  const std::vector<SampleTargets<>> targets{{halves, {}}};
+  auto matched = [&](Task task) {
+    PointSampler sampler(3);
+    return Criterion<float>(cc, mc)({p}, targets, task, sampler).matchings[0][0];
+  };
+  CHECK(matched(Task::interactive).queries == std::vector<std::int64_t>{0, 2});
+  mc.cost_region = 5.0;
+  const Matching m = matched(Task::interactive);
+  CHECK(m.queries == std::vector<std::int64_t>{1, 2});
+  CHECK(m.targets == std::vector<std::int64_t>{0, 1});
+
+  // The term itself: -sigmoid of the (Q, N) logits; absent without them.
+  MatchInputs<float> in;
+  in.pred_points = Tensor<float>::zeros({2, 5});
+  in.target_points = Tensor<float>::zeros({1, 5});
+  CHECK_FALSE(RegionCost{}(in).defined());
+  in.region_logits = Tensor<float>::from_data({0.f, 2.f}, {2, 1});
+  const Tensor<float> cost = RegionCost{}(in);
+  CHECK(cost.item({0, 0}) == Approx(-0.5f));
+  CHECK(cost.item({1, 0}) == Approx(-1.f / (1.f + std::exp(-2.f))));
+  in.region_logits = Tensor<float>::zeros({1, 2});
+  CHECK_THROWS_WITH(RegionCost{}(in), Catch::Contains("must be (2, 1)"));
+  CHECK(HungarianMatcher<float>::psalm(mc).terms().back().name == "region");
+  CHECK(HungarianMatcher<float>::psalm(MatcherConfig{}).terms().size() == 3);  // upstream's
+}
+
 TEST_CASE("criterion: configs read the composition's JSON names and reject bad values",
           "[psalm][criterion]") {
   const auto r = io::ConfigReader::from_text(
-      R"({"matcher": {"cost_class": 1.5, "cost_mask": 4.0, "cost_dice": 3.0, "num_points": 100},
+      R"({"matcher": {"cost_class": 1.5, "cost_mask": 4.0, "cost_dice": 3.0, "num_points": 100,
+                      "cost_region": 0.5},
           "criterion": {"class_weight": 1.0, "mask_weight": 2.0, "dice_weight": 3.0,
                         "no_object_weight": 0.2, "num_points": 50, "oversample_ratio": 2.0,
                         "importance_sample_ratio": 0.5, "deep_supervision": false}})",
@@ -617,6 +670,8 @@ TEST_CASE("criterion: configs read the composition's JSON names and reject bad v
   CHECK(m.cost_mask == 4.0);
   CHECK(m.cost_dice == 3.0);
   CHECK(m.num_points == 100);
+  CHECK(m.cost_region == 0.5);
+  CHECK(MatcherConfig::from_json(io::ConfigReader::from_text("{}", "m")).cost_region == 0.0);
   const CriterionConfig c = CriterionConfig::from_json(r.child("criterion"));
   CHECK(c.class_weight == 1.0);
   CHECK(c.mask_weight == 2.0);

@@ -157,6 +157,11 @@ struct PsalmConfig {
     c.phi.tie_word_embeddings = true;
     c.matcher.num_points = 1024;
     c.criterion.num_points = 1024;
+    // From random weights, matching interactive batches on masks alone (upstream) leaves the
+    // region head without a stable target: any query whose mask fits is an equal match, so the
+    // matched query flips between steps and the head never learns which query to pick
+    // (docs/results.md, "Why the tiny model learnt slowly").
+    c.matcher.cost_region = 2.0;
     return c;
   }
 
@@ -278,6 +283,7 @@ struct PsalmConfig {
     j["matcher"] = {{"cost_class", matcher.cost_class},
                     {"cost_mask", matcher.cost_mask},
                     {"cost_dice", matcher.cost_dice},
+                    {"cost_region", matcher.cost_region},
                     {"num_points", matcher.num_points}};
     j["criterion"] = {{"class_weight", criterion.class_weight},
                       {"mask_weight", criterion.mask_weight},

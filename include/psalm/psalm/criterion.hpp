@@ -178,7 +178,9 @@ class Criterion {
   using Prediction = models::mask2former::Prediction<T, Dev>;
 
   explicit Criterion(const CriterionConfig& criterion = {}, const MatcherConfig& matcher = {})
-      : config_(criterion), matcher_(HungarianMatcher<T, Dev>::psalm(matcher)) {
+      : config_(criterion),
+        matcher_(HungarianMatcher<T, Dev>::psalm(matcher)),
+        region_cost_(matcher.cost_region > 0.0) {
     config_.validate();
   }
 
@@ -337,7 +339,10 @@ class Criterion {
       PSALM_CHECK(pts.defined(), "criterion: no matcher points for prediction set ", s);
       const Tensor<T, Dev> class_logits =
           kind == ConditionKind::classes ? p.class_logits.value() : Tensor<T, Dev>();
-      std::vector<Matching> matching = matcher_(p.masks.value(), class_logits, targets, pts);
+      std::vector<Matching> matching = matcher_(p.masks.value(), class_logits, targets, pts,
+                                                region_cost_ && kind == ConditionKind::regions
+                                                    ? matcher_region_logits(p, targets)
+                                                    : std::vector<Tensor<T, Dev>>{});
       // ref: pretrain_criterion.py losses = [SEG_labels, class_name_labels, masks, region_labels]
       auto add = [&](std::string_view name, double weight, Var value) {
         out.terms.push_back({std::string(name) + suffix, weight, value});
@@ -443,6 +448,29 @@ class Criterion {
       }
     }
     return bt;
+  }
+
+  /// What RegionCost reads, per sample (Q, N_b): target k is region k's, so entry (q, k) is
+  /// region logit (k, q).
+  static std::vector<Tensor<T, Dev>> matcher_region_logits(
+      const Prediction& p, const std::vector<SampleTargets<Dev>>& targets) {
+    std::vector<Tensor<T, Dev>> out;
+    const std::int64_t q = p.masks.size(1);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const std::int64_t n = targets[i].count();
+      if (n == 0) {
+        out.emplace_back();
+        continue;
+      }
+      const std::vector<T> region =
+          p.region_logits[i].value().contiguous().to_vector();  // (N_b, Q)
+      std::vector<T> c(static_cast<std::size_t>(q * n));
+      for (std::int64_t j = 0; j < q; ++j)
+        for (std::int64_t k = 0; k < n; ++k)
+          c[static_cast<std::size_t>(j * n + k)] = region[static_cast<std::size_t>(k * q + j)];
+      out.push_back(Tensor<T, Dev>::from_data(c, {q, n}));  // (Q, N_b)
+    }
+    return out;
   }
 
   /// 0, on the graph of the set's mask logits (gradient 0), for terms over nothing.
@@ -602,6 +630,7 @@ class Criterion {
 
   CriterionConfig config_;
   HungarianMatcher<T, Dev> matcher_;
+  bool region_cost_ = false;  ///< the matcher reads region logits (cost_region > 0)
 };
 
 }  // namespace psalm

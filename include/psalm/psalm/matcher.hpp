@@ -36,6 +36,12 @@ struct MatcherConfig {
   double cost_class = 2.0;
   double cost_mask = 5.0;
   double cost_dice = 5.0;
+  /// Weight of RegionCost (a query's region score for the region whose target it would take;
+  /// interactive batches). 0 is upstream, which matches interactive batches on mask costs only;
+  /// then every query whose mask fits is an equally good match and the region target flips
+  /// between such duplicates from step to step (docs/results.md, "Why the tiny model learnt
+  /// slowly").
+  double cost_region = 0.0;
   std::int64_t num_points = 12544;  ///< uniform points per image shared by all its masks
 
   static MatcherConfig from_json(const io::ConfigReader& r) {
@@ -43,6 +49,7 @@ struct MatcherConfig {
     r.read("cost_class", c.cost_class);
     r.read("cost_mask", c.cost_mask);
     r.read("cost_dice", c.cost_dice);
+    r.read("cost_region", c.cost_region);
     r.read("num_points", c.num_points);
     c.validate(r.source());
     return c;
@@ -52,11 +59,12 @@ struct MatcherConfig {
   void validate(const std::string& source = "MatcherConfig") const {
     for (const auto& [name, v] : {std::pair<const char*, double>{"cost_class", cost_class},
                                   {"cost_mask", cost_mask},
-                                  {"cost_dice", cost_dice}})
+                                  {"cost_dice", cost_dice},
+                                  {"cost_region", cost_region}})
       PSALM_CHECK(std::isfinite(v) && v >= 0.0, source, ": matcher.", name,
                   " must be finite and >= 0, got ", v);
-    PSALM_CHECK(cost_class != 0.0 || cost_mask != 0.0 || cost_dice != 0.0, source,
-                ": the matcher's costs cannot all be 0");
+    PSALM_CHECK(cost_class != 0.0 || cost_mask != 0.0 || cost_dice != 0.0 || cost_region != 0.0,
+                source, ": the matcher's costs cannot all be 0");
     PSALM_CHECK(num_points > 0, source, ": matcher.num_points must be positive, got ", num_points);
   }
 };
@@ -78,6 +86,9 @@ struct MatchInputs {
   Tensor<T, Dev> target_points;      ///< (N, P) target masks at the same points
   Tensor<T, Dev> class_logits;       ///< (Q, C), or undefined when the model has none
   std::vector<std::int64_t> labels;  ///< (N) class index per target, or empty
+  /// (Q, N) each query's region logit for the region of each target (interactive: target n is
+  /// region n's), or undefined: what RegionCost reads.
+  Tensor<T, Dev> region_logits;
 
   std::int64_t queries() const { return pred_points.size(0); }
   std::int64_t targets() const { return target_points.size(0); }
@@ -141,6 +152,23 @@ struct ClassCost {
   }
 };
 
+/// -sigmoid(region_logits)[q, n]: a query that already scores high for a target's region is
+/// the cheaper match, as ClassCost does for classes; absent without region logits. Not
+/// upstream's (see MatcherConfig::cost_region). Referring has no such term on purpose: its SEG
+/// score is one number per query, the same for every target, so a cost on it only pulls the
+/// target onto whichever query scores high already (measured: the SEG loss drops to 0 while
+/// the masks stop improving).
+struct RegionCost {
+  template <autograd::Real T, Device Dev>
+  Tensor<T, Dev> operator()(const MatchInputs<T, Dev>& in) const {
+    if (!in.region_logits.defined()) return {};
+    PSALM_CHECK(in.region_logits.shape() == Shape({in.queries(), in.targets()}),
+                "RegionCost: region logits must be (", in.queries(), ", ", in.targets(), "), got ",
+                in.region_logits.shape());
+    return Tensor<T, Dev>(-sigmoid(in.region_logits));  // (Q, N)
+  }
+};
+
 /// Mean over points of BCE-with-logits(pred, target) for every pair:
 /// (softplus(-x) . t + softplus(x) . (1 - t)) / P = (sum_p softplus(x) - x . t) / P
 /// (softplus(-x) = softplus(x) - x: one softplus and one product instead of two each).
@@ -184,7 +212,8 @@ class HungarianMatcher {
   HungarianMatcher() = default;
 
   /// PSALM's matcher: cost_mask * MaskBceCost + cost_class * ClassCost + cost_dice * DiceCost
-  /// (upstream's order of summation), on `num_points` shared uniform points per image.
+  /// (upstream's order of summation), on `num_points` shared uniform points per image; with
+  /// cost_region > 0, + cost_region * RegionCost last.
   static HungarianMatcher psalm(const MatcherConfig& c) {
     c.validate();
     HungarianMatcher m;
@@ -192,6 +221,7 @@ class HungarianMatcher {
     m.add("mask", c.cost_mask, MaskBceCost{});
     m.add("class", c.cost_class, ClassCost{});
     m.add("dice", c.cost_dice, DiceCost{});
+    if (c.cost_region > 0.0) m.add("region", c.cost_region, RegionCost{});
     return m;
   }
 
@@ -235,11 +265,13 @@ class HungarianMatcher {
   }
 
   /// One matching per image of a batch: mask logits (B, Q, H, W), class logits (B, Q, C) or
-  /// undefined, targets (B samples; labels read only when class logits are given), and each
-  /// image's uniform points (B, P, 2). No gradient.
+  /// undefined, targets (B samples; labels read only when class logits are given), each
+  /// image's uniform points (B, P, 2), and optionally per image its region logits (Q, N_b)
+  /// (RegionCost; empty: none). No gradient.
   std::vector<Matching> operator()(const Tensor<T, Dev>& masks, const Tensor<T, Dev>& class_logits,
                                    const std::vector<SampleTargets<Dev>>& targets,
-                                   const Tensor<T, Dev>& points) const {
+                                   const Tensor<T, Dev>& points,
+                                   const std::vector<Tensor<T, Dev>>& region_logits = {}) const {
     PSALM_CHECK(masks.rank() == 4, "HungarianMatcher: mask logits must be (B, Q, H, W), got ",
                 masks.shape());
     const std::int64_t b = masks.size(0), q = masks.size(1);
@@ -254,6 +286,9 @@ class HungarianMatcher {
         !class_logits.defined() ||
             (class_logits.rank() == 3 && class_logits.size(0) == b && class_logits.size(1) == q),
         "HungarianMatcher: class logits must be (", b, ", ", q, ", C), got ", class_logits.shape());
+    PSALM_CHECK(region_logits.empty() || static_cast<std::int64_t>(region_logits.size()) == b,
+                "HungarianMatcher: region logits for ", region_logits.size(),
+                " samples of a batch of ", b);
     std::vector<Matching> out;
     out.reserve(static_cast<std::size_t>(b));
     for (std::int64_t i = 0; i < b; ++i) {
@@ -273,6 +308,7 @@ class HungarianMatcher {
           sample_match_inputs(masks.select(0, i), target_masks, points.select(0, i),
                               class_logits.defined() ? class_logits.select(0, i) : Tensor<T, Dev>(),
                               class_logits.defined() ? t.labels : std::vector<std::int64_t>{});
+      if (!region_logits.empty()) in.region_logits = region_logits[static_cast<std::size_t>(i)];
       out.push_back(match(in));
     }
     return out;
