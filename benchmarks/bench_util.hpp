@@ -49,6 +49,8 @@ inline nlohmann::json machine() {
           {"isa", isa.empty() ? "baseline x86-64 only" : isa},
           {"onednn_isa", cpu_backend::onednn_isa_name()},
           {"onednn_bf16", cpu_backend::onednn_has_bf16()},
+          {"openblas_core", std::string(openblas_get_corename())},
+          {"openblas_generic", cpu_backend::openblas_kernels_generic()},
           {"psalm_isa", cpu_backend::isa_name(cpu_backend::cpu_isa())},
           {"threads", Executor<cpu>::max_threads()},
           {"load_average", load},
@@ -60,11 +62,13 @@ inline std::string machine_text() {
   const nlohmann::json m = machine();
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "CPU: %s [%s]\noneDNN ISA: %s (bf16 matmul: %s), psalm kernels: %s, threads: %d, "
-                "load average %.2f, %s\n",
+                "CPU: %s [%s]\noneDNN ISA: %s (bf16 matmul: %s), OpenBLAS core: %s%s, psalm "
+                "kernels: %s, threads: %d, load average %.2f, %s\n",
                 m["cpu"].get<std::string>().c_str(), m["isa"].get<std::string>().c_str(),
                 m["onednn_isa"].get<std::string>().c_str(),
                 m["onednn_bf16"].get<bool>() ? "yes" : "no",
+                m["openblas_core"].get<std::string>().c_str(),
+                m["openblas_generic"].get<bool>() ? " (generic: f32 goes to oneDNN)" : "",
                 m["psalm_isa"].get<std::string>().c_str(), m["threads"].get<int>(),
                 m["load_average"].get<double>(), m["date"].get<std::string>().c_str());
   return buf;

@@ -1,12 +1,14 @@
 // benchmarks/segmenter.cpp — what psalm::Segmenter's caching buys: the first prompt on an image
 // (encode: Swin + projector + pixel decoder + Phi on the shared prefix, then the prompt) against
 // a second prompt on the same encoded image, per task, with Phi's prefix cache on and off
-// (off: only the vision side is cached, answers bit-identical to the evaluation path). Prints
-// the CPU, the times and the ratios first / second.
+// (off: only the vision side is cached, answers bit-identical to the evaluation path), and the
+// first prompt with every Linear weight in bf16 against float (SegmenterOptions::
+// weights_in_bf16). Prints the CPU, the times and the ratios.
 // Usage: bench_segmenter [--model DIR] [--image-size T] [--width W --height H] [--json]
 //   without --model: psalm_tiny with random weights (the same shapes as the shipped model).
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -38,15 +40,16 @@ Tensor<std::uint8_t> scene(std::int64_t h, std::int64_t w) {
   return img;
 }
 
-Segmenter make_segmenter(const std::string& model_dir, std::int64_t image_size, bool cache_prefix) {
-  if (!model_dir.empty()) return Segmenter::load(model_dir, {.cache_prefix = cache_prefix});
+Segmenter make_segmenter(const std::string& model_dir, std::int64_t image_size, bool cache_prefix,
+                         bool weights_in_bf16 = false) {
+  const SegmenterOptions options{.cache_prefix = cache_prefix, .weights_in_bf16 = weights_in_bf16};
+  if (!model_dir.empty()) return Segmenter::load(model_dir, options);
   PsalmConfig config = PsalmConfig::psalm_tiny();
   if (image_size > 0) config.image_size = image_size;
   config.validate();
   nn::InitRng rng{5};
   auto model = std::make_unique<PsalmModel<float>>(config, rng);
-  return Segmenter(std::move(model), psalm_tokenizer(PSALM_GPT2_DIR),
-                   {.cache_prefix = cache_prefix});
+  return Segmenter(std::move(model), psalm_tokenizer(PSALM_GPT2_DIR), options);
 }
 
 }  // namespace
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
   const SegmentPrompt warm_up = SegmentPrompt::referring("something else");
   bench::Report report("segmenter", {"first_ms", "second_ms", "ratio"});
   std::int64_t side = 0;
+  std::map<std::string, double> first_f32_ms;  // prompt -> first prompt, float, prefix cache on
   for (const bool cache_prefix : {true, false}) {
     Segmenter seg = make_segmenter(model_dir, image_size, cache_prefix);
     side = seg.config().image_size;
@@ -86,6 +90,7 @@ int main(int argc, char** argv) {
       const double second = bench::best_seconds([&] { seg.segment(encoded, prompt); }, 5, 0.0);
       report.add(name + (cache_prefix ? "" : "  [no prefix cache]"),
                  {first * 1e3, second * 1e3, first / second});
+      if (cache_prefix) first_f32_ms[name] = first * 1e3;
     }
   }
   // The share of a prompt that is post-processing: every query's mask logits brought to the
@@ -100,6 +105,22 @@ int main(int argc, char** argv) {
     const double post = bench::best_seconds([&] { masks_at_original(s, g); }, 5, 0.0);
     report.add("of a prompt: masks_at_original (" + std::to_string(q) + " planes)",
                {0.0, post * 1e3, 0.0});
+  }
+  // bf16 weights: the same prompts with every Linear weight in bf16 (prefix cache on), and the
+  // first prompt's time against float's (rows above) as a note.
+  {
+    Segmenter seg = make_segmenter(model_dir, image_size, true, true);
+    for (const auto& [name, prompt] : prompts) {
+      const double first = bench::best_seconds([&] { seg.segment(image, prompt); }, 5, 0.0);
+      EncodedImage encoded = seg.encode(image);
+      seg.segment(encoded, warm_up);
+      const double second = bench::best_seconds([&] { seg.segment(encoded, prompt); }, 5, 0.0);
+      const std::string label = name + "  [bf16 weights]";
+      report.add(label, {first * 1e3, second * 1e3, first / second});
+      char ratio[64];
+      std::snprintf(ratio, sizeof ratio, "%.2f", first_f32_ms.at(name) / (first * 1e3));
+      report.note(label, "f32_first_over_bf16_first", ratio);
+    }
   }
   if (!json) {
     std::printf("%s; model %s, input %lld px, image %lldx%lld\n", cpu_name().c_str(),

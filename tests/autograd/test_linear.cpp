@@ -33,3 +33,43 @@ TEST_CASE("linear: mismatched shapes are a psalm::Error", "[autograd][linear]") 
       linear(Var<float>(Tensor<float>::zeros({2, 4})), w, Var<float>(Tensor<float>::zeros({4}))),
       psalm::Error);
 }
+
+TEST_CASE("linear_bf16_weight: x and W rounded to bf16, products summed in float",
+          "[autograd][linear][bf16]") {
+  const auto x = Tensor<float>::randn({2, 3, 96}, 71);  // (2, 3, in)
+  const auto w = Tensor<float>::randn({5, 96}, 72);     // (out, in)
+  const auto b = Tensor<float>::randn({5}, 73);         // (out)
+  const Tensor<bf16> w16 = cast<bf16>(w);               // (out, in)
+  // The contract, computed in double (OpenBLAS dgemm) from the bf16-rounded operands.
+  const Tensor<double> x_rounded = cast<double>(cast<bf16>(x.reshape({6, 96})));  // (6, in)
+  const Tensor<double> w_rounded = cast<double>(w16);                             // (out, in)
+  Tensor<double> want = matmul(x_rounded, w_rounded, {.transpose_b = true});      // (6, out)
+  want.assign(want + cast<double>(b));
+  const Var<float> y = linear_bf16_weight(Var<float>(x), w16, Var<float>(b));  // (2, 3, out)
+  REQUIRE(y.shape() == Shape{2, 3, 5});
+  testing::require_close(y.value().reshape({6, 5}), want, testing::tol::f32_sum_rtol,
+                         testing::tol::f32_sum_atol);
+  // ... and within bf16 precision of the float layer.
+  testing::require_close(y.value(), linear(Var<float>(x), Var<float>(w), Var<float>(b)).value(),
+                         testing::tol::bf16_rtol, testing::tol::bf16_atol * 4);
+  const Var<float> no_bias = linear_bf16_weight(Var<float>(x), w16);  // (2, 3, out)
+  testing::require_close(no_bias.value().reshape({6, 5}),
+                         matmul(x_rounded, w_rounded, {.transpose_b = true}),
+                         testing::tol::f32_sum_rtol, testing::tol::f32_sum_atol);
+}
+
+TEST_CASE("linear_bf16_weight: inference only, shapes checked", "[autograd][linear][bf16]") {
+  const Tensor<bf16> w16 = cast<bf16>(Tensor<float>::randn({5, 4}, 74));  // (out, in)
+  const Var<float> x = Var<float>::parameter(Tensor<float>::randn({2, 4}, 75));
+  REQUIRE_THROWS_WITH(linear_bf16_weight(x, w16),
+                      Catch::Contains("runs inference only") && Catch::Contains("NoGrad"));
+  {
+    const NoGrad guard;
+    REQUIRE(linear_bf16_weight(x, w16).shape() == Shape{2, 5});
+  }
+  REQUIRE_THROWS_AS(linear_bf16_weight(Var<float>(Tensor<float>::zeros({2, 3})), w16),
+                    psalm::Error);
+  REQUIRE_THROWS_AS(linear_bf16_weight(Var<float>(Tensor<float>::zeros({2, 4})), w16,
+                                       Var<float>(Tensor<float>::zeros({4}))),
+                    psalm::Error);
+}

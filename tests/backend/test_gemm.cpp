@@ -158,6 +158,40 @@ TEST_CASE("gemm: plain layouts get a fast oneDNN kernel", "[backend][gemm]") {
   CHECK_FALSE(mm->impl.starts_with("ref"));
 }
 
+TEST_CASE("gemm: single f32 products leave OpenBLAS when it runs generic kernels",
+          "[backend][gemm]") {
+  const std::string core = openblas_get_corename();
+  INFO("OpenBLAS core " << core);
+  // The decision follows the core OpenBLAS reports (Prescott etc. on an AVX2 CPU: generic).
+  if (core == "Haswell" || core == "SkylakeX" || core == "Zen" || core == "Cooperlake" ||
+      core == "SapphireRapids")
+    CHECK_FALSE(cpu_backend::openblas_kernels_generic());
+  if (core == "Prescott" && __builtin_cpu_supports("avx2"))
+    CHECK(cpu_backend::openblas_kernels_generic());
+  GemmProblem<float> p;
+  const Tensor<float> a = Tensor<float>::randn({64, 96}, 3), b = Tensor<float>::randn({96, 80}, 4);
+  Tensor<float> c = Tensor<float>::zeros({64, 80});
+  p.m = 64;
+  p.n = 80;
+  p.k = 96;
+  p.a = a.data();
+  p.lda = 96;
+  p.b = b.data();
+  p.ldb = 80;
+  p.c = c.data();
+  p.ldc = 80;
+  const std::string impl = cpu_backend::gemm_implementation(p, CpuGemmEngine::automatic);
+  INFO(impl);
+  CHECK(impl.starts_with(cpu_backend::openblas_kernels_generic() ? "onednn" : "openblas"));
+  // Either way the product is right.
+  cpu_backend::gemm(p);
+  const std::vector<double> want = naive(p, std::vector<double>(64 * 80, 0.0));
+  const std::vector<float> got = c.to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    REQUIRE(got[i] ==
+            Approx(want[i]).epsilon(testing::tol::f32_sum_rtol).margin(testing::tol::f32_sum_atol));
+}
+
 namespace {
 
 /// A row-major (m, k) x (n, k)^T bf16 problem over the given buffers (a Linear's layout), with

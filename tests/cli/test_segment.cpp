@@ -173,6 +173,24 @@ TEST_CASE("psalm segment: the program's answers are the library's", "[cli][segme
   }
 }
 
+TEST_CASE("psalm segment: --dtype bf16 answers with the library's bf16 weights",
+          "[cli][segment][bf16]") {
+  const Inputs& in = inputs();
+  testing::TempDir out("segment_bf16");
+  const ProgramRun r = psalm_program({"segment", in.a.string(), "--model", in.model(), "--out",
+                                      out.path.string(), "--dtype", "bf16", "--point", "40,25"});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  Segmenter seg = Segmenter::load(in.model(), {.weights_in_bf16 = true});
+  const Segmentation want = seg.segment(io::load_image(in.a, {.channels = 3}),
+                                        SegmentPrompt::interactive({VisualPrompt::point(40, 25)}));
+  const nlohmann::json summary = read_json(out.path / "summary.json");
+  const auto& masks = summary["images"][0]["prompts"][0]["masks"];
+  REQUIRE(masks.size() == 1);
+  CHECK(io::load_binary_mask(out.path / masks[0]["file"].get<std::string>()).to_vector() ==
+        want.masks[0].mask.to_vector());
+}
+
 TEST_CASE("psalm segment: instance and semantic outputs", "[cli][segment]") {
   const Inputs& in = inputs();
   testing::TempDir out("segment_classes");
@@ -301,6 +319,8 @@ TEST_CASE("psalm segment: bad input exits with 2 and leaves --out as it was", "[
        "--task applies to --classes"},
       {{"segment", a, "--model", model, "--out", o, "--classes", "a", "--task", "bogus"},
        "--task must be"},
+      {{"segment", a, "--model", model, "--out", o, "--text", "x", "--dtype", "f16"},
+       "--dtype must be f32 or bf16, got \"f16\""},
       {{"segment", a, "--model", model, "--out", o, "--classes", "a", "--stuff", "b"},
        "no --classes list holds"},
       {{"segment", (work.path / "broken.png").string(), "--model", model, "--out", o, "--text",

@@ -8,6 +8,8 @@
 #include <numeric>
 
 #include "psalm/nn.hpp"
+#include "support/fixtures.hpp"
+#include "support/tolerances.hpp"
 
 using namespace psalm;
 using nn::Var;
@@ -112,4 +114,38 @@ TEST_CASE("layers compute what their ops compute", "[nn]") {
   CHECK(e.shape() == Shape{3, 3});
   CHECK(e.value().item({0, 2}) == e.value().item({2, 2}));
   CHECK(e.value().item({1, 0}) == emb.weight.value().item({9, 0}));
+}
+
+TEST_CASE("Linear: a weight kept in bf16 serves inference at half the memory", "[nn][bf16]") {
+  nn::InitRng rng{31};
+  nn::Linear<float> fc(64, 8, rng);
+  const Tensor<float> x = Tensor<float>::randn({3, 64}, 32);  // (3, in)
+  const Tensor<float> y32 = fc(Var<float>(x)).value();        // (3, out)
+  fc.keep_weight_in_bf16();
+  CHECK(fc.weight_in_bf16());
+  CHECK_FALSE(fc.weight.defined());
+  CHECK_FALSE(fc.bias.requires_grad());
+  CHECK(fc.in_features() == 64);
+  CHECK(fc.out_features() == 8);
+  // No trainable weight left: the parameter list holds the bias only.
+  const auto named = fc.named_parameters();
+  REQUIRE(named.size() == 1);
+  CHECK(named[0].first == "bias");
+  const Tensor<float> y16 = fc(Var<float>(x)).value();  // (3, out)
+  testing::require_close(y16, y32, testing::tol::bf16_rtol, testing::tol::bf16_atol * 4);
+  // Rounding happened: the bf16 layer is not the float one bit for bit.
+  CHECK(y16.to_vector() != y32.to_vector());
+  REQUIRE_THROWS_WITH(fc.keep_weight_in_bf16(), Catch::Contains("in bf16 already"));
+}
+
+TEST_CASE("keep_linear_weights_in_bf16 converts every Linear of a model and nothing else",
+          "[nn][bf16]") {
+  nn::InitRng rng{33};
+  nn::Mlp<float> mlp(16, 32, 4, 3, rng);  // three Linear layers
+  nn::LayerNorm<float> norm(16);
+  CHECK(nn::keep_linear_weights_in_bf16(mlp) == 3);
+  for (const auto& layer : mlp.layers) CHECK(layer.weight_in_bf16());
+  CHECK(nn::keep_linear_weights_in_bf16(mlp) == 0);  // nothing left to convert
+  CHECK(nn::keep_linear_weights_in_bf16(norm) == 0);
+  CHECK(norm.weight.defined());
 }

@@ -109,6 +109,7 @@ inline int run_chat(int argc, char** argv) {
       ("overwrite", "replace --out even when it holds something else than an earlier output")
       ("json", "print the summary as JSON")
       ("no-prefix-cache", "run every question's whole prompt through the language model")
+      ("dtype", sd::kDtypeHelp, cxxopts::value<std::string>()->default_value("f32"))
       ("gpt2", "folder with the GPT-2 BPE files (default: the model folder's, else the bundled ones)", cxxopts::value<std::string>());
   // clang-format on
   options.parse_positional({"image"});

@@ -90,12 +90,23 @@ inline fs::path model_folder(const cxxopts::ParseResult& args) {
   return args.count("model") ? fs::path(args["model"].as<std::string>()) : default_model_folder();
 }
 
+/// The --dtype option of segment, chat and serve (one help text for the three).
+inline constexpr const char* kDtypeHelp =
+    "weights of the Linear layers: f32, or bf16 (half their memory; bf16 GEMM kernels where the "
+    "CPU has them; masks agree with f32 to IoU >= 0.99, docs/performance.md)";
+
 /// How segment, chat and serve load the model in `model`: the GPT-2 files of tokenizer_folder,
-/// and Phi's prefix cache unless --no-prefix-cache.
+/// Phi's prefix cache unless --no-prefix-cache, and Linear weights in bf16 for --dtype bf16.
 inline SegmenterOptions segmenter_options(const cxxopts::ParseResult& args, const fs::path& model) {
   SegmenterOptions options;
   options.tokenizer_dir = tokenizer_folder(args, model);
   options.cache_prefix = args.count("no-prefix-cache") == 0;
+  if (args.count("dtype")) {
+    const std::string dtype = args["dtype"].as<std::string>();
+    if (dtype != "f32" && dtype != "bf16")
+      throw UsageError("--dtype must be f32 or bf16, got \"" + dtype + "\"");
+    options.weights_in_bf16 = dtype == "bf16";
+  }
   return options;
 }
 
@@ -541,6 +552,7 @@ inline int run_segment(int argc, char** argv) {
       ("video", "a folder of frames (sorted by name)", cxxopts::value<std::string>())
       ("first-mask", "the first frame's annotation: an indexed (DAVIS) or grey PNG, 0 = background", cxxopts::value<std::string>())
       ("no-prefix-cache", "run every prompt's whole sequence through the language model (bit-identical to evaluation; slower)")
+      ("dtype", sd::kDtypeHelp, cxxopts::value<std::string>()->default_value("f32"))
       ("gpt2", "folder with the GPT-2 BPE files (default: the model folder's, else the bundled ones)", cxxopts::value<std::string>());
   // clang-format on
   options.parse_positional({"images"});
@@ -559,7 +571,8 @@ inline int run_segment(int argc, char** argv) {
       throw UsageError("--video takes no IMAGE and no other prompt (only --first-mask)");
     only_options(
         args,
-        {"video", "first-mask", "model", "out", "json", "overwrite", "gpt2", "no-prefix-cache"},
+        {"video", "first-mask", "model", "out", "json", "overwrite", "gpt2", "no-prefix-cache",
+         "dtype"},
         "--video");
   } else {
     if (args.count("first-mask")) throw UsageError("--first-mask needs --video");

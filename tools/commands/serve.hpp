@@ -39,7 +39,8 @@ inline int run_serve(int argc, char** argv) {
       ("timeout", "seconds a request may wait for the model (then 503), and for socket reads / writes", cxxopts::value<std::string>()->default_value("60"))
       ("max-regions", "visual prompts in one interactive prompt", cxxopts::value<int>()->default_value("32"))
       ("max-classes", "names in one class list", cxxopts::value<int>()->default_value("200"))
-      ("no-prefix-cache", "run every prompt's whole sequence through the language model (slower)");
+      ("no-prefix-cache", "run every prompt's whole sequence through the language model (slower)")
+      ("dtype", segment_detail::kDtypeHelp, cxxopts::value<std::string>()->default_value("f32"));
   // clang-format on
   cxxopts::ParseResult args;
   if (parse_or_help(options, argc, argv, args)) return 0;

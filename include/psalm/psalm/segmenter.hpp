@@ -51,6 +51,10 @@ struct SegmenterOptions {
   /// each EncodedImage, so a prompt only runs its own positions through Phi. Off: every prompt
   /// runs its whole sequence (the vision side is cached either way).
   bool cache_prefix = true;
+  /// Keep every Linear layer's weight in bf16 (nn::keep_linear_weights_in_bf16): half the
+  /// memory of those weights, the CPU's bf16 GEMM kernels, f32 accumulation; norms, softmax,
+  /// embeddings and convolutions stay f32. The Segmenter converts the model it is given.
+  bool weights_in_bf16 = false;
   TaskInferenceOptions inference{};
 };
 
@@ -236,6 +240,7 @@ class Segmenter {
       : model_(std::move(model)), options_(std::move(options)) {
     PSALM_CHECK(model_ != nullptr, "Segmenter: no model");
     model_->eval();
+    if (options_.weights_in_bf16) nn::keep_linear_weights_in_bf16(*model_);
     encoder_ = std::make_unique<InputEncoder>(model_->config(), std::move(tokenizer));
     // The shared prefix: every PSALM prompt opens with the system prompt and "This is an image
     // <image>"; the positions up to the last image token are the same for every task.

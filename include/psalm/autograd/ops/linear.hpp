@@ -1,7 +1,9 @@
 // psalm/autograd/ops/linear.hpp — differentiable fully connected layer, y = x W^T + b with
 // the weight stored [out, in] as torch.nn.Linear. Leading axes of x are flattened into rows
 // (a view when x allows it), so forward and each gradient is one GEMM; the bias gradient is a
-// column sum. Backward accumulates. Depends on: autograd/tape, tensor/matmul, tensor/reduce.
+// column sum. Backward accumulates. linear_bf16_weight is the inference form for a weight kept
+// in bf16 (nn::Linear::keep_weight_in_bf16): half the memory, bf16 GEMM kernels where the CPU
+// has them, f32 accumulation. Depends on: autograd/tape, tensor/matmul, tensor/reduce.
 // Test: tests/autograd/test_linear.cpp.
 #pragma once
 
@@ -61,6 +63,32 @@ Var<T, Dev> linear(const Var<T, Dev>& x, const Var<T, Dev>& weight, const Var<T,
                     c.weight.accumulate(psalm::matmul(d_rows, c.x_rows, {.transpose_a = true}));
                   if (c.bias.needed()) c.bias.accumulate(psalm::sum(d_rows, 0));
                 });
+}
+
+/// x (..., in) against a weight kept in bf16, (out, in), and an optional bias (out) -> (..., out)
+/// in float. x is rounded to bf16 and the products accumulate in float (psalm::matmul's bf16
+/// contract); the bias is added in float. Inference only: the weight has no gradient, so an x
+/// that would need one (grad mode on and x.requires_grad()) is an error, as is a bias that
+/// requires a gradient.
+template <Device Dev>
+Var<float, Dev> linear_bf16_weight(const Var<float, Dev>& x, const Tensor<bf16, Dev>& weight,
+                                   const Var<float, Dev>& bias = {}) {
+  PSALM_CHECK(weight.rank() == 2, "linear: weight must be (out, in), got ", weight.shape());
+  PSALM_CHECK(x.rank() >= 1 && x.size(-1) == weight.size(1), "linear: input of shape ", x.shape(),
+              " does not end in in_features = ", weight.size(1));
+  const std::int64_t in = weight.size(1), out = weight.size(0);
+  PSALM_CHECK(!bias.defined() || (bias.rank() == 1 && bias.size(0) == out),
+              "linear: bias must be (", out, "), got ", bias.shape());
+  PSALM_CHECK(!should_record(x) && !(bias.defined() && should_record(bias)),
+              "linear: a layer whose weight is kept in bf16 runs inference only (it has no "
+              "gradient); call it under autograd::NoGrad or with inputs that need none");
+  const Tensor<bf16, Dev> x_rows = cast<bf16>(x.value().reshape({-1, in}));     // (N, in)
+  Tensor<float, Dev> y = psalm::matmul(x_rows, weight, {.transpose_b = true});  // (N, out)
+  if (bias.defined()) y.assign(y + bias.value());
+  std::vector<std::int64_t> extents(x.shape().dims().v.begin(),
+                                    x.shape().dims().v.begin() + x.rank());
+  extents.back() = out;
+  return Var<float, Dev>(y.view(extents));  // (..., out)
 }
 
 }  // namespace psalm::autograd

@@ -3,9 +3,11 @@
 // bf16 operands, f32 accumulation), and Eigen (portable fallback). `automatic` picks by
 // measurement (docs/performance.md, benchmarks/gemm.cpp): one-row / one-column f32 and bf16
 // products -> psalm's GEMV kernels (backend/cpu/gemv.hpp: no packing of the matrix), f32 ->
-// OpenBLAS for single products and oneDNN for batches, f64 -> OpenBLAS, bf16 -> oneDNN where
-// the CPU has bf16 kernels (AVX512-BF16 / AMX; decided at run time), else bf16 widened to f32
-// and the f32 choice (oneDNN 2.6 has no bf16 matmul on AVX2-only CPUs). oneDNN sees plain
+// OpenBLAS for single products and oneDNN for batches (oneDNN for single products too when
+// OpenBLAS fell back to its generic pre-AVX2 kernels on a CPU it does not recognise: 0.3.21
+// picks "Prescott" on Sapphire Rapids VMs, 4.7x slower than oneDNN there), f64 -> OpenBLAS, bf16 ->
+// oneDNN where the CPU has bf16 kernels (AVX512-BF16 / AMX; decided at run time), else bf16 widened
+// to f32 and the f32 choice (oneDNN 2.6 has no bf16 matmul on AVX2-only CPUs). oneDNN sees plain
 // row-major layouts (2-D when there is no batch: a batch axis of stride 0 made it choose its
 // reference kernel), bf16 operands with padded rows are compacted first (its brgemm kernel
 // needs dense ones), primitives are created once per geometry and cached, and geometries for
@@ -22,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -40,6 +43,26 @@ namespace psalm {
 enum class CpuGemmEngine { automatic, openblas, onednn, eigen };
 
 namespace cpu_backend {
+
+/// True when OpenBLAS runs kernels older than the CPU (it did not recognise the CPU and fell
+/// back to a generic pre-AVX2 core, e.g. "Prescott" for a Sapphire Rapids VM in 0.3.21) while
+/// the CPU has AVX2: its f32 products then run at a fraction of oneDNN's (docs/performance.md),
+/// so single f32 products go to oneDNN as well. OPENBLAS_CORETYPE set by the user is respected
+/// (OpenBLAS then reports that core). Decided once.
+inline bool openblas_kernels_generic() {
+  static const bool generic = [] {
+    const char* name = openblas_get_corename();
+    const std::string core = name != nullptr ? name : "";
+    static constexpr const char* kPreAvx2[] = {
+        "Prescott",  "Core2",      "Penryn",    "Dunnington", "Nehalem", "Atom",
+        "Katmai",    "Coppermine", "Northwood", "Banias",     "Opteron", "Opteron_SSE3",
+        "Barcelona", "Bobcat",     "Nano",      "Unknown",    "unknown", "generic"};
+    const bool old_core = std::any_of(std::begin(kPreAvx2), std::end(kPreAvx2),
+                                      [&](const char* c) { return core == c; });
+    return old_core && __builtin_cpu_supports("avx2");
+  }();
+  return generic;
+}
 
 inline void gemm_openblas(const GemmProblem<float>& p) {
   for (std::int64_t i = 0; i < p.batch; ++i)
@@ -490,7 +513,8 @@ GemmPlan<T> plan_gemm(const GemmProblem<T>& p, CpuGemmEngine engine) {
     } else if constexpr (std::is_same_v<T, double>)
       engine = CpuGemmEngine::openblas;
     else
-      engine = p.batch > 1 ? CpuGemmEngine::onednn : CpuGemmEngine::openblas;
+      engine = p.batch > 1 || openblas_kernels_generic() ? CpuGemmEngine::onednn
+                                                         : CpuGemmEngine::openblas;
   }
   switch (engine) {
     case CpuGemmEngine::openblas:
