@@ -427,9 +427,8 @@ class Trainer {
       double with_images = batch.pixels.defined() ? 1.0 : 0.0;  // the ranks' share
       if (bn_sync_) average(std::span<double>(&with_images, 1));
       if (with_images > 0.0 && with_images < 1.0)
-        fail("train: step ", step_ + 1, " (", task,
-             "): some ranks' conversation batches "
-             "have images and others' none; a batch must be all images or all text");
+        fail("train: step ", step_ + 1, " (", task, "): some ranks' conversation batches have ",
+             "images and others' none; a batch must be all images or all text");
       double tokens = 0.0;  // data parallel: the global batch's labelled positions per rank
       if (parallel) {
         tokens = static_cast<double>(labelled_positions(batch.sequence.labels));
