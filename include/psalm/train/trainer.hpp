@@ -11,10 +11,12 @@
 // Data parallel (docs/distributed.md) with a dist::Communicator of N ranks: each step's global
 // batch is N x batch_size samples, rank r encodes samples r B .. r B + B - 1 of it, every loss
 // is normalised by the global batch (num_masks and the other counts all-reduced), gradients are
-// averaged in buckets, and only rank 0 evaluates and writes metrics, plots and checkpoints; so N
-// ranks of batch B train as one process of batch N B.
-// Depends on: psalm/{model, inputs, criterion, language_loss}, optim, dist, train/{checkpoint,
-// task_mixer, evaluate, plot}. Test: tests/train/test_trainer.cpp,
+// averaged in buckets, BatchNorm layers (the swin_conv projector's) normalise with the global
+// batch's statistics (nn::convert_sync_batch_norm; TrainerOptions::sync_batch_norm), and only
+// rank 0 evaluates and writes metrics, plots and checkpoints; so N ranks of batch B train as one
+// process of batch N B.
+// Depends on: psalm/{model, inputs, criterion, language_loss}, nn/batch_norm, optim, dist,
+// train/{checkpoint, task_mixer, evaluate, plot}. Test: tests/train/test_trainer.cpp,
 // tests/dist/mpi/test_mpi_equivalence.cpp (2 ranks under mpirun).
 #pragma once
 
@@ -37,6 +39,7 @@
 
 #include "psalm/dist/buckets.hpp"
 #include "psalm/dist/communicator.hpp"
+#include "psalm/nn/batch_norm.hpp"
 #include "psalm/optim/adamw.hpp"
 #include "psalm/optim/clip.hpp"
 #include "psalm/optim/schedule.hpp"
@@ -85,6 +88,10 @@ struct TrainerOptions {
   std::int64_t eval_every = 0;        ///< 0: only at the end
   std::int64_t eval_examples = 64;    ///< per task, from the held-out sources
   int keep_checkpoints = 2;
+  /// Data parallel: BatchNorm layers in training mode use the statistics of the global batch
+  /// (SyncBatchNorm), so N ranks of B train as one process of N B. false: each rank's own
+  /// batch, as upstream PSALM trains under DeepSpeed (plain BatchNorm, no conversion).
+  bool sync_batch_norm = true;
 
   void validate() const {
     PSALM_CHECK(stage == 1 || stage == 2, "train: stage must be 1 or 2, got ", stage);
@@ -153,8 +160,18 @@ class Trainer {
     mixer_.emplace(ratios, opt_.block, opt_.batch_size * comm_->size());
     if (comm_->size() > 1)
       criterion_.average_over_processes = [this](std::span<double> v) { average(v); };
+    if (comm_->size() > 1 && opt_.sync_batch_norm) {
+      bn_sync_.emplace(*comm_);
+      if (nn::convert_sync_batch_norm(model_, &*bn_sync_) == 0) bn_sync_.reset();
+    }
     setup_parameters();
   }
+  /// Takes the synchronised BatchNorm out of the model again (it outlives the trainer).
+  ~Trainer() {
+    if (bn_sync_) nn::convert_sync_batch_norm(model_, nullptr);
+  }
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   /// Steps completed (after a resume: those of the checkpoint).
   std::int64_t step() const { return step_; }
@@ -405,6 +422,13 @@ class Trainer {
       for (std::int64_t i = 0; i < opt_.batch_size; ++i)
         encoded.push_back(encoder_.encode(data_.conversations(first + i)));
       const PsalmBatch<float> batch = collate(std::span<const EncodedConversation>(encoded));
+      // Synchronised BatchNorm runs collectives in the projector: every rank must run it, as
+      // one process's batch would be all images or all text (collate refuses a mix).
+      double with_images = batch.pixels.defined() ? 1.0 : 0.0;  // the ranks' share
+      if (bn_sync_) average(std::span<double>(&with_images, 1));
+      if (with_images > 0.0 && with_images < 1.0)
+        fail("train: step ", step_ + 1, " (", task, "): some ranks' conversation batches have ",
+             "images and others' none; a batch must be all images or all text");
       double tokens = 0.0;  // data parallel: the global batch's labelled positions per rank
       if (parallel) {
         tokens = static_cast<double>(labelled_positions(batch.sequence.labels));
@@ -455,7 +479,8 @@ class Trainer {
     if (parallel) {
       // The loss and its terms become the global batch's (the mean over ranks), and a rank
       // whose loss is not finite makes every rank skip (or stop) this step.
-      if (finite) autograd::backward(total);
+      // Synchronised BatchNorm's backward runs collectives: every rank runs backward or none.
+      if (bn_sync_ ? !any_rank(!finite) : finite) autograd::backward(total);
       std::vector<double> scalars{finite ? 0.0 : 1.0, finite ? r.loss : 0.0};
       for (const auto& [name, v] : r.terms) scalars.push_back(std::isfinite(v) ? v : 0.0);
       average_gradients(scalars);
@@ -608,6 +633,7 @@ class Trainer {
   dist::SingleProcess single_;
   dist::Communicator* comm_;
   dist::Buckets<Dev> buckets_;
+  std::optional<autograd::CollectiveBatchNormSync<dist::Communicator>> bn_sync_;
   double collective_seconds_ = 0.0;
   std::optional<TaskMixer> mixer_;
   std::optional<optim::AdamW<float, Dev>> optimizer_;
