@@ -26,6 +26,7 @@
 #include "psalm/nn/state_dict.hpp"
 #include "psalm/psalm/model.hpp"
 #include "psalm/psalm/weights.hpp"
+#include "psalm/tensor.hpp"  // the CPU backend: psalm init runs on the CPU
 
 namespace psalm {
 
