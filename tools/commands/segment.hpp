@@ -569,11 +569,10 @@ inline int run_segment(int argc, char** argv) {
     if (args.count("images") || args.count("text") || args.count("classes") ||
         args.count("point") || args.count("box") || args.count("scribble") || args.count("mask"))
       throw UsageError("--video takes no IMAGE and no other prompt (only --first-mask)");
-    only_options(
-        args,
-        {"video", "first-mask", "model", "out", "json", "overwrite", "gpt2", "no-prefix-cache",
-         "dtype"},
-        "--video");
+    only_options(args,
+                 {"video", "first-mask", "model", "out", "json", "overwrite", "gpt2",
+                  "no-prefix-cache", "dtype"},
+                 "--video");
   } else {
     if (args.count("first-mask")) throw UsageError("--first-mask needs --video");
     prompts = sd::parse_prompts(args);

@@ -159,6 +159,7 @@ struct ClassCost {
 /// target onto whichever query scores high already (measured: the SEG loss drops to 0 while
 /// the masks stop improving).
 struct RegionCost {
+  /// (Q, N) cost, or an undefined tensor when the batch has no region logits.
   template <autograd::Real T, Device Dev>
   Tensor<T, Dev> operator()(const MatchInputs<T, Dev>& in) const {
     if (!in.region_logits.defined()) return {};

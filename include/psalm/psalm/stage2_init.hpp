@@ -40,8 +40,10 @@ struct Stage2Inits {
 
 /// Which of the model's tensors came from where (names as in the model's state dict).
 struct Stage2Report {
-  std::int64_t from_m2f = 0, from_phi = 0, from_projector = 0;
-  std::vector<std::string> fresh;  ///< tensors left at the model's initialisation
+  std::int64_t from_m2f = 0;        ///< tensors taken from the Mask2Former checkpoint
+  std::int64_t from_phi = 0;        ///< tensors taken from the Phi folder
+  std::int64_t from_projector = 0;  ///< tensors taken from mm_projector.bin
+  std::vector<std::string> fresh;   ///< tensors left at the model's initialisation
 };
 
 namespace detail {

@@ -39,7 +39,9 @@ class BatchNormSync {
   virtual ~BatchNormSync() = default;
   /// Number of processes; 1 means plain batch_norm2d.
   virtual int size() const = 0;
+  /// Sums n floats in place over the processes (data on the op's device).
   virtual void all_reduce_sum(float* data, std::size_t n) = 0;
+  /// Sums n doubles in place over the processes (host memory).
   virtual void all_reduce_sum(double* host, std::size_t n) = 0;
 };
 
@@ -48,9 +50,12 @@ class BatchNormSync {
 template <class Comm>
 class CollectiveBatchNormSync final : public BatchNormSync {
  public:
+  /// Sums through `comm`'s all_reduce_sum.
   explicit CollectiveBatchNormSync(Comm& comm) : comm_(&comm) {}
   int size() const override { return comm_->size(); }
+  /// comm.all_reduce_sum(data, n).
   void all_reduce_sum(float* data, std::size_t n) override { comm_->all_reduce_sum(data, n); }
+  /// comm.all_reduce_sum(host, n).
   void all_reduce_sum(double* host, std::size_t n) override { comm_->all_reduce_sum(host, n); }
 
  private:
@@ -73,13 +78,16 @@ void all_reduce_sum(BatchNormSync& sync, Tensor<T, Dev>& t) {
 /// needs to form the global sums.
 template <Real T, Device Dev>
 struct SyncBatchNormContext {
-  GradRef<T, Dev> x, weight, bias;
-  Tensor<T, Dev> xhat;          // (C, M) contiguous
-  Tensor<T, Dev> weight_value;  // (C), only when x needs a gradient and there is a weight
-  Tensor<T, Dev> rstd;          // (C, 1)
-  std::int64_t batch, positions;
-  double global_count;  // G
-  BatchNormSync* sync;
+  GradRef<T, Dev> x;            ///< the input's gradient slot
+  GradRef<T, Dev> weight;       ///< the weight's gradient slot (empty without a weight)
+  GradRef<T, Dev> bias;         ///< the bias's gradient slot (empty without a bias)
+  Tensor<T, Dev> xhat;          ///< (C, M) contiguous: the normalised input
+  Tensor<T, Dev> weight_value;  ///< (C), only when x needs a gradient and there is a weight
+  Tensor<T, Dev> rstd;          ///< (C, 1): 1 / sqrt(global variance + eps)
+  std::int64_t batch;           ///< N on this process
+  std::int64_t positions;       ///< H * W
+  double global_count;          ///< G: the elements per channel over every process
+  BatchNormSync* sync;          ///< the processes the statistics are summed over
 };
 
 /// Training-mode batch_norm2d with the statistics of the batch spread over `sync`'s processes.
